@@ -1,0 +1,104 @@
+/**
+ * The file system through `node:fs/promises`, which behaves the same on Deno and Bun (Bun's own
+ * file writer rewrites from offset 0, which an append-only file cannot have).
+ *
+ * @module
+ */
+import * as fsp from "node:fs/promises";
+import { dirname } from "node:path";
+import type { FileHandle, FileSystem } from "./types.ts";
+
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: string })?.code === "ENOENT";
+}
+
+class NodeFileHandle implements FileHandle {
+  constructor(private readonly handle: fsp.FileHandle) {}
+
+  async write(data: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < data.length) {
+      const { bytesWritten } = await this.handle.write(data, offset, data.length - offset);
+      offset += bytesWritten;
+    }
+  }
+
+  datasync(): Promise<void> {
+    return this.handle.datasync();
+  }
+
+  async size(): Promise<number> {
+    return (await this.handle.stat()).size;
+  }
+
+  truncate(sizeBytes: number): Promise<void> {
+    return this.handle.truncate(sizeBytes);
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** The real file system, shared by the Deno and Bun adapters. */
+export const nodeFileSystem: FileSystem = {
+  async open(path, mode) {
+    return new NodeFileHandle(await fsp.open(path, mode));
+  },
+
+  async readFile(path) {
+    try {
+      return new Uint8Array(await fsp.readFile(path));
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  },
+
+  async writeFileAtomic(path, data) {
+    const temporary = `${path}.tmp-${process.pid}`;
+    const handle = await fsp.open(temporary, "w");
+    try {
+      await new NodeFileHandle(handle).write(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(temporary, path);
+    await nodeFileSystem.syncDir(dirname(path));
+  },
+
+  rename(from, to) {
+    return fsp.rename(from, to);
+  },
+
+  async remove(path) {
+    try {
+      await fsp.rm(path, { recursive: true });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  },
+
+  async mkdirp(path) {
+    await fsp.mkdir(path, { recursive: true });
+  },
+
+  async readDir(path) {
+    try {
+      return await fsp.readdir(path);
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      throw error;
+    }
+  },
+
+  async syncDir(path) {
+    const handle = await fsp.open(path, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+};
