@@ -1,0 +1,218 @@
+/**
+ * Connection and server commands: PING, ECHO, SELECT, DBSIZE, FLUSHDB, FLUSHALL, INFO, QUIT,
+ * COMMAND.
+ *
+ * @module
+ */
+import { DB_OUT_OF_RANGE, ReplyError, unknownSubcommand, wrongArity } from "./errors.ts";
+import type { CommandTable } from "./table.ts";
+import { command, type CommandContext, type CommandSpec } from "./types.ts";
+
+function ping(ctx: CommandContext, argv: string[]): void {
+  if (argv.length > 2) throw new ReplyError(wrongArity("ping"));
+  if (argv.length === 2) ctx.out.bulk(argv[1]);
+  else ctx.out.simple("PONG");
+}
+
+function select(ctx: CommandContext, argv: string[]): void {
+  const store = ctx.keyspace.find(argv[1]);
+  if (store === undefined) {
+    if (/^-?\d+$/.test(argv[1])) throw new ReplyError(DB_OUT_OF_RANGE);
+    throw new ReplyError(`ERR no such store '${argv[1]}'`);
+  }
+  ctx.client.db = store.index;
+  ctx.store = store;
+  ctx.out.ok();
+}
+
+function flushOptions(argv: string[]): void {
+  if (argv.length > 2) throw new ReplyError("ERR syntax error");
+  if (argv.length === 2 && !/^(ASYNC|SYNC)$/i.test(argv[1])) {
+    throw new ReplyError("ERR syntax error");
+  }
+}
+
+function commandInfoReply(ctx: CommandContext, spec: CommandSpec): void {
+  const out = ctx.out;
+  out.arrayHeader(10);
+  out.bulk(spec.name);
+  out.integer(spec.arity);
+  out.setHeader(spec.flags.length);
+  for (const flag of spec.flags) out.simple(flag);
+  out.integer(spec.firstKey);
+  out.integer(spec.lastKey);
+  out.integer(spec.step);
+  out.setHeader(1);
+  out.simple(`@${spec.group}`);
+  out.setHeader(0);
+  out.arrayHeader(0);
+  out.arrayHeader(spec.subcommands?.length ?? 0);
+  for (const sub of spec.subcommands ?? []) commandInfoReply(ctx, sub);
+}
+
+function commandDocsReply(ctx: CommandContext, spec: CommandSpec): void {
+  const out = ctx.out;
+  out.bulk(spec.name);
+  out.mapHeader(spec.subcommands ? 3 : 2);
+  out.bulk("summary");
+  out.bulk(spec.summary);
+  out.bulk("group");
+  out.bulk(spec.group);
+  if (spec.subcommands) {
+    out.bulk("subcommands");
+    out.mapHeader(spec.subcommands.length);
+    for (const sub of spec.subcommands) commandDocsReply(ctx, sub);
+  }
+}
+
+/** The server command family; COMMAND reads the table it belongs to. */
+export function serverCommands(table: () => CommandTable): CommandSpec[] {
+  const commandSub = (
+    name: string,
+    arity: number,
+    summary: string,
+    handler: CommandSpec["handler"],
+  ) =>
+    command({
+      name: `command|${name}`,
+      arity,
+      flags: ["loading", "stale"],
+      group: "server",
+      summary,
+      handler,
+    });
+  const subcommands = [
+    commandSub(
+      "count",
+      2,
+      "Returns a count of commands.",
+      (ctx) => ctx.out.integer(table().specs.length),
+    ),
+    commandSub("list", -2, "Returns a list of command names.", (ctx) => {
+      ctx.out.arrayHeader(table().specs.length);
+      for (const spec of table().specs) ctx.out.bulk(spec.name);
+    }),
+    commandSub(
+      "info",
+      -2,
+      "Returns information about one, multiple or all commands.",
+      (ctx, argv) => {
+        const specs = argv.length > 2
+          ? argv.slice(2).map((name) => table().lookup(name) ?? null)
+          : table().specs;
+        ctx.out.arrayHeader(specs.length);
+        for (const spec of specs) spec === null ? ctx.out.nullArray() : commandInfoReply(ctx, spec);
+      },
+    ),
+    commandSub(
+      "docs",
+      -2,
+      "Returns documentary information about one, multiple or all commands.",
+      (ctx, argv) => {
+        const specs = argv.length > 2
+          ? argv.slice(2).map((name) => table().lookup(name)).filter((s) => s !== undefined)
+          : table().specs;
+        ctx.out.mapHeader(specs.length);
+        for (const spec of specs) commandDocsReply(ctx, spec);
+      },
+    ),
+  ];
+  return [
+    command({
+      name: "ping",
+      arity: -1,
+      flags: ["fast", "stale"],
+      group: "connection",
+      summary: "Returns the server's liveliness response.",
+      handler: ping,
+    }),
+    command({
+      name: "echo",
+      arity: 2,
+      flags: ["fast"],
+      group: "connection",
+      summary: "Returns the given string.",
+      handler: (ctx, argv) => ctx.out.bulk(argv[1]),
+    }),
+    command({
+      name: "select",
+      arity: 2,
+      flags: ["fast", "loading", "stale"],
+      group: "connection",
+      summary: "Changes the selected store (by index, or by name as an extension).",
+      handler: select,
+    }),
+    command({
+      name: "quit",
+      arity: -1,
+      flags: ["fast", "noauth", "loading", "stale"],
+      group: "connection",
+      summary: "Closes the connection.",
+      handler: (ctx) => {
+        ctx.client.closeAfterReply = true;
+        ctx.out.ok();
+      },
+    }),
+    command({
+      name: "dbsize",
+      arity: 1,
+      flags: ["readonly", "fast"],
+      group: "server",
+      summary: "Returns the number of keys in the selected store.",
+      handler: (ctx) => ctx.out.integer(ctx.store.size),
+    }),
+    command({
+      name: "flushdb",
+      arity: -1,
+      flags: ["write"],
+      group: "server",
+      summary: "Removes all keys from the selected store.",
+      handler: (ctx, argv) => {
+        flushOptions(argv);
+        ctx.store.flush();
+        ctx.out.ok();
+      },
+    }),
+    command({
+      name: "flushall",
+      arity: -1,
+      flags: ["write"],
+      group: "server",
+      summary: "Removes all keys from all stores.",
+      handler: (ctx, argv) => {
+        flushOptions(argv);
+        for (const store of ctx.keyspace.stores) store.flush();
+        ctx.out.ok();
+      },
+    }),
+    command({
+      name: "info",
+      arity: -1,
+      flags: ["loading", "stale"],
+      group: "server",
+      summary: "Returns information and statistics about the server.",
+      handler: (ctx, argv) => ctx.out.verbatim(ctx.server.info(argv.slice(1), ctx.client)),
+    }),
+    command({
+      name: "command",
+      arity: -1,
+      flags: ["loading", "stale"],
+      group: "server",
+      summary: "Returns detailed information about all commands.",
+      handler: (ctx, argv) => {
+        if (argv.length === 1) {
+          ctx.out.arrayHeader(table().specs.length);
+          for (const spec of table().specs) commandInfoReply(ctx, spec);
+          return;
+        }
+        const sub = subcommands.find((s) => s.name === `command|${argv[1].toLowerCase()}`);
+        if (sub === undefined) throw new ReplyError(unknownSubcommand(argv));
+        if (sub.arity > 0 ? argv.length !== sub.arity : argv.length < -sub.arity) {
+          throw new ReplyError(wrongArity(`command|${argv[1].toLowerCase()}`));
+        }
+        sub.handler(ctx, argv);
+      },
+      subcommands,
+    }),
+  ];
+}

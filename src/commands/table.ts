@@ -1,0 +1,38 @@
+/**
+ * The command table: every command declared once, looked up by name in any letter case.
+ *
+ * @module
+ */
+import { keyCommands } from "./keys.ts";
+import { serverCommands } from "./server.ts";
+import { stringCommands } from "./strings.ts";
+import type { CommandSpec } from "./types.ts";
+
+export class CommandTable {
+  readonly specs: CommandSpec[];
+  private readonly byName = new Map<string, CommandSpec>();
+
+  constructor(specs: CommandSpec[]) {
+    this.specs = specs;
+    for (const spec of specs) {
+      if (this.byName.has(spec.name)) throw new Error(`command '${spec.name}' is declared twice`);
+      // Clients send upper or lower case; both are stored so the hot path skips toLowerCase.
+      this.byName.set(spec.name, spec);
+      this.byName.set(spec.name.toUpperCase(), spec);
+    }
+  }
+
+  lookup(name: string): CommandSpec | undefined {
+    return this.byName.get(name) ?? this.byName.get(name.toLowerCase());
+  }
+}
+
+/** The table of every command HyperCache serves. */
+export function createCommandTable(): CommandTable {
+  const table: CommandTable = new CommandTable([
+    ...stringCommands,
+    ...keyCommands,
+    ...serverCommands(() => table),
+  ]);
+  return table;
+}

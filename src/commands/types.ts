@@ -1,0 +1,96 @@
+/**
+ * The shape of the command table: every command is one `CommandSpec`, read by the RESP server,
+ * the HTTP API, AOF logging and replay, ACL checks and `COMMAND`.
+ *
+ * @module
+ */
+import type { Keyspace } from "../keyspace/keyspace.ts";
+import type { Store } from "../keyspace/store.ts";
+import type { ReplyWriter, RespVersion } from "../resp/writer.ts";
+
+/** Redis's command flags, as far as HyperCache uses them. */
+export type CommandFlag =
+  | "write"
+  | "readonly"
+  | "denyoom"
+  | "admin"
+  | "fast"
+  | "noauth"
+  | "loading"
+  | "stale"
+  | "pubsub"
+  | "blocking"
+  | "noscript"
+  | "no_multi";
+
+/** What a handler needs to run. */
+export interface CommandContext {
+  readonly keyspace: Keyspace;
+  /** The connection's selected store. */
+  store: Store;
+  readonly client: ClientState;
+  readonly out: ReplyWriter;
+  readonly server: ServerHooks;
+  /**
+   * Replaces what is written to the AOF for this command (relative times become absolute ones).
+   * Without a call, a write command that changed data is logged as it came in.
+   */
+  propagate(argv: string[]): void;
+}
+
+/** Per-connection state. */
+export interface ClientState {
+  readonly id: number;
+  db: number;
+  protocol: RespVersion;
+  name: string;
+  authenticated: boolean;
+  user: string;
+  /** Set by QUIT: close after the reply is written. */
+  closeAfterReply: boolean;
+  readonly createdMs: number;
+  lastCommand: string;
+  readonly remoteAddress: string;
+}
+
+/** Node-level facilities the server commands reach through. */
+export interface ServerHooks {
+  /** The INFO text for the given sections (all when empty). */
+  info(sections: string[], client: ClientState): string;
+}
+
+export type CommandHandler = (ctx: CommandContext, argv: string[]) => void;
+
+/** One entry of the command table. */
+export interface CommandSpec {
+  /** Lower-case name. */
+  readonly name: string;
+  /** Redis arity: N means exactly N arguments (with the name), -N at least N. */
+  readonly arity: number;
+  readonly flags: readonly CommandFlag[];
+  /** Key positions: first, last (-1 = last argument), step; 0,0,0 for none. */
+  readonly firstKey: number;
+  readonly lastKey: number;
+  readonly step: number;
+  readonly group: string;
+  readonly summary: string;
+  readonly handler: CommandHandler;
+  /** Subcommands (`COMMAND COUNT`), each a full spec named `parent|sub`. */
+  readonly subcommands?: readonly CommandSpec[];
+}
+
+/** Builds a spec with Redis's defaults for the fields a command leaves out. */
+export function command(
+  spec: Omit<CommandSpec, "firstKey" | "lastKey" | "step"> & Partial<CommandSpec>,
+): CommandSpec {
+  return { firstKey: 0, lastKey: 0, step: 0, ...spec };
+}
+
+/** The keys of `argv` according to the spec's key positions. */
+export function commandKeys(spec: CommandSpec, argv: readonly string[]): string[] {
+  if (spec.firstKey === 0) return [];
+  const last = spec.lastKey < 0 ? argv.length + spec.lastKey : spec.lastKey;
+  const keys: string[] = [];
+  for (let i = spec.firstKey; i <= last && i < argv.length; i += spec.step) keys.push(argv[i]);
+  return keys;
+}

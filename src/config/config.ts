@@ -1,0 +1,421 @@
+/**
+ * Node configuration: the YAML file, then `HYPERCACHE_*` environment variables, then command-line
+ * flags, each overriding the one before. Validation names the field, the value and what was
+ * expected, and fails the start with exit status 2.
+ *
+ * @module
+ */
+import { parse as parseYaml } from "yaml";
+import {
+  DEFAULT_MAX_BULK_BYTES,
+  DEFAULT_MAX_CLIENTS,
+  DEFAULT_MAX_MULTIBULK_LENGTH,
+  DEFAULT_MAX_QUERY_BUFFER_BYTES,
+} from "../constants.ts";
+import { EVICTION_POLICIES, type StoreOptions } from "../keyspace/store.ts";
+
+/** A configuration that cannot be used; the message names the field. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export type AppendFsync = "always" | "everysec" | "no";
+
+/** The validated configuration of a node. */
+export interface NodeConfig {
+  nodeId: string;
+  bind: string;
+  port: number;
+  dataDir: string;
+  requirePass: string;
+  maxClients: number;
+  limits: {
+    maxBulkBytes: number;
+    maxMultibulkLength: number;
+    maxQueryBufferBytes: number;
+    /** Replies queued for a client that does not read, before it is disconnected. */
+    maxOutputBufferBytes: number;
+  };
+  stores: StoreOptions[];
+  http: { enabled: boolean; port: number };
+  persistence: { appendonly: boolean; appendfsync: AppendFsync };
+}
+
+type Raw = Record<string, unknown>;
+
+const SIZE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|m|mb|g|gb)?$/i;
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1000,
+  kb: 1024,
+  m: 1000 ** 2,
+  mb: 1024 ** 2,
+  g: 1000 ** 3,
+  gb: 1024 ** 3,
+};
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i;
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+function show(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+/** Reads values out of a raw object, naming the path of each in errors. */
+class Reader {
+  constructor(private readonly raw: Raw, private readonly path: string) {}
+
+  private field(key: string): string {
+    return this.path ? `${this.path}.${key}` : key;
+  }
+
+  private value(key: string): unknown {
+    return this.raw[key];
+  }
+
+  section(key: string): Reader {
+    const value = this.value(key);
+    if (value === undefined || value === null) return new Reader({}, this.field(key));
+    if (typeof value !== "object" || Array.isArray(value)) {
+      throw new ConfigError(`${this.field(key)}: ${show(value)} is not a mapping`);
+    }
+    return new Reader(value as Raw, this.field(key));
+  }
+
+  string(key: string, fallback: string): string {
+    const value = this.value(key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== "string" && typeof value !== "number") {
+      throw new ConfigError(`${this.field(key)}: ${show(value)} is not a string`);
+    }
+    return String(value);
+  }
+
+  integer(key: string, fallback: number, min: number, max: number): number {
+    const value = this.value(key);
+    if (value === undefined || value === null) return fallback;
+    const number = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
+    if (typeof number !== "number" || !Number.isInteger(number) || number < min || number > max) {
+      throw new ConfigError(
+        `${this.field(key)}: ${show(value)} is not an integer between ${min} and ${max}`,
+      );
+    }
+    return number;
+  }
+
+  number(key: string, fallback: number, min: number, max: number): number {
+    const value = this.value(key);
+    if (value === undefined || value === null) return fallback;
+    const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value;
+    if (typeof number !== "number" || Number.isNaN(number) || number <= min || number >= max) {
+      throw new ConfigError(
+        `${this.field(key)}: ${show(value)} is not a number between ${min} and ${max}`,
+      );
+    }
+    return number;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.value(key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value === "boolean") return value;
+    if (typeof value === "string" && /^(yes|true|on|1)$/i.test(value)) return true;
+    if (typeof value === "string" && /^(no|false|off|0)$/i.test(value)) return false;
+    throw new ConfigError(`${this.field(key)}: ${show(value)} is not a boolean (use yes or no)`);
+  }
+
+  size(key: string, fallback: number): number {
+    const value = this.value(key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
+    const match = typeof value === "string" ? SIZE.exec(value.trim()) : null;
+    if (match === null) {
+      throw new ConfigError(`${this.field(key)}: ${show(value)} is not a size (use e.g. 64mb)`);
+    }
+    return Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? "b").toLowerCase()]);
+  }
+
+  /** A duration in ms: a number of seconds, or text with a unit (`500ms`, `30s`, `5m`, `1h`). */
+  durationMs(key: string, fallback: number): number {
+    const value = this.value(key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value === "number" && value >= 0) return Math.round(value * 1000);
+    const match = typeof value === "string" ? DURATION.exec(value.trim()) : null;
+    if (match === null) {
+      throw new ConfigError(
+        `${this.field(key)}: ${show(value)} is not a duration (use e.g. 30s or 5m)`,
+      );
+    }
+    return Math.round(Number(match[1]) * DURATION_UNITS[(match[2] ?? "s").toLowerCase()]);
+  }
+
+  oneOf<T extends string>(key: string, fallback: T, choices: readonly T[]): T {
+    const value = this.value(key);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== "string" || !choices.includes(value as T)) {
+      throw new ConfigError(
+        `${this.field(key)}: ${show(value)} is not one of ${choices.join(", ")}`,
+      );
+    }
+    return value as T;
+  }
+
+  list(key: string): Reader[] | null {
+    const value = this.value(key);
+    if (value === undefined || value === null) return null;
+    if (!Array.isArray(value)) {
+      throw new ConfigError(`${this.field(key)}: ${show(value)} is not a list`);
+    }
+    return value.map((item, index) => {
+      const path = `${this.field(key)}[${index}]`;
+      if (typeof item !== "object" || item === null || Array.isArray(item)) {
+        throw new ConfigError(`${path}: ${show(item)} is not a mapping`);
+      }
+      return new Reader(item as Raw, path);
+    });
+  }
+
+  /** Fails on keys the schema does not know, so a typo is never silently ignored. */
+  only(keys: string[]): void {
+    for (const key of Object.keys(this.raw)) {
+      if (!keys.includes(key)) {
+        throw new ConfigError(`${this.field(key)}: unknown setting (known: ${keys.join(", ")})`);
+      }
+    }
+  }
+}
+
+function readStore(reader: Reader, index: number): StoreOptions {
+  reader.only([
+    "name",
+    "max_memory",
+    "eviction_policy",
+    "default_ttl",
+    "eviction_samples",
+    "persist",
+    "filter",
+  ]);
+  const filter = reader.section("filter");
+  filter.only(["enabled", "capacity", "error_rate"]);
+  const name = reader.string("name", index === 0 ? "default" : `store${index}`);
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(name)) {
+    throw new ConfigError(
+      `stores[${index}].name: ${
+        show(name)
+      } is not a store name (letters, digits, _ . -, starting with a letter)`,
+    );
+  }
+  return {
+    name,
+    maxMemoryBytes: reader.size("max_memory", 0),
+    evictionPolicy: reader.oneOf("eviction_policy", "noeviction", EVICTION_POLICIES),
+    defaultTtlMs: reader.durationMs("default_ttl", 0),
+    evictionSamples: reader.integer("eviction_samples", 5, 1, 1_000_000),
+    persist: reader.boolean("persist", true),
+    filter: filter.boolean("enabled", false)
+      ? {
+        capacity: filter.integer("capacity", 100_000, 1, 1_000_000_000),
+        errorRate: filter.number("error_rate", 0.01, 0, 1),
+      }
+      : undefined,
+  };
+}
+
+/** Builds a validated config from the parsed YAML document (already merged with overrides). */
+export function buildConfig(raw: Raw): NodeConfig {
+  const root = new Reader(raw, "");
+  root.only([
+    "node_id",
+    "bind",
+    "port",
+    "data_dir",
+    "requirepass",
+    "maxclients",
+    "limits",
+    "stores",
+    "http",
+    "persistence",
+  ]);
+  const limits = root.section("limits");
+  limits.only([
+    "proto_max_bulk_len",
+    "max_multibulk_length",
+    "client_query_buffer_limit",
+    "client_output_buffer_limit",
+  ]);
+  const http = root.section("http");
+  http.only(["enabled", "port"]);
+  const persistence = root.section("persistence");
+  persistence.only(["appendonly", "appendfsync"]);
+  const storeReaders = root.list("stores") ?? [new Reader({}, "stores[0]")];
+  if (storeReaders.length === 0) {
+    throw new ConfigError("stores: the list is empty (define at least one store)");
+  }
+  const stores = storeReaders.map(readStore);
+  const names = new Set<string>();
+  stores.forEach((store, index) => {
+    if (names.has(store.name)) {
+      throw new ConfigError(`stores[${index}].name: ${show(store.name)} is used twice`);
+    }
+    names.add(store.name);
+  });
+  const port = root.integer("port", 6379, 0, 65535);
+  const config: NodeConfig = {
+    nodeId: root.string("node_id", ""),
+    bind: root.string("bind", "127.0.0.1"),
+    port,
+    dataDir: root.string("data_dir", "./data"),
+    requirePass: root.string("requirepass", ""),
+    maxClients: root.integer("maxclients", DEFAULT_MAX_CLIENTS, 1, 1_000_000),
+    limits: {
+      maxBulkBytes: limits.size("proto_max_bulk_len", DEFAULT_MAX_BULK_BYTES),
+      maxMultibulkLength: limits.integer(
+        "max_multibulk_length",
+        DEFAULT_MAX_MULTIBULK_LENGTH,
+        1,
+        2 ** 31 - 1,
+      ),
+      maxQueryBufferBytes: limits.size("client_query_buffer_limit", DEFAULT_MAX_QUERY_BUFFER_BYTES),
+      maxOutputBufferBytes: limits.size("client_output_buffer_limit", 256 * 1024 * 1024),
+    },
+    stores,
+    http: { enabled: http.boolean("enabled", true), port: http.integer("port", 8080, 0, 65535) },
+    persistence: {
+      appendonly: persistence.boolean("appendonly", false),
+      appendfsync: persistence.oneOf(
+        "appendfsync",
+        "everysec",
+        ["always", "everysec", "no"] as const,
+      ),
+    },
+  };
+  if (config.limits.maxBulkBytes < 1) {
+    throw new ConfigError(
+      `limits.proto_max_bulk_len: ${config.limits.maxBulkBytes} must be at least 1 byte`,
+    );
+  }
+  if (config.limits.maxQueryBufferBytes < 1024 * 1024) {
+    throw new ConfigError(
+      `limits.client_query_buffer_limit: ${config.limits.maxQueryBufferBytes} is below the minimum of 1mb`,
+    );
+  }
+  if (config.nodeId === "") config.nodeId = `${config.bind}:${config.port}`;
+  return config;
+}
+
+/** One setting that flags and environment variables can override. */
+interface Override {
+  flag: string;
+  path: string[];
+  boolean?: boolean;
+}
+
+/** Settings settable as `--flag value` and `HYPERCACHE_FLAG` (dashes become underscores). */
+const OVERRIDES: Override[] = [
+  { flag: "node-id", path: ["node_id"] },
+  { flag: "bind", path: ["bind"] },
+  { flag: "port", path: ["port"] },
+  { flag: "data-dir", path: ["data_dir"] },
+  { flag: "requirepass", path: ["requirepass"] },
+  { flag: "maxclients", path: ["maxclients"] },
+  { flag: "maxmemory", path: ["stores", "0", "max_memory"] },
+  { flag: "maxmemory-policy", path: ["stores", "0", "eviction_policy"] },
+  { flag: "proto-max-bulk-len", path: ["limits", "proto_max_bulk_len"] },
+  { flag: "client-query-buffer-limit", path: ["limits", "client_query_buffer_limit"] },
+  { flag: "http-port", path: ["http", "port"] },
+  { flag: "http", path: ["http", "enabled"] },
+  { flag: "appendonly", path: ["persistence", "appendonly"] },
+  { flag: "appendfsync", path: ["persistence", "appendfsync"] },
+];
+
+/** The usage text for `--help`. */
+export function usage(): string {
+  const flags = OVERRIDES.map((o) => `  --${o.flag} <value>`).join("\n");
+  return `Usage: hypercache [--config <file.yaml>] [flags]\n\nFlags (each also as HYPERCACHE_<FLAG> in the environment):\n${flags}\n  --help`;
+}
+
+function setPath(raw: Raw, path: string[], value: string): void {
+  let node: Raw = raw;
+  for (let i = 0; i < path.length - 1; i++) {
+    const key = path[i];
+    if (node[key] === undefined || node[key] === null) {
+      node[key] = /^\d+$/.test(path[i + 1]) ? [] : {};
+    }
+    node = node[key] as Raw;
+    if (Array.isArray(node) && node[Number(path[i + 1])] === undefined) {
+      node[Number(path[i + 1])] = {};
+    }
+  }
+  node[path[path.length - 1]] = value;
+}
+
+/** Parsed command line: the config file path and the overrides. */
+export interface CommandLine {
+  configPath: string | null;
+  help: boolean;
+  overrides: Map<string, string>;
+}
+
+export function parseArgs(args: string[]): CommandLine {
+  const line: CommandLine = { configPath: null, help: false, overrides: new Map() };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--help" || arg === "-h") {
+      line.help = true;
+      continue;
+    }
+    if (!arg.startsWith("--")) {
+      throw new ConfigError(`${arg}: unexpected argument (flags start with --)`);
+    }
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new ConfigError(`--${name}: missing value`);
+    if (name === "config") line.configPath = value;
+    else if (OVERRIDES.some((o) => o.flag === name)) line.overrides.set(name, value);
+    else throw new ConfigError(`--${name}: unknown flag (see --help)`);
+  }
+  return line;
+}
+
+/**
+ * Merges the YAML text, the environment and the flags, then validates.
+ * `env` returns a variable's value or undefined.
+ */
+export function loadConfig(
+  yamlText: string | null,
+  line: CommandLine,
+  env: (name: string) => string | undefined,
+): NodeConfig {
+  let raw: Raw = {};
+  if (yamlText !== null) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(yamlText);
+    } catch (error) {
+      throw new ConfigError(
+        `${line.configPath}: not valid YAML: ${(error as Error).message.split("\n")[0]}`,
+      );
+    }
+    if (parsed !== null && parsed !== undefined) {
+      if (typeof parsed !== "object" || Array.isArray(parsed)) {
+        throw new ConfigError(`${line.configPath}: the document is not a mapping`);
+      }
+      raw = parsed as Raw;
+    }
+  }
+  for (const override of OVERRIDES) {
+    const name = `HYPERCACHE_${override.flag.toUpperCase().replaceAll("-", "_")}`;
+    const value = env(name);
+    if (value !== undefined) setPath(raw, override.path, value);
+  }
+  for (const [flag, value] of line.overrides) {
+    setPath(raw, OVERRIDES.find((o) => o.flag === flag)!.path, value);
+  }
+  return buildConfig(raw);
+}

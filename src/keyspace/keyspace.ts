@@ -1,0 +1,74 @@
+/**
+ * The keyspace: the node's named stores (store 0 is the default), the active expiry cycle and
+ * memory totals.
+ *
+ * @module
+ */
+import { ACTIVE_EXPIRE_CYCLE_MS } from "../constants.ts";
+import type { Clock } from "../runtime/types.ts";
+import { Store, type StoreOptions } from "./store.ts";
+
+/**
+ * All stores of a node.
+ *
+ * @example
+ * ```ts
+ * import { Keyspace } from "@hypercache/hypercache/keyspace";
+ * const clock = { monotonicMs: () => performance.now(), realtimeMs: () => Date.now() };
+ * const keyspace = new Keyspace([{ name: "default", maxMemoryBytes: 0, evictionPolicy: "noeviction", defaultTtlMs: 0 }], clock);
+ * keyspace.store(0).set("greeting", "hello");
+ * keyspace.store(0).read("greeting")?.value; // "hello"
+ * ```
+ */
+export class Keyspace {
+  readonly stores: Store[];
+  private readonly byName = new Map<string, Store>();
+
+  constructor(options: StoreOptions[], readonly clock: Clock) {
+    if (options.length === 0) {
+      throw new RangeError("Cannot create keyspace: it needs at least one store");
+    }
+    this.stores = options.map((store, index) => new Store(index, store, clock));
+    for (const store of this.stores) {
+      if (this.byName.has(store.name)) {
+        throw new RangeError(`Cannot create keyspace: store name '${store.name}' is used twice`);
+      }
+      this.byName.set(store.name, store);
+    }
+  }
+
+  store(index: number): Store {
+    return this.stores[index];
+  }
+
+  /** A store by index (`"0"`) or by name; undefined when there is none. */
+  find(indexOrName: string): Store | undefined {
+    if (/^\d+$/.test(indexOrName)) return this.stores[Number(indexOrName)];
+    return this.byName.get(indexOrName);
+  }
+
+  get usedMemoryBytes(): number {
+    let total = 0;
+    for (const store of this.stores) total += store.usedMemoryBytes;
+    return total;
+  }
+
+  get keyCount(): number {
+    let total = 0;
+    for (const store of this.stores) total += store.size;
+    return total;
+  }
+
+  /**
+   * Deletes expired keys in every store, Redis-style: rounds of samples while a quarter or more
+   * of a round was expired, within `budgetMs` so the event loop is never held long.
+   */
+  activeExpireCycle(budgetMs = ACTIVE_EXPIRE_CYCLE_MS): void {
+    const deadline = this.clock.monotonicMs() + budgetMs;
+    for (const store of this.stores) {
+      while (store.activeExpireRound()) {
+        if (this.clock.monotonicMs() >= deadline) return;
+      }
+    }
+  }
+}

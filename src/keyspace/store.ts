@@ -1,0 +1,375 @@
+/**
+ * A named store: a map of binary-safe keys (latin1 strings) to values, with millisecond TTLs
+ * (lazy expiry on access plus an active cycle), memory accounting, an eviction policy and an
+ * optional cuckoo filter that answers misses without a map lookup.
+ *
+ * @module
+ */
+import { assert } from "../_assert.ts";
+import {
+  ACTIVE_EXPIRE_REPEAT_RATIO,
+  ACTIVE_EXPIRE_SAMPLE_COUNT,
+  DEFAULT_EVICTION_SAMPLES,
+  ENTRY_OVERHEAD_BYTES,
+} from "../constants.ts";
+import { CuckooFilter } from "../filter/cuckoo.ts";
+import type { Clock } from "../runtime/types.ts";
+import { type Value, valueSizeBytes } from "./values.ts";
+
+/** Eviction policies with Redis's names and meaning, plus `session` (sliding idle timeout). */
+export const EVICTION_POLICIES = [
+  "noeviction",
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-random",
+  "volatile-ttl",
+  "session",
+] as const;
+export type EvictionPolicy = typeof EVICTION_POLICIES[number];
+
+/** Settings of one store. */
+export interface StoreOptions {
+  name: string;
+  /** 0 means no limit. */
+  maxMemoryBytes: number;
+  evictionPolicy: EvictionPolicy;
+  /** TTL given to keys written without one; 0 for none. For `session`, the idle timeout. */
+  defaultTtlMs: number;
+  /** Keys sampled per eviction (Redis's `maxmemory-samples`). @default 5 */
+  evictionSamples?: number;
+  /** Cuckoo filter in front of the map; omitted for none. */
+  filter?: { capacity: number; errorRate: number };
+  /** Whether the store is written to the AOF and snapshots. @default true */
+  persist?: boolean;
+  /** Redis's `lfu-log-factor`. @default 10 */
+  lfuLogFactor?: number;
+  /** Redis's `lfu-decay-time` in minutes. @default 1 */
+  lfuDecayMinutes?: number;
+}
+
+/** Why a key left the store without a command deleting it. */
+export type RemovalCause = "expired" | "evicted";
+
+/** A key's record. Positions in the sampling arrays make removal and random sampling O(1). */
+export class Entry {
+  /** Absolute expiry time in Unix ms; 0 for none. */
+  expiresAtMs = 0;
+  /** Last access time in Unix ms (LRU, idle time, LFU decay). */
+  accessMs: number;
+  /** Logarithmic access counter, as Redis's LFU. */
+  lfu = LFU_INIT_VALUE;
+  /** Index in `Store.entries`. */
+  index = -1;
+  /** Index in `Store.volatile`, or -1 without a TTL. */
+  volatileIndex = -1;
+  /** Bytes accounted for this entry. */
+  sizeBytes = 0;
+
+  constructor(readonly key: string, public value: Value, nowMs: number) {
+    this.accessMs = nowMs;
+  }
+}
+
+/** Redis's LFU_INIT_VAL: a new key is not evicted before it had a chance to be used. */
+const LFU_INIT_VALUE = 5;
+
+/** Counters reported by `INFO` and `HSTATS`. */
+export interface StoreStats {
+  hits: number;
+  misses: number;
+  evictions: number;
+  expirations: number;
+  filterNegatives: number;
+}
+
+export class Store {
+  readonly map = new Map<string, Entry>();
+  /** Every entry, for random sampling (eviction, SCAN order, RANDOMKEY). */
+  readonly entries: Entry[] = [];
+  /** Entries with a TTL, for active expiry and volatile policies. */
+  readonly volatile: Entry[] = [];
+  usedMemoryBytes = 0;
+  readonly filter: CuckooFilter | null;
+  readonly stats: StoreStats = {
+    hits: 0,
+    misses: 0,
+    evictions: 0,
+    expirations: 0,
+    filterNegatives: 0,
+  };
+  /** Called when a key expires or is evicted (AOF propagation, keyspace notifications). */
+  onRemoved: ((store: Store, key: string, cause: RemovalCause) => void) | null = null;
+  /** Bumped by every change; WATCH and the snapshot trigger read it. */
+  dirty = 0;
+  private seed = 0x2545f491;
+  readonly options: Required<Omit<StoreOptions, "filter">> & Pick<StoreOptions, "filter">;
+
+  constructor(readonly index: number, options: StoreOptions, readonly clock: Clock) {
+    this.options = {
+      evictionSamples: DEFAULT_EVICTION_SAMPLES,
+      persist: true,
+      lfuLogFactor: 10,
+      lfuDecayMinutes: 1,
+      ...options,
+    };
+    this.filter = options.filter ? new CuckooFilter(options.filter) : null;
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get volatileCount(): number {
+    return this.volatile.length;
+  }
+
+  now(): number {
+    return this.clock.realtimeMs();
+  }
+
+  /**
+   * The live entry for `key`, or undefined. Expires it lazily, and counts the access for the
+   * eviction policy unless `touch` is false (commands like TYPE and TTL do not count).
+   */
+  lookup(key: string, touch = true): Entry | undefined {
+    if (this.filter !== null && !this.filter.mayContain(key)) {
+      this.stats.filterNegatives++;
+      return undefined;
+    }
+    const entry = this.map.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAtMs !== 0 || touch) {
+      const now = this.now();
+      if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= now) {
+        this.removeEntry(entry);
+        this.stats.expirations++;
+        this.onRemoved?.(this, key, "expired");
+        return undefined;
+      }
+      if (touch) this.touch(entry, now);
+    }
+    return entry;
+  }
+
+  /** `lookup` that also counts keyspace hits and misses, for commands that read a value. */
+  read(key: string): Entry | undefined {
+    const entry = this.lookup(key);
+    if (entry === undefined) this.stats.misses++;
+    else this.stats.hits++;
+    return entry;
+  }
+
+  private touch(entry: Entry, now: number): void {
+    const policy = this.options.evictionPolicy;
+    if (policy === "allkeys-lfu" || policy === "volatile-lfu") {
+      entry.lfu = this.lfuDecayed(entry, now);
+      entry.lfu = this.lfuIncremented(entry.lfu);
+    } else if (policy === "session" && entry.expiresAtMs !== 0 && this.options.defaultTtlMs > 0) {
+      entry.expiresAtMs = now + this.options.defaultTtlMs;
+    }
+    entry.accessMs = now;
+  }
+
+  private lfuDecayed(entry: Entry, now: number): number {
+    const periods = Math.floor((now - entry.accessMs) / (this.options.lfuDecayMinutes * 60_000));
+    return periods > 0 ? Math.max(0, entry.lfu - periods) : entry.lfu;
+  }
+
+  private lfuIncremented(counter: number): number {
+    if (counter >= 255) return 255;
+    const base = Math.max(0, counter - LFU_INIT_VALUE);
+    const probability = 1 / (base * this.options.lfuLogFactor + 1);
+    return this.random() < probability ? counter + 1 : counter;
+  }
+
+  private random(): number {
+    let x = this.seed;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.seed = x >>> 0;
+    return this.seed / 4294967296;
+  }
+
+  /**
+   * Stores `value` under `key`. `expiresAtMs` 0 means no TTL of its own (the store's default TTL
+   * then applies), `undefined` keeps the current one (KEEPTTL, or a container changed in place).
+   */
+  set(key: string, value: Value, expiresAtMs?: number): Entry {
+    const now = this.now();
+    let entry = this.map.get(key);
+    if (entry === undefined) {
+      entry = new Entry(key, value, now);
+      entry.index = this.entries.length;
+      this.entries.push(entry);
+      this.map.set(key, entry);
+      this.filter?.add(key);
+      expiresAtMs ??= 0;
+    } else {
+      entry.value = value;
+      entry.accessMs = now;
+    }
+    if (expiresAtMs === 0 && this.options.defaultTtlMs > 0) {
+      expiresAtMs = now + this.options.defaultTtlMs;
+    }
+    if (expiresAtMs !== undefined) this.setExpiry(entry, expiresAtMs);
+    this.resize(entry);
+    this.dirty++;
+    return entry;
+  }
+
+  /** Recomputes an entry's accounted size after its value changed in place. */
+  resize(entry: Entry): void {
+    const sizeBytes = entry.key.length + valueSizeBytes(entry.value) + ENTRY_OVERHEAD_BYTES;
+    this.usedMemoryBytes += sizeBytes - entry.sizeBytes;
+    entry.sizeBytes = sizeBytes;
+  }
+
+  /** Sets (or with 0 clears) the absolute expiry time. */
+  setExpiry(entry: Entry, expiresAtMs: number): void {
+    if (expiresAtMs !== 0 && entry.volatileIndex === -1) {
+      entry.volatileIndex = this.volatile.length;
+      this.volatile.push(entry);
+    } else if (expiresAtMs === 0 && entry.volatileIndex !== -1) {
+      removeAt(this.volatile, entry.volatileIndex, (moved, index) => (moved.volatileIndex = index));
+      entry.volatileIndex = -1;
+    }
+    entry.expiresAtMs = expiresAtMs;
+  }
+
+  /** Deletes `key`; false when it did not exist (or had expired). */
+  delete(key: string): boolean {
+    const entry = this.lookup(key, false);
+    if (entry === undefined) return false;
+    this.removeEntry(entry);
+    return true;
+  }
+
+  removeEntry(entry: Entry): void {
+    assert(this.map.get(entry.key) === entry, "a removed entry is the map's entry for its key");
+    this.map.delete(entry.key);
+    removeAt(this.entries, entry.index, (moved, index) => (moved.index = index));
+    if (entry.volatileIndex !== -1) {
+      removeAt(this.volatile, entry.volatileIndex, (moved, index) => (moved.volatileIndex = index));
+    }
+    this.filter?.remove(entry.key);
+    this.usedMemoryBytes -= entry.sizeBytes;
+    this.dirty++;
+  }
+
+  /** Removes every key. */
+  flush(): void {
+    this.map.clear();
+    this.entries.length = 0;
+    this.volatile.length = 0;
+    this.filter?.clear();
+    this.usedMemoryBytes = 0;
+    this.dirty++;
+  }
+
+  /** A random live entry, or undefined when the store is empty. */
+  randomEntry(): Entry | undefined {
+    while (this.entries.length > 0) {
+      const entry = this.entries[Math.floor(this.random() * this.entries.length)];
+      if (this.lookup(entry.key, false) === entry) return entry;
+    }
+    return undefined;
+  }
+
+  /**
+   * One active-expiry round as Redis does it: sample keys with a TTL, delete the expired ones,
+   * and report whether more than a quarter were expired (the caller then repeats, within its time
+   * budget).
+   */
+  activeExpireRound(): boolean {
+    const count = Math.min(ACTIVE_EXPIRE_SAMPLE_COUNT, this.volatile.length);
+    if (count === 0) return false;
+    const now = this.now();
+    let expired = 0;
+    for (let i = 0; i < count && this.volatile.length > 0; i++) {
+      const entry = this.volatile[Math.floor(this.random() * this.volatile.length)];
+      if (entry.expiresAtMs <= now) {
+        this.removeEntry(entry);
+        this.stats.expirations++;
+        expired++;
+        this.onRemoved?.(this, entry.key, "expired");
+      }
+    }
+    return expired > count * ACTIVE_EXPIRE_REPEAT_RATIO;
+  }
+
+  /** Whether a write that may grow memory can go ahead. Evicts as the policy allows. */
+  ensureMemory(): boolean {
+    const limit = this.options.maxMemoryBytes;
+    if (limit === 0 || this.usedMemoryBytes <= limit) return true;
+    while (this.usedMemoryBytes > limit) {
+      const victim = this.evictionCandidate();
+      if (victim === undefined) return false;
+      this.removeEntry(victim);
+      this.stats.evictions++;
+      this.onRemoved?.(this, victim.key, "evicted");
+    }
+    return true;
+  }
+
+  /** The entry the policy evicts next, chosen among `evictionSamples` random candidates. */
+  private evictionCandidate(): Entry | undefined {
+    const policy = this.options.evictionPolicy;
+    if (policy === "noeviction") return undefined;
+    const pool = policy.startsWith("volatile-") ? this.volatile : this.entries;
+    if (pool.length === 0) return undefined;
+    if (policy === "allkeys-random" || policy === "volatile-random") {
+      return pool[Math.floor(this.random() * pool.length)];
+    }
+    const now = this.now();
+    const samples = Math.min(this.options.evictionSamples, pool.length);
+    let best: Entry | undefined;
+    let bestScore = -Infinity;
+    for (let i = 0; i < samples; i++) {
+      // With as many samples as keys, look at every key once: the choice is then exact.
+      const entry = samples === pool.length
+        ? pool[i]
+        : pool[Math.floor(this.random() * pool.length)];
+      const score = this.evictionScore(entry, policy, now);
+      if (score > bestScore) {
+        best = entry;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  /** Higher means evict sooner. */
+  private evictionScore(entry: Entry, policy: EvictionPolicy, now: number): number {
+    switch (policy) {
+      case "allkeys-lfu":
+      case "volatile-lfu":
+        return 255 - this.lfuDecayed(entry, now);
+      case "volatile-ttl":
+        return -entry.expiresAtMs;
+      default:
+        return now - entry.accessMs;
+    }
+  }
+
+  /** The LFU counter as OBJECT FREQ reports it (decayed to now). */
+  frequency(entry: Entry): number {
+    return this.lfuDecayed(entry, this.now());
+  }
+}
+
+/** Swap-removes `array[index]`, telling `moved` where the former last element went. */
+function removeAt<T>(array: T[], index: number, moved: (item: T, index: number) => void): void {
+  const last = array.pop()!;
+  if (index < array.length) {
+    array[index] = last;
+    moved(last, index);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * The composition root: config -> keyspace -> command table -> servers. `startNode` returns a
+ * running node and `stop` shuts it down cleanly.
+ *
+ * @module
+ */
+import { Dispatcher } from "./commands/dispatch.ts";
+import { createCommandTable } from "./commands/table.ts";
+import type { ClientState, ServerHooks } from "./commands/types.ts";
+import type { NodeConfig } from "./config/config.ts";
+import { ACTIVE_EXPIRE_INTERVAL_MS } from "./constants.ts";
+import { Keyspace } from "./keyspace/keyspace.ts";
+import type { Runtime } from "./runtime/types.ts";
+import { RespServer } from "./server/server.ts";
+import { VERSION } from "./version.ts";
+
+/** A running node. */
+export interface HyperCacheNode {
+  readonly config: NodeConfig;
+  readonly keyspace: Keyspace;
+  readonly dispatcher: Dispatcher;
+  readonly resp: RespServer;
+  /** Stops accepting, answers what is in flight, closes. */
+  stop(): Promise<void>;
+}
+
+/** The process-level facts INFO reports. */
+function infoText(
+  node: { config: NodeConfig; keyspace: Keyspace; dispatcher: Dispatcher; resp: RespServer },
+  runtime: Runtime,
+  startedMs: number,
+  sections: string[],
+): string {
+  const { config, keyspace, dispatcher, resp } = node;
+  const wanted = new Set(sections.map((s) => s.toLowerCase()));
+  const all = wanted.size === 0 || wanted.has("all") || wanted.has("everything") ||
+    wanted.has("default");
+  const now = runtime.clock.realtimeMs();
+  const parts: string[] = [];
+  const section = (name: string, lines: [string, string | number][]) => {
+    if (!all && !wanted.has(name.toLowerCase())) return;
+    parts.push(`# ${name}\r\n${lines.map(([k, v]) => `${k}:${v}`).join("\r\n")}\r\n`);
+  };
+  const uptimeSeconds = Math.floor((now - startedMs) / 1000);
+  section("Server", [
+    ["redis_version", "7.2.0"],
+    ["hypercache_version", VERSION],
+    ["redis_mode", "standalone"],
+    ["os", `${runtime.name} ${runtime.version}`],
+    ["arch_bits", 64],
+    ["process_id", runtime.pid()],
+    ["run_id", config.nodeId],
+    ["tcp_port", resp.port],
+    ["uptime_in_seconds", uptimeSeconds],
+    ["uptime_in_days", Math.floor(uptimeSeconds / 86400)],
+    ["executable", runtime.name],
+  ]);
+  section("Clients", [
+    ["connected_clients", resp.clients.size],
+    ["maxclients", config.maxClients],
+    ["blocked_clients", 0],
+  ]);
+  const used = keyspace.usedMemoryBytes;
+  const maxMemory = config.stores.reduce((sum, s) => sum + s.maxMemoryBytes, 0);
+  section("Memory", [
+    ["used_memory", used],
+    ["used_memory_human", humanBytes(used)],
+    ["used_memory_rss", runtime.memoryRssBytes()],
+    ["maxmemory", maxMemory],
+    ["maxmemory_human", humanBytes(maxMemory)],
+    ["maxmemory_policy", config.stores[0].evictionPolicy],
+  ]);
+  const totals = { hits: 0, misses: 0, evictions: 0, expirations: 0 };
+  for (const store of keyspace.stores) {
+    totals.hits += store.stats.hits;
+    totals.misses += store.stats.misses;
+    totals.evictions += store.stats.evictions;
+    totals.expirations += store.stats.expirations;
+  }
+  section("Stats", [
+    ["total_connections_received", resp.stats.connectionsReceived],
+    ["total_commands_processed", dispatcher.stats.commandsProcessed],
+    ["rejected_connections", resp.stats.rejectedConnections],
+    ["expired_keys", totals.expirations],
+    ["evicted_keys", totals.evictions],
+    ["keyspace_hits", totals.hits],
+    ["keyspace_misses", totals.misses],
+    ["total_error_replies", dispatcher.stats.errorReplies],
+    ["client_protocol_errors", resp.stats.protocolErrors],
+    ["client_output_buffer_limit_disconnections", resp.stats.outputLimitDisconnections],
+  ]);
+  const keyspaceLines: [string, string][] = [];
+  for (const store of keyspace.stores) {
+    if (store.size === 0) continue;
+    let ttlSum = 0;
+    for (const entry of store.volatile) ttlSum += Math.max(0, entry.expiresAtMs - now);
+    const avgTtl = store.volatileCount === 0 ? 0 : Math.round(ttlSum / store.volatileCount);
+    keyspaceLines.push([
+      `db${store.index}`,
+      `keys=${store.size},expires=${store.volatileCount},avg_ttl=${avgTtl}`,
+    ]);
+  }
+  section("Keyspace", keyspaceLines);
+  return parts.join("\r\n");
+}
+
+function humanBytes(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)}G`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(2)}M`;
+  if (bytes >= 1024) return `${(bytes / 1024).toFixed(2)}K`;
+  return `${bytes}B`;
+}
+
+/** Builds every part of a node from its config and starts serving. */
+export async function startNode(config: NodeConfig, runtime: Runtime): Promise<HyperCacheNode> {
+  const startedMs = runtime.clock.realtimeMs();
+  const keyspace = new Keyspace(config.stores, runtime.clock);
+  const table = createCommandTable();
+  const hooks: ServerHooks = {
+    info: (sections: string[], _client: ClientState) =>
+      infoText(node, runtime, startedMs, sections),
+  };
+  const dispatcher = new Dispatcher(table, keyspace, hooks);
+  const resp = new RespServer(runtime, dispatcher, {
+    hostname: config.bind,
+    port: config.port,
+    maxClients: config.maxClients,
+    ...config.limits,
+    requireAuth: config.requirePass !== "",
+  });
+  const node = { config, keyspace, dispatcher, resp };
+  await resp.start();
+  const expiry = setInterval(() => keyspace.activeExpireCycle(), ACTIVE_EXPIRE_INTERVAL_MS);
+  return {
+    ...node,
+    async stop() {
+      clearInterval(expiry);
+      await resp.stop();
+    },
+  };
+}

@@ -1,0 +1,302 @@
+/**
+ * Incremental RESP request parser: multibulk (`*2\r\n$3\r\nGET\r\n$1\r\nk\r\n`) and inline
+ * (`GET k\r\n`) commands, fed with input split at any byte. Arguments come out as latin1 strings,
+ * one char per byte, so any byte string round-trips unchanged.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { MAX_INLINE_BYTES } from "../constants.ts";
+
+/** Limits applied while parsing, from the config. */
+export interface ParserLimits {
+  /** Largest bulk argument in bytes (`proto-max-bulk-len`). */
+  maxBulkBytes: number;
+  /** Most arguments in one command. */
+  maxMultibulkLength: number;
+  /** Most unparsed bytes held for one client (`client-query-buffer-limit`). */
+  maxQueryBufferBytes: number;
+}
+
+/** A request the client sent that cannot be parsed; the connection must be closed after it. */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+}
+
+/** `latin1Slice` is Buffer's fastest bytes-to-latin1 path on Deno and Bun (what `toString`
+ * calls underneath), though Node's type definitions leave it out. */
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
+const CR = 13;
+const LF = 10;
+const MINUS = 45;
+const STAR = 42;
+const DOLLAR = 36;
+
+/** Returned by the step functions when more input is needed. */
+const INCOMPLETE = -1;
+
+/**
+ * Parses requests from a byte stream. Feed each read with `feed`, which calls `onCommand` for every
+ * complete command in it, in order.
+ *
+ * @example
+ * ```ts
+ * import { RespParser } from "./parser.ts";
+ * const parser = new RespParser({ maxBulkBytes: 1 << 20, maxMultibulkLength: 1024, maxQueryBufferBytes: 1 << 20 });
+ * const commands: string[][] = [];
+ * parser.feed(new TextEncoder().encode("*1\r\n$4\r\nPI"), (argv) => commands.push(argv));
+ * parser.feed(new TextEncoder().encode("NG\r\nECHO hi\r\n"), (argv) => commands.push(argv));
+ * // commands is [["PING"], ["ECHO", "hi"]]
+ * ```
+ */
+export class RespParser {
+  /** Unparsed bytes carried over from earlier reads. */
+  private residue: Buffer | null = null;
+  private residueLength = 0;
+  /** Do not try to parse again before the residue has this many bytes (a large bulk arriving). */
+  private neededBytes = 0;
+  private argv: string[] = [];
+  private pos = 0;
+
+  constructor(private readonly limits: ParserLimits) {}
+
+  /** Bytes held from an incomplete command. */
+  get bufferedBytes(): number {
+    return this.residueLength;
+  }
+
+  /**
+   * Parses every complete command in `bytes` (after what was buffered before). `bytes` is not kept:
+   * an incomplete tail is copied. Throws `ProtocolError` on malformed input; commands before the
+   * malformed one have already been passed to `onCommand`.
+   */
+  feed(bytes: Uint8Array, onCommand: (argv: string[]) => void): void {
+    let buffer: Buffer;
+    let length: number;
+    if (this.residueLength === 0) {
+      buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      length = bytes.length;
+    } else {
+      this.append(bytes);
+      if (this.residueLength < this.neededBytes) return;
+      buffer = this.residue!;
+      length = this.residueLength;
+    }
+    this.neededBytes = 0;
+    let start = 0;
+    while (start < length) {
+      this.pos = start;
+      const first = buffer[start];
+      const end = first === STAR
+        ? this.parseMultibulk(buffer, length)
+        : this.parseInline(buffer, length);
+      if (end === INCOMPLETE) break;
+      start = end;
+      const argv = this.argv;
+      this.argv = [];
+      // An empty inline line is skipped, as Redis does.
+      if (argv.length > 0) onCommand(argv);
+    }
+    this.keep(buffer, start, length);
+  }
+
+  private append(bytes: Uint8Array): void {
+    const needed = this.residueLength + bytes.length;
+    if (needed > this.limits.maxQueryBufferBytes) {
+      throw new ProtocolError("Protocol error: client query buffer limit exceeded");
+    }
+    if (this.residue === null || this.residue.length < needed) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, (this.residue?.length ?? 0) * 2, 4096));
+      if (this.residue) this.residue.copy(grown, 0, 0, this.residueLength);
+      this.residue = grown;
+    }
+    this.residue.set(bytes, this.residueLength);
+    this.residueLength = needed;
+  }
+
+  /** Keeps `buffer[start, length)` for the next read. */
+  private keep(buffer: Buffer, start: number, length: number): void {
+    const rest = length - start;
+    if (rest === 0) {
+      this.residueLength = 0;
+      this.neededBytes = 0;
+      // Drop a large residue once it is consumed, so an idle client holds little memory.
+      if (this.residue !== null && this.residue.length > 64 * 1024) this.residue = null;
+      return;
+    }
+    if (rest > this.limits.maxQueryBufferBytes) {
+      throw new ProtocolError("Protocol error: client query buffer limit exceeded");
+    }
+    if (buffer === this.residue) {
+      if (start > 0) buffer.copy(buffer, 0, start, length);
+    } else {
+      this.residue = Buffer.allocUnsafe(Math.max(rest, 4096));
+      buffer.copy(this.residue, 0, start, length);
+    }
+    this.residueLength = rest;
+    this.neededBytes = Math.max(this.neededBytes - start, 0);
+  }
+
+  /** Index of the CR of the next CRLF at or after `from`, or INCOMPLETE. */
+  private lineEnd(buffer: Buffer, from: number, length: number): number {
+    const index = buffer.indexOf(CR, from);
+    if (index === -1 || index >= length - 1) {
+      if (length - from > MAX_INLINE_BYTES) {
+        throw new ProtocolError("Protocol error: too big mbulk count string");
+      }
+      return INCOMPLETE;
+    }
+    return index;
+  }
+
+  /** Reads a decimal integer in `buffer[from, to)`; NaN when it is not one. */
+  private integer(buffer: Buffer, from: number, to: number): number {
+    if (from === to || to - from > 18) return NaN;
+    let negative = false;
+    let i = from;
+    if (buffer[i] === MINUS) {
+      negative = true;
+      i++;
+      if (i === to) return NaN;
+    }
+    let value = 0;
+    for (; i < to; i++) {
+      const digit = buffer[i] - 48;
+      if (digit < 0 || digit > 9) return NaN;
+      value = value * 10 + digit;
+    }
+    return negative ? -value : value;
+  }
+
+  private parseMultibulk(buffer: Buffer, length: number): number {
+    const headerEnd = this.lineEnd(buffer, this.pos, length);
+    if (headerEnd === INCOMPLETE) return INCOMPLETE;
+    const count = this.integer(buffer, this.pos + 1, headerEnd);
+    if (Number.isNaN(count) || count > this.limits.maxMultibulkLength) {
+      throw new ProtocolError("Protocol error: invalid multibulk length");
+    }
+    let pos = headerEnd + 2;
+    const argv = this.argv;
+    argv.length = 0;
+    for (let i = 0; i < count; i++) {
+      if (pos >= length) return this.incomplete(pos + 1);
+      if (buffer[pos] !== DOLLAR) {
+        throw new ProtocolError(
+          `Protocol error: expected '$', got '${String.fromCharCode(buffer[pos])}'`,
+        );
+      }
+      const lineEnd = this.lineEnd(buffer, pos, length);
+      if (lineEnd === INCOMPLETE) return INCOMPLETE;
+      const size = this.integer(buffer, pos + 1, lineEnd);
+      if (Number.isNaN(size) || size < 0 || size > this.limits.maxBulkBytes) {
+        throw new ProtocolError("Protocol error: invalid bulk length");
+      }
+      const dataStart = lineEnd + 2;
+      const dataEnd = dataStart + size;
+      if (dataEnd + 2 > length) return this.incomplete(dataEnd + 2);
+      argv.push((buffer as Latin1Buffer).latin1Slice(dataStart, dataEnd));
+      pos = dataEnd + 2;
+    }
+    return pos;
+  }
+
+  /** Notes how many bytes (counted from the command's start) must arrive before parsing again. */
+  private incomplete(neededEnd: number): number {
+    this.neededBytes = neededEnd;
+    this.argv.length = 0;
+    return INCOMPLETE;
+  }
+
+  private parseInline(buffer: Buffer, length: number): number {
+    const newline = buffer.indexOf(LF, this.pos);
+    if (newline === -1 || newline >= length) {
+      if (length - this.pos > MAX_INLINE_BYTES) {
+        throw new ProtocolError("Protocol error: too big inline request");
+      }
+      return INCOMPLETE;
+    }
+    let lineEnd = newline;
+    if (lineEnd > this.pos && buffer[lineEnd - 1] === CR) lineEnd--;
+    const line = (buffer as Latin1Buffer).latin1Slice(this.pos, lineEnd);
+    const argv = splitInlineArgs(line);
+    if (argv === null) throw new ProtocolError("Protocol error: unbalanced quotes in request");
+    this.argv = argv;
+    return newline + 1;
+  }
+}
+
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  if (code >= 65 && code <= 70) return code - 55;
+  return -1;
+}
+
+const ESCAPES: Record<string, string> = { n: "\n", r: "\r", t: "\t", b: "\b", a: "\x07" };
+
+/**
+ * Splits an inline command line into arguments the way Redis's `sdssplitargs` does: whitespace
+ * separates, "double quotes" take escapes (`\n`, `\xff`), 'single quotes' take `\'` only.
+ * Returns `null` for unbalanced quotes.
+ */
+export function splitInlineArgs(line: string): string[] | null {
+  const args: string[] = [];
+  let i = 0;
+  const n = line.length;
+  const isSpace = (c: string) =>
+    c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\v" || c === "\f";
+  while (true) {
+    while (i < n && isSpace(line[i])) i++;
+    if (i >= n) return args;
+    let current = "";
+    let inDouble = false;
+    let inSingle = false;
+    let done = false;
+    while (!done) {
+      const c = line[i];
+      if (inDouble) {
+        if (i >= n) return null;
+        if (
+          c === "\\" && line[i + 1] === "x" && hexValue(line.charCodeAt(i + 2)) >= 0 &&
+          hexValue(line.charCodeAt(i + 3)) >= 0
+        ) {
+          current += String.fromCharCode(
+            hexValue(line.charCodeAt(i + 2)) * 16 + hexValue(line.charCodeAt(i + 3)),
+          );
+          i += 3;
+        } else if (c === "\\" && i + 1 < n) {
+          i++;
+          current += ESCAPES[line[i]] ?? line[i];
+        } else if (c === '"') {
+          // A closing quote must be followed by a space or the end.
+          if (i + 1 < n && !isSpace(line[i + 1])) return null;
+          done = true;
+        } else {
+          current += c;
+        }
+      } else if (inSingle) {
+        if (i >= n) return null;
+        if (c === "\\" && line[i + 1] === "'") {
+          i++;
+          current += "'";
+        } else if (c === "'") {
+          if (i + 1 < n && !isSpace(line[i + 1])) return null;
+          done = true;
+        } else {
+          current += c;
+        }
+      } else if (i >= n || isSpace(c)) {
+        done = true;
+      } else if (c === '"') {
+        inDouble = true;
+      } else if (c === "'") {
+        inSingle = true;
+      } else {
+        current += c;
+      }
+      if (i < n) i++;
+    }
+    args.push(current);
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * RESP2/RESP3 reply encoder writing into one reused buffer, so a pipeline of replies costs one
+ * allocation-free pass and one socket write.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+
+const INITIAL_BYTES = 64 * 1024;
+/** A buffer grown past this for one huge reply is dropped after use, to give the memory back. */
+const KEEP_MAX_BYTES = 4 * 1024 * 1024;
+
+const encoder = new TextEncoder();
+
+/** Protocol version of a connection: 2 (default) or 3 after `HELLO 3`. */
+export type RespVersion = 2 | 3;
+
+/**
+ * Encodes replies. Strings are latin1 (one char per byte), so binary values pass unchanged.
+ *
+ * Replies accumulate in a JS string (concatenation is cheap in V8 and JSC) and become bytes once
+ * per batch: `encodeInto` is the fastest bulk conversion on both runtimes and is exact for ASCII;
+ * a batch with bytes >= 0x80 is converted again as latin1.
+ *
+ * @example
+ * ```ts
+ * import { ReplyWriter } from "./writer.ts";
+ * const out = new ReplyWriter();
+ * out.arrayHeader(2);
+ * out.bulk("a");
+ * out.integer(1);
+ * new TextDecoder().decode(out.take()); // "*2\r\n$1\r\na\r\n:1\r\n"
+ * ```
+ */
+export class ReplyWriter {
+  private buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  private out = "";
+  /** The protocol of the connection being answered; set before each command. */
+  protocol: RespVersion = 2;
+
+  /** Bytes written since the last `take`. */
+  get size(): number {
+    return this.out.length;
+  }
+
+  /** The encoded bytes, valid until the next `take`; resets the writer. */
+  take(): Uint8Array {
+    const text = this.out;
+    this.out = "";
+    return this.encode(text);
+  }
+
+  /** The latin1 text written since `mark`, removed from the writer (for queued replies). */
+  cut(mark: number): string {
+    const text = this.out.slice(mark);
+    this.out = this.out.slice(0, mark);
+    return text;
+  }
+
+  /** Appends already-encoded reply text (from `cut`). */
+  rawText(text: string): void {
+    this.out += text;
+  }
+
+  private encode(text: string): Uint8Array {
+    if (this.buffer.length < text.length) {
+      this.buffer = Buffer.allocUnsafe(Math.max(text.length, this.buffer.length * 2));
+    } else if (this.buffer.length > KEEP_MAX_BYTES && text.length < INITIAL_BYTES) {
+      this.buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+    }
+    const { read, written } = encoder.encodeInto(text, this.buffer);
+    if (read === text.length && written === text.length) return this.buffer.subarray(0, written);
+    const length = this.buffer.write(text, 0, "latin1");
+    return this.buffer.subarray(0, length);
+  }
+
+  private ascii(text: string): void {
+    this.out += text;
+  }
+
+  /** `+OK` */
+  simple(text: string): void {
+    this.ascii(`+${text}\r\n`);
+  }
+
+  ok(): void {
+    this.ascii("+OK\r\n");
+  }
+
+  /** An error reply; `text` starts with its code (`ERR ...`, `WRONGTYPE ...`). */
+  error(text: string): void {
+    this.ascii(`-${text.replace(/[\r\n]+/g, " ")}\r\n`);
+  }
+
+  integer(value: number | bigint): void {
+    this.ascii(`:${value}\r\n`);
+  }
+
+  /** A bulk string, or the null reply for `null`. */
+  bulk(value: string | null): void {
+    if (value === null) return this.nullReply();
+    this.out += "$" + value.length + "\r\n" + value + "\r\n";
+  }
+
+  /** `$-1` in RESP2, `_` in RESP3. */
+  nullReply(): void {
+    this.ascii(this.protocol === 3 ? "_\r\n" : "$-1\r\n");
+  }
+
+  /** `*-1` in RESP2 (a null array, as for an aborted EXEC or a timed-out BLPOP), `_` in RESP3. */
+  nullArray(): void {
+    this.ascii(this.protocol === 3 ? "_\r\n" : "*-1\r\n");
+  }
+
+  arrayHeader(count: number): void {
+    this.ascii(`*${count}\r\n`);
+  }
+
+  /** A map of `count` pairs: `%` in RESP3, a flat array in RESP2. */
+  mapHeader(count: number): void {
+    this.ascii(this.protocol === 3 ? `%${count}\r\n` : `*${count * 2}\r\n`);
+  }
+
+  /** A set: `~` in RESP3, an array in RESP2. */
+  setHeader(count: number): void {
+    this.ascii(this.protocol === 3 ? `~${count}\r\n` : `*${count}\r\n`);
+  }
+
+  /** An out-of-band push (pub/sub): `>` in RESP3, an array in RESP2. */
+  pushHeader(count: number): void {
+    this.ascii(this.protocol === 3 ? `>${count}\r\n` : `*${count}\r\n`);
+  }
+
+  /** A double: `,` in RESP3, a bulk string in RESP2. */
+  double(value: number): void {
+    const text = formatDouble(value);
+    if (this.protocol === 3) this.ascii(`,${text}\r\n`);
+    else this.bulk(text);
+  }
+
+  /** A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2. */
+  boolean(value: boolean): void {
+    if (this.protocol === 3) this.ascii(value ? "#t\r\n" : "#f\r\n");
+    else this.ascii(value ? ":1\r\n" : ":0\r\n");
+  }
+
+  /** Verbatim text (INFO in RESP3); a bulk string in RESP2. */
+  verbatim(text: string): void {
+    if (this.protocol === 3) {
+      this.out += `=${text.length + 4}\r\ntxt:${text}\r\n`;
+    } else {
+      this.bulk(text);
+    }
+  }
+
+  /** An array of bulk strings (`null` items as null replies). */
+  bulkArray(values: readonly (string | null)[]): void {
+    this.arrayHeader(values.length);
+    for (const value of values) this.bulk(value);
+  }
+}
+
+/** Formats a double the way Redis replies with one: `inf`, `-inf`, `nan`, shortest round-trip. */
+export function formatDouble(value: number): string {
+  if (value === Infinity) return "inf";
+  if (value === -Infinity) return "-inf";
+  if (Number.isNaN(value)) return "nan";
+  return String(value);
+}

@@ -1,0 +1,160 @@
+/**
+ * The RESP server over the runtime's TCP: one parser per connection, every complete command in a
+ * read executed in order, all their replies sent in one write.
+ *
+ * @module
+ */
+import type { Dispatcher } from "../commands/dispatch.ts";
+import type { ClientState } from "../commands/types.ts";
+import { ProtocolError, RespParser } from "../resp/parser.ts";
+import { ReplyWriter } from "../resp/writer.ts";
+import type { Runtime, TcpConnection, TcpListener, TlsOptions } from "../runtime/types.ts";
+
+/** Pending output above which a connection stops reading until its replies drain. */
+const PAUSE_READ_PENDING_BYTES = 4 * 1024 * 1024;
+
+export interface RespServerOptions {
+  hostname: string;
+  port: number;
+  tls?: TlsOptions;
+  maxClients: number;
+  maxBulkBytes: number;
+  maxMultibulkLength: number;
+  maxQueryBufferBytes: number;
+  maxOutputBufferBytes: number;
+  /** Whether a new connection must AUTH first. */
+  requireAuth: boolean;
+}
+
+/** A connection's state: the client as commands see it plus its parser. */
+export class Client implements ClientState {
+  db = 0;
+  protocol: 2 | 3 = 2;
+  name = "";
+  authenticated: boolean;
+  user = "default";
+  closeAfterReply = false;
+  lastCommand = "";
+  readonly parser: RespParser;
+
+  constructor(
+    readonly id: number,
+    readonly conn: TcpConnection,
+    readonly createdMs: number,
+    requireAuth: boolean,
+    options: RespServerOptions,
+  ) {
+    this.authenticated = !requireAuth;
+    this.parser = new RespParser(options);
+  }
+
+  get remoteAddress(): string {
+    return this.conn.remoteAddress;
+  }
+}
+
+/** Counters for INFO clients and stats. */
+export interface ServerStats {
+  connectionsReceived: number;
+  rejectedConnections: number;
+  protocolErrors: number;
+  outputLimitDisconnections: number;
+}
+
+export class RespServer {
+  readonly clients = new Map<number, Client>();
+  readonly stats: ServerStats = {
+    connectionsReceived: 0,
+    rejectedConnections: 0,
+    protocolErrors: 0,
+    outputLimitDisconnections: 0,
+  };
+  private listener: TcpListener | null = null;
+  private nextId = 1;
+  private readonly out = new ReplyWriter();
+  private stopping = false;
+
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly dispatcher: Dispatcher,
+    private readonly options: RespServerOptions,
+  ) {}
+
+  get port(): number {
+    return this.listener?.port ?? 0;
+  }
+
+  async start(): Promise<void> {
+    this.listener = await this.runtime.listenTcp(
+      { hostname: this.options.hostname, port: this.options.port, tls: this.options.tls },
+      {
+        onOpen: (conn) => this.open(conn),
+        onData: (conn, bytes) => this.data(conn, bytes),
+        onDrain: (conn) => {
+          if (conn.data instanceof Client) conn.resume();
+        },
+        onClose: (conn) => {
+          if (conn.data instanceof Client) this.clients.delete(conn.data.id);
+        },
+      },
+    );
+  }
+
+  private open(conn: TcpConnection): void {
+    this.stats.connectionsReceived++;
+    if (this.stopping || this.clients.size >= this.options.maxClients) {
+      this.stats.rejectedConnections++;
+      this.out.error("ERR max number of clients reached");
+      conn.write(this.out.take());
+      conn.close();
+      return;
+    }
+    const client = new Client(
+      this.nextId++,
+      conn,
+      this.runtime.clock.realtimeMs(),
+      this.options.requireAuth,
+      this.options,
+    );
+    conn.data = client;
+    this.clients.set(client.id, client);
+  }
+
+  private data(conn: TcpConnection, bytes: Uint8Array): void {
+    const client = conn.data;
+    if (!(client instanceof Client) || client.closeAfterReply) return;
+    const out = this.out;
+    try {
+      client.parser.feed(bytes, (argv) => {
+        if (client.closeAfterReply) return;
+        this.dispatcher.execute(client, out, argv);
+      });
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.stats.protocolErrors++;
+      out.error(`ERR ${error.message}`);
+      client.closeAfterReply = true;
+    }
+    if (out.size > 0) conn.write(out.take());
+    if (client.closeAfterReply) {
+      conn.close();
+      return;
+    }
+    const pending = conn.pendingBytes();
+    if (pending > this.options.maxOutputBufferBytes) {
+      // A client that does not read its replies must not grow the server's memory without bound.
+      this.stats.outputLimitDisconnections++;
+      client.closeAfterReply = true;
+      conn.close();
+    } else if (pending > PAUSE_READ_PENDING_BYTES) {
+      conn.pause();
+    }
+  }
+
+  /** Stops accepting, lets in-flight replies go out, and closes every connection. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.listener?.close();
+    for (const client of this.clients.values()) client.conn.close();
+  }
+}
