@@ -5,7 +5,7 @@
  * @module
  */
 import { ConfigError, loadConfig, parseArgs, usage } from "./config/config.ts";
-import { startNode } from "./node.ts";
+import { ListenError, startNode } from "./node.ts";
 import { currentRuntime } from "./runtime/mod.ts";
 import { VERSION } from "./version.ts";
 
@@ -40,19 +40,14 @@ let node;
 try {
   node = await startNode(config, runtime);
 } catch (error) {
-  const code = (error as { code?: string }).code ?? (error as Error).name;
-  if (code === "EADDRINUSE" || code === "AddrInUse") {
-    fail(
-      `cannot listen on ${config.bind}:${config.port}: port ${config.port} is already in use`,
-      1,
-    );
-  }
+  if (error instanceof ListenError) fail(error.message, 1);
   fail(`cannot start: ${(error as Error).message}`, 1);
 }
 
 console.log(
   `hypercache ${VERSION} on ${runtime.name} ${runtime.version}: node ${config.nodeId} ` +
-    `ready, RESP on ${config.bind}:${node.resp.port}`,
+    `ready, RESP on ${config.bind}:${node.resp.port}` +
+    (node.http ? `, HTTP on ${config.bind}:${node.http.port}` : ""),
 );
 
 let stopping = false;

@@ -13,6 +13,8 @@ import { Keyspace } from "./keyspace/keyspace.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { RespServer } from "./server/server.ts";
 import { VERSION } from "./version.ts";
+import { createHttpApp } from "./http/app.ts";
+import type { HttpServer } from "./runtime/types.ts";
 
 /** A running node. */
 export interface HyperCacheNode {
@@ -20,6 +22,8 @@ export interface HyperCacheNode {
   readonly keyspace: Keyspace;
   readonly dispatcher: Dispatcher;
   readonly resp: RespServer;
+  /** The HTTP API server, when enabled. */
+  readonly http: HttpServer | null;
   /** Stops accepting, answers what is in flight, closes. */
   stop(): Promise<void>;
 }
@@ -111,6 +115,27 @@ function humanBytes(bytes: number): string {
   return `${bytes}B`;
 }
 
+/** A listener could not be opened; names the address. */
+export class ListenError extends Error {
+  override name = "ListenError";
+  constructor(readonly hostname: string, readonly port: number, cause: unknown) {
+    const code = (cause as { code?: string }).code ?? (cause as Error).name;
+    const inUse = code === "EADDRINUSE" || code === "AddrInUse";
+    super(
+      `cannot listen on ${hostname}:${port}: ` +
+        (inUse ? `port ${port} is already in use` : (cause as Error).message),
+    );
+  }
+}
+
+async function listening<T>(hostname: string, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    throw new ListenError(hostname, port, error);
+  }
+}
+
 /** Builds every part of a node from its config and starts serving. */
 export async function startNode(config: NodeConfig, runtime: Runtime): Promise<HyperCacheNode> {
   const startedMs = runtime.clock.realtimeMs();
@@ -129,13 +154,29 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     requireAuth: config.requirePass !== "",
   });
   const node = { config, keyspace, dispatcher, resp };
-  await resp.start();
+  await listening(config.bind, config.port, () => resp.start());
+  let http: HttpServer | null = null;
+  if (config.http.enabled) {
+    const app = createHttpApp({ config, dispatcher, runtime, startedMs });
+    try {
+      http = await listening(
+        config.bind,
+        config.http.port,
+        () => runtime.serveHttp({ hostname: config.bind, port: config.http.port, fetch: app.fetch }),
+      );
+    } catch (error) {
+      await resp.stop();
+      throw error;
+    }
+  }
   const expiry = setInterval(() => keyspace.activeExpireCycle(), ACTIVE_EXPIRE_INTERVAL_MS);
   return {
     ...node,
+    http,
     async stop() {
       clearInterval(expiry);
       await resp.stop();
+      await http?.close();
     },
   };
 }

@@ -8,7 +8,7 @@ import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { ReplyWriter } from "../resp/writer.ts";
 import { NOAUTH, OOM, ReplyError, unknownCommand, wrongArity } from "./errors.ts";
 import type { CommandTable } from "./table.ts";
-import type { ClientState, CommandContext, CommandSpec, ServerHooks } from "./types.ts";
+import type { ClientState, CommandContext, CommandSpec, ServerHooks, UserRole } from "./types.ts";
 
 /** Counters for INFO stats. */
 export interface DispatchStats {
@@ -20,6 +20,13 @@ export interface DispatchStats {
 
 /** Receives every write that changed data, in execution order, as the argv to log. */
 export type PropagateHook = (db: number, argv: string[]) => void;
+
+/** Whether a role may run a command: readonly users only read; only admins run admin commands. */
+export function permitted(spec: CommandSpec, role: UserRole): boolean {
+  if (spec.flags.includes("admin")) return role === "admin";
+  if (role === "readonly") return !spec.flags.includes("write");
+  return true;
+}
 
 class Context implements CommandContext {
   propagated: string[] | null = null;
@@ -63,6 +70,9 @@ export class Dispatcher {
     if (!client.authenticated && !spec.flags.includes("noauth")) return NOAUTH;
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
       return wrongArity(spec.name);
+    }
+    if (client.role !== "admin" && !permitted(spec, client.role)) {
+      return `NOPERM User ${client.user} has no permissions to run the '${spec.name}' command`;
     }
     return null;
   }

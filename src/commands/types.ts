@@ -38,6 +38,8 @@ export interface CommandContext {
   propagate(argv: string[]): void;
 }
 
+export type UserRole = "readonly" | "readwrite" | "admin";
+
 /** Per-connection state. */
 export interface ClientState {
   readonly id: number;
@@ -46,6 +48,8 @@ export interface ClientState {
   name: string;
   authenticated: boolean;
   user: string;
+  /** What the user may run: `readonly` only commands flagged readonly, `admin` everything. */
+  role: UserRole;
   /** Set by QUIT: close after the reply is written. */
   closeAfterReply: boolean;
   readonly createdMs: number;

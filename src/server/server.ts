@@ -5,7 +5,7 @@
  * @module
  */
 import type { Dispatcher } from "../commands/dispatch.ts";
-import type { ClientState } from "../commands/types.ts";
+import type { ClientState, UserRole } from "../commands/types.ts";
 import { ProtocolError, RespParser } from "../resp/parser.ts";
 import { ReplyWriter } from "../resp/writer.ts";
 import type { Runtime, TcpConnection, TcpListener, TlsOptions } from "../runtime/types.ts";
@@ -33,6 +33,7 @@ export class Client implements ClientState {
   name = "";
   authenticated: boolean;
   user = "default";
+  role: UserRole = "admin";
   closeAfterReply = false;
   lastCommand = "";
   readonly parser: RespParser;
