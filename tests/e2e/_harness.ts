@@ -1,0 +1,156 @@
+/**
+ * Starts real node processes (`src/main.ts` on Deno or Bun) on free loopback ports and drives
+ * them with real clients. Every node listens on port 0 and reports its ports on its ready line.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export type RuntimeName = "deno" | "bun";
+
+/** The runtimes end-to-end tests run on: both, or the one `HYPERCACHE_RUNTIME` names. */
+export const RUNTIMES: RuntimeName[] = process.env.HYPERCACHE_RUNTIME
+  ? [process.env.HYPERCACHE_RUNTIME as RuntimeName]
+  : ["deno", "bun"];
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MAIN = join(ROOT, "src/main.ts");
+const READY = /RESP on [^:]+:(\d+)(?:, HTTP on [^:]+:(\d+))?/;
+
+/** The command that runs `src/main.ts` on a runtime. */
+export function runtimeCommand(runtime: RuntimeName): [string, string[]] {
+  return runtime === "deno"
+    ? [process.env.DENO_BIN ?? "deno", ["run", "--allow-all", MAIN]]
+    : [process.env.BUN_BIN ?? "bun", ["run", MAIN]];
+}
+
+export interface NodeProcess {
+  runtime: RuntimeName;
+  port: number;
+  httpPort: number;
+  dataDir: string;
+  process: ChildProcess;
+  output(): string;
+  /** SIGTERM, and wait for the exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, and wait for the exit. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export interface StartOptions {
+  args?: string[];
+  /** YAML config written to a temporary file and passed with --config. */
+  config?: string;
+  /** Reuse a data directory (for restarts); a fresh one is made otherwise. */
+  dataDir?: string;
+  env?: Record<string, string>;
+  /** Milliseconds to wait for the ready line. */
+  timeoutMs?: number;
+}
+
+/** Starts a node and resolves once it is ready to serve. */
+export async function startNode(
+  runtime: RuntimeName,
+  options: StartOptions = {},
+): Promise<NodeProcess> {
+  const dataDir = options.dataDir ?? await mkdtemp(join(tmpdir(), "hc-e2e-"));
+  const args = ["--port", "0", "--http-port", "0", "--data-dir", dataDir, ...(options.args ?? [])];
+  if (options.config !== undefined) {
+    const path = join(dataDir, "node.yaml");
+    await writeFile(path, options.config);
+    args.unshift("--config", path);
+  }
+  const [command, base] = runtimeCommand(runtime);
+  const child = spawn(command, [...base, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const ready = new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`node on ${runtime} not ready in time; output:\n${output}`)),
+      options.timeoutMs ?? 30_000,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = READY.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(
+        new Error(`node on ${runtime} exited with ${code} before it was ready; output:\n${output}`),
+      );
+    });
+  });
+  const match = await ready;
+  return {
+    runtime,
+    port: Number(match[1]),
+    httpPort: Number(match[2] ?? 0),
+    dataDir,
+    process: child,
+    output: () => output,
+    exited,
+    async stop() {
+      child.kill("SIGTERM");
+      return await exited;
+    },
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** Stops a node (if still running) and removes its data directory. */
+export async function cleanup(node: NodeProcess | undefined): Promise<void> {
+  if (node === undefined) return;
+  if (node.process.exitCode === null && node.process.signalCode === null) await node.kill();
+  await rm(node.dataDir, { recursive: true, force: true });
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program to completion, optionally feeding stdin; never throws on a non-zero exit. */
+export function run(
+  command: string,
+  args: string[],
+  options: { input?: string | Uint8Array; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(command, args, {
+      encoding: "latin1",
+      maxBuffer: 256 * 1024 * 1024,
+      timeout: options.timeoutMs ?? 60_000,
+      env: { ...process.env, ...options.env },
+    }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (options.input !== undefined) child.stdin!.end(options.input);
+    else child.stdin!.end();
+  });
+}
+
+/** `redis-cli -p PORT args...`; `stdout` holds the reply as redis-cli prints it (no tty). */
+export function redisCli(
+  port: number,
+  args: string[],
+  input?: string | Uint8Array,
+): Promise<RunResult> {
+  return run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { input });
+}
