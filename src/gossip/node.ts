@@ -94,6 +94,9 @@ interface Relay {
 
 const textEncoder = new TextEncoder();
 
+/** Members told directly after a stall of this node: bounds the burst of datagrams it costs. */
+const STALL_ANNOUNCE_MAX_NODES = 64;
+
 function utf8Length(s: string): number {
   return textEncoder.encode(s).length;
 }
@@ -758,6 +761,30 @@ export class GossipNode {
       this.#probe.endMs += gapMs;
     }
     this.reportLoopLag(gapMs);
+    if (gapMs >= this.config.probeTimeoutMs && !this.#left) this.#announceAfterStall();
+  }
+
+  /**
+   * Peers have probably suspected this node while its loop was stalled: refute at once and tell
+   * up to `STALL_ANNOUNCE_MAX_NODES` members directly, rather than waiting for them to gossip
+   * their suspicion here first and the refutation back, which can take longer than the timeout.
+   */
+  #announceAfterStall(): void {
+    this.#refute(this.#self.incarnation);
+    const s = this.#self;
+    const alive = encodeMessage({
+      type: "alive",
+      incarnation: s.incarnation,
+      id: s.id,
+      host: s.host,
+      port: s.port,
+      meta: s.meta,
+    });
+    const targets = this.#randomMembers(
+      STALL_ANNOUNCE_MAX_NODES,
+      (e) => e.state === "alive" || e.state === "suspect",
+    );
+    for (const target of targets) this.#emitPacket(addressOf(target), [alive]);
   }
 
   // ---------------------------------------------------------------- dissemination

@@ -133,11 +133,19 @@ export class Sim {
   /** Starts a node; `seeds` are ids of nodes to join through. */
   add(
     id: string,
-    options: { seeds?: string[]; config?: Partial<GossipConfig>; meta?: Uint8Array } = {},
+    options: {
+      seeds?: string[];
+      config?: Partial<GossipConfig>;
+      meta?: Uint8Array;
+      /** Restart at another address (the default restarts at the old one). */
+      newAddress?: boolean;
+    } = {},
   ): SimNode {
     const old = this.nodes.get(id);
-    const address = old?.address ??
-      { host: `10.0.${this.#hostIndex >> 8}.${this.#hostIndex++ & 255}`, port: 7946 };
+    if (old !== undefined && options.newAddress) this.#byAddress.delete(key(old.address));
+    const address = old !== undefined && !options.newAddress
+      ? old.address
+      : { host: `10.0.${this.#hostIndex >> 8}.${this.#hostIndex++ & 255}`, port: 7946 };
     const node = new GossipNode({
       id,
       address,
