@@ -3,6 +3,7 @@
  * them with real clients. Every node listens on port 0 and reports its ports on its ready line.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,11 +19,27 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = join(ROOT, "src/main.ts");
 const READY = /RESP on [^:]+:(\d+)(?:, HTTP on [^:]+:(\d+))?/;
 
-/** The command that runs `src/main.ts` on a runtime. */
+const onDeno = "Deno" in globalThis;
+const onBun = "Bun" in globalThis;
+
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? "").split(":").some((dir) =>
+    dir !== "" && existsSync(join(dir, program))
+  );
+}
+
+/** The command that runs `src/main.ts` on a runtime: an explicit binary, the one running the
+ * tests, one on PATH, or the pinned version through npx. */
 export function runtimeCommand(runtime: RuntimeName): [string, string[]] {
-  return runtime === "deno"
-    ? [process.env.DENO_BIN ?? "deno", ["run", "--allow-all", MAIN]]
-    : [process.env.BUN_BIN ?? "bun", ["run", MAIN]];
+  if (runtime === "deno") {
+    const deno = process.env.DENO_BIN ??
+      (onDeno ? process.execPath : onPath("deno") ? "deno" : null);
+    return deno
+      ? [deno, ["run", "--allow-all", MAIN]]
+      : ["npx", ["-y", "deno@2.9.6", "run", "--allow-all", MAIN]];
+  }
+  const bun = process.env.BUN_BIN ?? (onBun ? process.execPath : onPath("bun") ? "bun" : null);
+  return bun ? [bun, ["run", MAIN]] : ["npx", ["-y", "bun@1.4.5", "run", MAIN]];
 }
 
 export interface NodeProcess {
