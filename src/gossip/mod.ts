@@ -60,3 +60,10 @@ export { Awareness } from "./awareness.ts";
 export { Suspicion } from "./suspicion.ts";
 export { BroadcastQueue } from "./broadcast_queue.ts";
 export { LamportClock, UserEventBuffer, type UserEventVerdict } from "./user_events.ts";
+export {
+  ENCRYPTED_MARKER,
+  ENCRYPTION_OVERHEAD_BYTES,
+  KEY_BYTES,
+  Keyring,
+  type KeyringJson,
+} from "./keyring.ts";

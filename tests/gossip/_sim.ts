@@ -100,6 +100,8 @@ export interface SimOptions {
   delayMs?: [number, number];
   /** Simulated tick resolution. @default 10 */
   tickMs?: number;
+  /** Bytes encryption adds to each datagram. @default 0 */
+  packetOverheadBytes?: number;
 }
 
 /** The simulated cluster. */
@@ -112,6 +114,7 @@ export class Sim {
   lossRate: number;
   delayMs: [number, number];
   readonly tickMs: number;
+  readonly packetOverheadBytes: number;
   packetsDelivered = 0;
   bytesDelivered = 0;
   maxDatagramBytes = 0;
@@ -128,6 +131,7 @@ export class Sim {
     this.lossRate = options.lossRate ?? 0;
     this.delayMs = options.delayMs ?? [1, 5];
     this.tickMs = options.tickMs ?? 10;
+    this.packetOverheadBytes = options.packetOverheadBytes ?? 0;
   }
 
   /** Starts a node; `seeds` are ids of nodes to join through. */
@@ -153,6 +157,7 @@ export class Sim {
       config: { ...this.config, ...options.config },
       nowMs: this.nowMs,
       random: seededRandom(Math.floor(this.random() * 2 ** 32)),
+      packetOverheadBytes: this.packetOverheadBytes,
     });
     const sim: SimNode = {
       id,

@@ -19,6 +19,20 @@ describe("simulated cluster", () => {
     ok(sim.maxDatagramBytes <= 1400, sim, `datagrams fit 1400 bytes: ${sim.maxDatagramBytes}`);
   });
 
+  it("keeps every datagram within 1400 bytes after encryption, with 512-byte metadata", () => {
+    const sim = new Sim({ seed: SEED + 12, profile: "lan", packetOverheadBytes: 29 });
+    for (let i = 0; i < 60; i++) {
+      sim.add(`n${i}`, { seeds: i === 0 ? [] : ["n0"], meta: new Uint8Array(512).fill(i) });
+    }
+    for (let i = 0; i < 20; i++) {
+      sim.nodes.get(`n${i}`)!.node.sendUserEvent("e".repeat(128), new Uint8Array(512));
+    }
+    const ids = [...sim.nodes.keys()];
+    ok(sim.runUntil(() => sim.allSee(ids, "alive"), 30_000) >= 0, sim, "converges");
+    ok(sim.maxDatagramBytes > 1000, sim, `datagrams were filled: ${sim.maxDatagramBytes}`);
+    ok(sim.maxDatagramBytes + 29 <= 1400, sim, `sealed size ${sim.maxDatagramBytes + 29}`);
+  });
+
   it("every member of 200 detects a crashed node", () => {
     const sim = new Sim({ seed: SEED + 1, profile: "lan" });
     const ids = sim.addMany(200);
