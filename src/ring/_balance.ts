@@ -24,9 +24,11 @@ export type PreferenceOf = (slot: number, depth: number) => readonly number[];
  * within one slot of the share and the targets add up to `slotCount`.
  *
  * Which shares round up is chosen to move the fewest slots from `counts` (the slots each node
- * holds now), and then so that the fewest nodes receive slots: first nodes already above their
- * share rounded down (rounding them up costs no move), then the nodes that are furthest below it
- * (a joining node), then larger remainders, then id order.
+ * holds now), and then so that slots go only to nodes that must receive some anyway: first nodes
+ * already above their share rounded down (rounding them up costs no move), then the nodes
+ * furthest below it (a joining node), then larger remainders, then id order. This order gives
+ * the old nodes of a join the most room to keep their slots, so whenever targets exist under
+ * which no old node receives, these are such targets; likewise for a leave.
  */
 export function slotTargets(
   weights: readonly number[],

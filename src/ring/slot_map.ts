@@ -54,10 +54,12 @@ export interface SlotMapOptions {
    */
   readonly balance?: boolean;
   /**
-   * The map in force before this membership change. The new map then keeps every slot whose
-   * owner stays, and moves only the fewest slots that reach the new shares: on a join only to the
-   * new node, on a leave only the leaving node's slots. Without it, the map is a pure function of
-   * the membership.
+   * The map in force before this change of membership or weights. The new map keeps every slot
+   * whose owner stays and moves the fewest slots that reach the new shares: on a join only to
+   * the new node, on a leave only the leaving node's slots, on a weight change only to the nodes
+   * that grow. That holds always for equal weights; with mixed weights it gives way only where
+   * no map within one slot of every share could keep it (a node whose share is a few slots).
+   * Without `previous`, the map is a pure function of the membership.
    */
   readonly previous?: SlotMap;
   /**
