@@ -1,0 +1,53 @@
+/**
+ * In-process keyspace throughput: GET hits and misses and SET, with and without the cuckoo
+ * filter. Run: `deno task bench` (or `deno bench -A bench/keyspace_bench.ts`).
+ */
+import { Keyspace } from "../src/keyspace/keyspace.ts";
+
+const KEY_COUNT = 100_000;
+const clock = { monotonicMs: () => performance.now(), realtimeMs: () => Date.now() };
+const keys = Array.from({ length: KEY_COUNT }, (_, i) => `key:${String(i).padStart(12, "0")}`);
+const absent = Array.from({ length: KEY_COUNT }, (_, i) => `nokey:${String(i).padStart(10, "0")}`);
+const value = "v".repeat(100);
+
+function filled(filter: boolean) {
+  const keyspace = new Keyspace([{
+    name: "default",
+    maxMemoryBytes: 0,
+    evictionPolicy: "noeviction",
+    defaultTtlMs: 0,
+    filter: filter ? { capacity: KEY_COUNT, errorRate: 0.01 } : undefined,
+  }], clock);
+  const store = keyspace.store(0);
+  for (const key of keys) store.set(key, value);
+  return store;
+}
+
+const plain = filled(false);
+const filtered = filled(true);
+/** Operations per bench iteration, so per-call overhead of the harness does not dominate. */
+const BATCH = 1000;
+let cursor = 0;
+let sink = 0;
+
+for (const [name, store] of [["no filter", plain], ["filter", filtered]] as const) {
+  Deno.bench(`GET hit x${BATCH} (${name})`, { group: "get-hit", baseline: name === "no filter" }, () => {
+    for (let i = 0; i < BATCH; i++) {
+      const entry = store.read(keys[cursor++ % KEY_COUNT]);
+      if (entry !== undefined) sink++;
+    }
+  });
+  Deno.bench(`GET miss x${BATCH} (${name})`, { group: "get-miss", baseline: name === "no filter" }, () => {
+    for (let i = 0; i < BATCH; i++) {
+      const entry = store.read(absent[cursor++ % KEY_COUNT]);
+      if (entry !== undefined) sink++;
+    }
+  });
+  Deno.bench(`SET existing x${BATCH} (${name})`, { group: "set", baseline: name === "no filter" }, () => {
+    for (let i = 0; i < BATCH; i++) store.set(keys[cursor++ % KEY_COUNT], value);
+  });
+}
+
+globalThis.addEventListener("unload", () => {
+  if (sink < 0) console.log(sink);
+});
