@@ -58,6 +58,8 @@ export class RespParser {
   private neededBytes = 0;
   private argv: string[] = [];
   private pos = 0;
+  /** Bytes of complete commands parsed so far (AOF replay reports offsets with it). */
+  consumedBytes = 0;
 
   constructor(private readonly limits: ParserLimits) {}
 
@@ -92,6 +94,7 @@ export class RespParser {
         ? this.parseMultibulk(buffer, length)
         : this.parseInline(buffer, length);
       if (end === INCOMPLETE) break;
+      this.consumedBytes += end - start;
       start = end;
       const argv = this.argv;
       this.argv = [];
