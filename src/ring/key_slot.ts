@@ -78,12 +78,16 @@ function keySlotString(key: string): number {
 }
 
 function keySlotBytes(key: Uint8Array): number {
-  const open = key.indexOf(OPEN_BRACE);
-  if (open !== -1) {
-    const close = key.indexOf(CLOSE_BRACE, open + 1);
-    if (close > open + 1) return crc16Bytes(key, open + 1, close) & SLOT_MASK;
+  // A plain loop: TypedArray.prototype.indexOf costs more than the scan for short keys.
+  const length = key.length;
+  let open = 0;
+  while (open < length && key[open] !== OPEN_BRACE) open++;
+  if (open < length) {
+    let close = open + 1;
+    while (close < length && key[close] !== CLOSE_BRACE) close++;
+    if (close < length && close > open + 1) return crc16Bytes(key, open + 1, close) & SLOT_MASK;
   }
-  return crc16Bytes(key, 0, key.length) & SLOT_MASK;
+  return crc16Bytes(key, 0, length) & SLOT_MASK;
 }
 
 function crc16String(text: string, start: number, end: number): number {
