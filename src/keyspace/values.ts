@@ -15,6 +15,10 @@ export interface Container {
   sizeBytes: number;
   /** Element count (HLEN, LLEN, SCARD, ZCARD). */
   readonly length: number;
+  /** A deep copy (COPY). */
+  clone(): Container;
+  /** The encoding Redis 7.0 would report for the same contents (OBJECT ENCODING). */
+  encoding(): string;
 }
 
 export type Value = string | Container;
