@@ -32,6 +32,7 @@ const LF = 10;
 const MINUS = 45;
 const STAR = 42;
 const DOLLAR = 36;
+const ZERO = 48;
 
 /** Returned by the step functions when more input is needed. */
 const INCOMPLETE = -1;
@@ -141,19 +142,25 @@ export class RespParser {
     this.neededBytes = Math.max(this.neededBytes - start, 0);
   }
 
-  /** Index of the CR of the next CRLF at or after `from`, or INCOMPLETE. */
-  private lineEnd(buffer: Buffer, from: number, length: number): number {
+  /**
+   * Index of the CR of the next CRLF at or after `from`, or INCOMPLETE. `what` names the line in
+   * the error for a line too long to be a header (`mbulk` or `bulk`, as Redis says).
+   */
+  private lineEnd(buffer: Buffer, from: number, length: number, what: string): number {
     const index = buffer.indexOf(CR, from);
     if (index === -1 || index >= length - 1) {
       if (length - from > MAX_INLINE_BYTES) {
-        throw new ProtocolError("Protocol error: too big mbulk count string");
+        throw new ProtocolError(`Protocol error: too big ${what} count string`);
       }
       return INCOMPLETE;
     }
     return index;
   }
 
-  /** Reads a decimal integer in `buffer[from, to)`; NaN when it is not one. */
+  /**
+   * Reads a decimal integer in `buffer[from, to)`; NaN when it is not one. Strict as Redis's
+   * `string2ll`: no `+`, no leading zeros, no `-0`.
+   */
   private integer(buffer: Buffer, from: number, to: number): number {
     if (from === to || to - from > 18) return NaN;
     let negative = false;
@@ -163,6 +170,7 @@ export class RespParser {
       i++;
       if (i === to) return NaN;
     }
+    if (buffer[i] === ZERO && (negative || to - i > 1)) return NaN;
     let value = 0;
     for (; i < to; i++) {
       const digit = buffer[i] - 48;
@@ -173,7 +181,7 @@ export class RespParser {
   }
 
   private parseMultibulk(buffer: Buffer, length: number): number {
-    const headerEnd = this.lineEnd(buffer, this.pos, length);
+    const headerEnd = this.lineEnd(buffer, this.pos, length, "mbulk");
     if (headerEnd === INCOMPLETE) return INCOMPLETE;
     const count = this.integer(buffer, this.pos + 1, headerEnd);
     if (Number.isNaN(count) || count > this.limits.maxMultibulkLength) {
@@ -189,7 +197,7 @@ export class RespParser {
           `Protocol error: expected '$', got '${String.fromCharCode(buffer[pos])}'`,
         );
       }
-      const lineEnd = this.lineEnd(buffer, pos, length);
+      const lineEnd = this.lineEnd(buffer, pos, length, "bulk");
       if (lineEnd === INCOMPLETE) return INCOMPLETE;
       const size = this.integer(buffer, pos + 1, lineEnd);
       if (Number.isNaN(size) || size < 0 || size > this.limits.maxBulkBytes) {
@@ -246,9 +254,14 @@ const ESCAPES: Record<string, string> = { n: "\n", r: "\r", t: "\t", b: "\b", a:
 export function splitInlineArgs(line: string): string[] | null {
   const args: string[] = [];
   let i = 0;
-  const n = line.length;
+  // Redis splits a C string: a NUL byte ends the line (and leaves a quote open).
+  const nul = line.indexOf("\0");
+  const n = nul === -1 ? line.length : nul;
+  // `isspace` skips blanks between words and checks after a closing quote...
   const isSpace = (c: string) =>
     c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\v" || c === "\f";
+  // ...but only these end an unquoted word.
+  const endsWord = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r";
   while (true) {
     while (i < n && isSpace(line[i])) i++;
     if (i >= n) return args;
@@ -289,7 +302,7 @@ export function splitInlineArgs(line: string): string[] | null {
         } else {
           current += c;
         }
-      } else if (i >= n || isSpace(c)) {
+      } else if (i >= n || endsWord(c)) {
         done = true;
       } else if (c === '"') {
         inDouble = true;
