@@ -19,6 +19,29 @@ export interface Container {
   clone(): Container;
   /** The encoding Redis 7.0 would report for the same contents (OBJECT ENCODING). */
   encoding(): string;
+  /**
+   * The elements as a flat list of byte strings, for snapshots and AOF rewrite: a hash as
+   * field, value, ...; a list in order; a set's members; a sorted set as member, score, ... in
+   * rank order, scores formatted as Redis replies with them.
+   */
+  dump(): string[];
+}
+
+/** Rebuilds a container from `dump()`'s output; one per container type. */
+export type ContainerRestore = (elements: string[]) => Container;
+
+const restorers = new Map<Container["type"], ContainerRestore>();
+
+/** Registers how a container type is rebuilt from a snapshot. */
+export function registerContainer(type: Container["type"], restore: ContainerRestore): void {
+  restorers.set(type, restore);
+}
+
+/** Rebuilds a container of `type` from its dumped elements. */
+export function restoreContainer(type: string, elements: string[]): Container {
+  const restore = restorers.get(type as Container["type"]);
+  if (restore === undefined) throw new TypeError(`Cannot restore value: unknown type '${type}'`);
+  return restore(elements);
 }
 
 export type Value = string | Container;
