@@ -1,0 +1,32 @@
+/**
+ * Raft consensus as a library: a sans-I/O core modelled on etcd's raft ({@linkcode RaftNode}),
+ * in-memory storage, membership changes, and the types the driver exchanges with the core.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStorage, RaftNode } from "@hypercache/hypercache/raft";
+ * const storage = MemoryStorage.bootstrap([1]);
+ * const node = new RaftNode({ id: 1, storage });
+ * node.campaign();
+ * while (node.hasReady()) {
+ *   const ready = node.ready();
+ *   storage.append(ready.entries);
+ *   if (ready.hardState) storage.setHardState(ready.hardState);
+ *   // send ready.messages, apply ready.committedEntries ...
+ *   node.advance();
+ * }
+ * ```
+ *
+ * @module
+ */
+export {
+  type PeerStatus,
+  type RaftConfig,
+  RaftNode,
+  type RaftStatus,
+  type ReadOnlyOption,
+  validateConfig,
+} from "./node.ts";
+export { MemoryStorage } from "./memory_storage.ts";
+export { applyConfChangeTo, decodeConfChange, encodeConfChange } from "./confchange.ts";
+export * from "./types.ts";
