@@ -1,0 +1,107 @@
+/**
+ * Deterministic simulation of Raft clusters under faults: thousands of seeds, each a few seconds
+ * of simulated time with message loss, duplication, delay and reordering, partitions, crashes
+ * that lose unsynced state, restarts, snapshots and membership changes. Safety is checked after
+ * every event (see `_sim.ts`); then the network heals and a majority must make progress; then the
+ * clients' history must be linearizable. A failure prints `seed=N` and the command replaying it:
+ *
+ *     RAFT_SEED=N deno test -A tests/raft/simulation.test.ts
+ *
+ * `RAFT_SEEDS=N` scales the number of seeds per test (default in `SEEDS`).
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { forSeeds, type SimOptions, Simulation } from "./_sim.ts";
+import { checkHistory } from "./_linearizability.ts";
+
+const FILE = "tests/raft/simulation.test.ts";
+const SCALE = Number(Deno.env.get("RAFT_SEEDS") ?? "1");
+
+function seeds(base: number): number {
+  return Math.max(1, Math.round(base * SCALE));
+}
+
+interface RunOptions {
+  crashes?: boolean;
+  partitions?: boolean;
+  membership?: boolean;
+  durationMs?: number;
+}
+
+type Totals = Record<keyof Simulation["stats"], number>;
+
+/** Runs one seed: faults, recovery, then the linearizability check. Returns its stats. */
+function runSeed(options: SimOptions, run: RunOptions): Simulation {
+  const sim = new Simulation(options);
+  sim.runRandom({ durationMs: 3000, crashes: true, partitions: true, ...run });
+  const result = checkHistory(sim.completedHistory());
+  if (!result.ok) sim.fail(`history of key ${result.key} is not linearizable`);
+  return sim;
+}
+
+function runMany(
+  count: number,
+  first: number,
+  options: Omit<SimOptions, "seed">,
+  run: RunOptions,
+): Totals {
+  const totals = {} as Totals;
+  forSeeds(count, first, (seed) => {
+    const sim = runSeed({ ...options, seed }, run);
+    for (const [key, value] of Object.entries(sim.stats)) {
+      totals[key as keyof Totals] = (totals[key as keyof Totals] ?? 0) + value;
+    }
+  }, FILE);
+  return totals;
+}
+
+describe("raft simulation", () => {
+  it("keeps every safety property and recovers under loss, delay, partitions and crashes", () => {
+    const totals = runMany(seeds(4000), 1, {}, {});
+    // The faults and features must actually have been exercised.
+    assert.ok(totals.crashes > 0 && totals.partitions > 0 && totals.leaderTerms > seeds(4000));
+    assert.ok(totals.readsServed > 0 && totals.writesApplied > 0 && totals.snapshotsRestored > 0);
+  });
+
+  it("changes membership (simple and joint) under the same faults", () => {
+    const totals = runMany(seeds(2000), 100_000, {}, { membership: true });
+    assert.ok(totals.confChangesApplied > seeds(2000));
+  });
+
+  it("installs chunked snapshots on lagging and new nodes under the same faults", () => {
+    const totals = runMany(
+      seeds(1000),
+      200_000,
+      { snapshotEveryEntries: 5, snapshotChunkBytes: 16 },
+      { membership: true },
+    );
+    assert.ok(totals.snapshotsRestored > seeds(1000));
+  });
+
+  it("serves linearizable lease reads under the same faults", () => {
+    runMany(seeds(1000), 300_000, { readOnly: "lease" }, {});
+  });
+
+  it("runs five voters with heavy loss and long delays", () => {
+    runMany(seeds(800), 400_000, {
+      voterCount: 5,
+      dropRate: 0.2,
+      duplicateRate: 0.1,
+      maxDelayMs: 80,
+    }, {});
+  });
+
+  it("replays a seed exactly", () => {
+    const a = runSeed({ seed: 42 }, { membership: true });
+    const b = runSeed({ seed: 42 }, { membership: true });
+    assert.equal(a.eventCount, b.eventCount);
+    assert.deepEqual(a.history, b.history);
+  });
+
+  it("reports the seed and the replay command when a run fails", () => {
+    assert.throws(
+      () => forSeeds(1, 7, (seed) => new Simulation({ seed }).fail("boom"), FILE),
+      /seed=7 failed: seed=7 t=0ms: boom\nreplay: RAFT_SEED=7 deno test -A tests\/raft\/simulation.test.ts/,
+    );
+  });
+});
