@@ -12,6 +12,9 @@ import {
   DEFAULT_MAX_MULTIBULK_LENGTH,
   DEFAULT_MAX_QUERY_BUFFER_BYTES,
 } from "../constants.ts";
+
+/** Largest HTTP request body by default: a big pipeline fits, a runaway upload does not. */
+const DEFAULT_HTTP_MAX_BODY_BYTES = 16 * 1024 * 1024;
 import { EVICTION_POLICIES, type StoreOptions } from "../keyspace/store.ts";
 
 /** A configuration that cannot be used; the message names the field. */
@@ -37,8 +40,23 @@ export interface NodeConfig {
     maxOutputBufferBytes: number;
   };
   stores: StoreOptions[];
-  http: { enabled: boolean; port: number };
+  http: {
+    enabled: boolean;
+    port: number;
+    /** Bearer tokens of the HTTP API; empty means no token is asked for. */
+    tokens: HttpToken[];
+    /** Origins allowed by CORS (`*` for any); empty sends no CORS headers. */
+    corsOrigins: string[];
+    /** Largest request body the HTTP API reads. */
+    maxBodyBytes: number;
+  };
   persistence: { appendonly: boolean; appendfsync: AppendFsync };
+}
+
+/** A bearer token of the HTTP API and what it may run. */
+export interface HttpToken {
+  token: string;
+  role: "readonly" | "readwrite" | "admin";
 }
 
 type Raw = Record<string, unknown>;
@@ -180,6 +198,16 @@ class Reader {
     });
   }
 
+  /** A list of strings; empty when absent. */
+  stringList(key: string): string[] {
+    const value = this.value(key);
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+      throw new ConfigError(`${this.field(key)}: ${show(value)} is not a list of strings`);
+    }
+    return value as string[];
+  }
+
   /** Fails on keys the schema does not know, so a typo is never silently ignored. */
   only(keys: string[]): void {
     for (const key of Object.keys(this.raw)) {
@@ -188,6 +216,21 @@ class Reader {
       }
     }
   }
+}
+
+function readHttpTokens(http: Reader): HttpToken[] {
+  return (http.list("tokens") ?? []).map((reader, index) => {
+    reader.only(["token", "role"]);
+    const token = reader.string("token", "");
+    if (!/^[A-Za-z0-9._~+/-]+=*$/.test(token)) {
+      throw new ConfigError(
+        `http.tokens[${index}].token: ${
+          show(token)
+        } is not a bearer token (letters, digits and -._~+/, then optional =)`,
+      );
+    }
+    return { token, role: reader.oneOf("role", "readwrite", ["readonly", "readwrite", "admin"]) };
+  });
 }
 
 function readStore(reader: Reader, index: number): StoreOptions {
@@ -249,7 +292,7 @@ export function buildConfig(raw: Raw): NodeConfig {
     "client_output_buffer_limit",
   ]);
   const http = root.section("http");
-  http.only(["enabled", "port"]);
+  http.only(["enabled", "port", "tokens", "cors_origins", "max_body_bytes"]);
   const persistence = root.section("persistence");
   persistence.only(["appendonly", "appendfsync"]);
   const storeReaders = root.list("stores") ?? [new Reader({}, "stores[0]")];
@@ -284,7 +327,13 @@ export function buildConfig(raw: Raw): NodeConfig {
       maxOutputBufferBytes: limits.size("client_output_buffer_limit", 256 * 1024 * 1024),
     },
     stores,
-    http: { enabled: http.boolean("enabled", true), port: http.integer("port", 8080, 0, 65535) },
+    http: {
+      enabled: http.boolean("enabled", true),
+      port: http.integer("port", 8080, 0, 65535),
+      tokens: readHttpTokens(http),
+      corsOrigins: http.stringList("cors_origins"),
+      maxBodyBytes: http.size("max_body_bytes", DEFAULT_HTTP_MAX_BODY_BYTES),
+    },
     persistence: {
       appendonly: persistence.boolean("appendonly", false),
       appendfsync: persistence.oneOf(

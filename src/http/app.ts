@@ -1,13 +1,34 @@
 /**
  * The HTTP API, built with Hono. It reaches the keyspace only through the command table.
  *
+ * - `GET /health` (liveness), `GET /ready` (readiness), `GET /metrics` (Prometheus text);
+ * - the REST routes under `/api/` (see `cache.ts`);
+ * - the Upstash-compatible command API: `POST /`, `/pipeline`, `/multi-exec`, path-style
+ *   `/{command}/{args...}` (see `upstash.ts`).
+ *
+ * Middleware are Hono's own: request-id, secure-headers, cors (when origins are configured),
+ * method-not-allowed, body-limit and bearer-auth. Every error, 404 and 405 included, is JSON:
+ * `{"error": "..."}`.
+ *
  * @module
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
+import { methodNotAllowed } from "hono/method-not-allowed";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
 import type { Dispatcher } from "../commands/dispatch.ts";
 import type { NodeConfig } from "../config/config.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
+import { type HttpEnv, jsonError } from "./_env.ts";
+import { authMiddleware } from "./auth.ts";
+import { addCacheRoutes } from "./cache.ts";
+import { HttpExecutor } from "./executor.ts";
+import { metricsText } from "./metrics.ts";
+import { addCommandRoutes } from "./upstash.ts";
 
 /** What the HTTP API needs from the node. */
 export interface HttpDeps {
@@ -18,14 +39,68 @@ export interface HttpDeps {
 }
 
 /** Builds the Hono app; `app.request("/health")` works in tests without a server. */
-export function createHttpApp(deps: HttpDeps): Hono {
-  const app = new Hono();
+export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
+  const { config, dispatcher, runtime } = deps;
+  const http = config.http;
+  const executor = new HttpExecutor(dispatcher, () => runtime.clock.realtimeMs());
+  const app = new Hono<HttpEnv>();
+
+  app.notFound((c) => jsonError(c, 404, "Not Found", { path: c.req.path }));
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      const res = error.getResponse();
+      if (res.headers.get("content-type")?.startsWith("application/json")) return res;
+      return jsonError(c, error.status as 400, error.message || res.statusText || "Error");
+    }
+    return jsonError(c, 500, `ERR internal error: ${(error as Error).message}`);
+  });
+
+  app.use(requestId());
+  app.use(secureHeaders());
+  if (http.corsOrigins.length > 0) {
+    app.use(cors({
+      origin: http.corsOrigins.includes("*") ? "*" : http.corsOrigins,
+      allowHeaders: ["Authorization", "Content-Type", "Upstash-Encoding"],
+      exposeHeaders: ["X-Request-Id"],
+    }));
+  }
+  app.use(methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) =>
+      c.json({ error: `Method ${c.req.method} is not allowed here` }, 405, {
+        Allow: methods.join(", "),
+      }),
+  }));
+  app.use(bodyLimit({
+    maxSize: http.maxBodyBytes,
+    onError: (c) =>
+      jsonError(c, 413, `Payload Too Large: the body exceeds ${http.maxBodyBytes} bytes`),
+  }));
+  app.use(authMiddleware(http.tokens, config.requirePass));
+
   app.get("/health", (c) =>
     c.json({
       status: "ok",
-      node: deps.config.nodeId,
-      uptime_seconds: Math.floor((deps.runtime.clock.realtimeMs() - deps.startedMs) / 1000),
+      node: config.nodeId,
+      uptime_seconds: Math.floor((runtime.clock.realtimeMs() - deps.startedMs) / 1000),
       version: VERSION,
     }));
+  // Data is in memory from the start and there is no persistence to replay yet, so a node that
+  // answers is ready; the fields say so explicitly for probes.
+  app.get("/ready", (c) =>
+    c.json({
+      status: "ready",
+      node: config.nodeId,
+      loaded: true,
+      // No persistence module yet: nothing to replay, nothing that can be unhealthy.
+      persistence: "none",
+    }));
+  app.get("/metrics", (c) =>
+    c.text(metricsText(dispatcher, executor.client("admin", 0)), 200, {
+      "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+    }));
+
+  addCacheRoutes(app, executor, config);
+  addCommandRoutes(app, executor, 0);
   return app;
 }
