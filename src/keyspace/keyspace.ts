@@ -23,6 +23,8 @@ import { Store, type StoreOptions } from "./store.ts";
 export class Keyspace {
   readonly stores: Store[];
   private readonly byName = new Map<string, Store>();
+  /** The store the next active-expiry cycle starts with. */
+  private nextExpireStoreIndex = 0;
 
   constructor(options: StoreOptions[], readonly clock: Clock) {
     if (options.length === 0) {
@@ -65,7 +67,12 @@ export class Keyspace {
    */
   activeExpireCycle(budgetMs = ACTIVE_EXPIRE_CYCLE_MS): void {
     const deadline = this.clock.monotonicMs() + budgetMs;
-    for (const store of this.stores) {
+    const count = this.stores.length;
+    for (let visited = 0; visited < count; visited++) {
+      const store = this.stores[this.nextExpireStoreIndex];
+      // Each cycle starts one store further, as Redis's `current_db`, so a store full of expired
+      // keys that spends every budget does not starve the stores after it.
+      this.nextExpireStoreIndex = (this.nextExpireStoreIndex + 1) % count;
       while (store.activeExpireRound()) {
         if (this.clock.monotonicMs() >= deadline) return;
       }

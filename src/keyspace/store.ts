@@ -86,7 +86,7 @@ export interface StoreStats {
 }
 
 export class Store {
-  readonly map = new Map<string, Entry>();
+  readonly map: Map<string, Entry> = new Map();
   /** Every entry, for random sampling (eviction, SCAN order, RANDOMKEY). */
   readonly entries: Entry[] = [];
   /** Entries with a TTL, for active expiry and volatile policies. */
