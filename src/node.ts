@@ -8,13 +8,21 @@ import { Dispatcher } from "./commands/dispatch.ts";
 import { createCommandTable } from "./commands/table.ts";
 import type { ClientState, ServerHooks } from "./commands/types.ts";
 import type { NodeConfig } from "./config/config.ts";
-import { ACTIVE_EXPIRE_INTERVAL_MS } from "./constants.ts";
+import {
+  ACTIVE_EXPIRE_INTERVAL_MS,
+  AUTO_REWRITE_MIN_BYTES,
+  AUTO_REWRITE_PERCENTAGE,
+  SNAPSHOT_EVERY_WRITES,
+  SNAPSHOT_MIN_INTERVAL_MS,
+} from "./constants.ts";
 import { Keyspace } from "./keyspace/keyspace.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { RespServer } from "./server/server.ts";
 import { VERSION } from "./version.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServer } from "./runtime/types.ts";
+import { Persistence } from "./persistence/persistence.ts";
+import type { Durability } from "./server/server.ts";
 
 /** A running node. */
 export interface HyperCacheNode {
@@ -24,13 +32,21 @@ export interface HyperCacheNode {
   readonly resp: RespServer;
   /** The HTTP API server, when enabled. */
   readonly http: HttpServer | null;
+  /** The AOF and snapshots, when `appendonly` is on. */
+  readonly persistence: Persistence | null;
   /** Stops accepting, answers what is in flight, closes. */
   stop(): Promise<void>;
 }
 
 /** The process-level facts INFO reports. */
 function infoText(
-  node: { config: NodeConfig; keyspace: Keyspace; dispatcher: Dispatcher; resp: RespServer },
+  node: {
+    config: NodeConfig;
+    keyspace: Keyspace;
+    dispatcher: Dispatcher;
+    resp: RespServer;
+    persistence: Persistence | null;
+  },
   runtime: Runtime,
   startedMs: number,
   sections: string[],
@@ -74,6 +90,11 @@ function infoText(
     ["maxmemory_human", humanBytes(maxMemory)],
     ["maxmemory_policy", config.stores[0].evictionPolicy],
   ]);
+  section(
+    "Persistence",
+    node.persistence?.info() ??
+      [["loading", 0], ["aof_enabled", 0], ["rdb_changes_since_last_save", 0]],
+  );
   const totals = { hits: 0, misses: 0, evictions: 0, expirations: 0 };
   for (const store of keyspace.stores) {
     totals.hits += store.stats.hits;
@@ -143,15 +164,57 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   const table = createCommandTable();
   const hooks: ServerHooks = {
     info: (sections: string[], _client: ClientState) =>
-      infoText(node, runtime, startedMs, sections),
+      infoText({ ...node, persistence }, runtime, startedMs, sections),
   };
   const dispatcher = new Dispatcher(table, keyspace, hooks);
+  const persistence = config.persistence.appendonly
+    ? await Persistence.open(runtime, keyspace, dispatcher, {
+      dataDir: config.dataDir,
+      appendfsync: config.persistence.appendfsync,
+      snapshotEveryWrites: SNAPSHOT_EVERY_WRITES,
+      snapshotMinIntervalMs: SNAPSHOT_MIN_INTERVAL_MS,
+      autoRewritePercentage: AUTO_REWRITE_PERCENTAGE,
+      autoRewriteMinBytes: AUTO_REWRITE_MIN_BYTES,
+      truncateCorrupt: false,
+    })
+    : null;
+  if (persistence !== null) hooks.persistence = persistence;
+  let durability: Durability | undefined;
+  if (persistence !== null) {
+    for (const warning of persistence.report.warnings) console.warn(`hypercache: ${warning}`);
+    const { keysLoaded, commandsReplayed, timeMs } = persistence.report;
+    console.log(
+      `hypercache: loaded ${keysLoaded} keys (${commandsReplayed} AOF commands) in ${timeMs} ms`,
+    );
+    const persisted = keyspace.stores.map((store) => store.options.persist);
+    dispatcher.onPropagate = (db, argv) => {
+      if (persisted[db]) persistence.append(db, argv);
+    };
+    dispatcher.writeGate = () => {
+      const error = persistence.aof.error;
+      return error === null
+        ? null
+        : `MISCONF Errors writing to the AOF file: ${error}. Write commands are refused until it works again.`;
+    };
+    for (const store of keyspace.stores) {
+      if (!store.options.persist) continue;
+      store.onRemoved = (s, key) => persistence.append(s.index, ["DEL", key]);
+    }
+    if (config.persistence.appendfsync === "always") {
+      durability = {
+        mark: () => persistence.aof.sequence,
+        waitSince: (mark) =>
+          persistence.aof.sequence === mark ? null : persistence.aof.waitDurable(),
+      };
+    }
+  }
   const resp = new RespServer(runtime, dispatcher, {
     hostname: config.bind,
     port: config.port,
     maxClients: config.maxClients,
     ...config.limits,
     requireAuth: config.requirePass !== "",
+    durability,
   });
   const node = { config, keyspace, dispatcher, resp };
   await listening(config.bind, config.port, () => resp.start());
@@ -162,7 +225,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
       http = await listening(
         config.bind,
         config.http.port,
-        () => runtime.serveHttp({ hostname: config.bind, port: config.http.port, fetch: app.fetch }),
+        () =>
+          runtime.serveHttp({ hostname: config.bind, port: config.http.port, fetch: app.fetch }),
       );
     } catch (error) {
       await resp.stop();
@@ -173,10 +237,12 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   return {
     ...node,
     http,
+    persistence,
     async stop() {
       clearInterval(expiry);
       await resp.stop();
       await http?.close();
+      await persistence?.close();
     },
   };
 }

@@ -46,6 +46,8 @@ class Context implements CommandContext {
 export class Dispatcher {
   readonly stats: DispatchStats = { commandsProcessed: 0, perCommand: new Map(), errorReplies: 0 };
   onPropagate: PropagateHook | null = null;
+  /** When it returns an error text, write commands are refused with it (persistence failing). */
+  writeGate: (() => string | null) | null = null;
   private readonly contexts = new WeakMap<ClientState, Context>();
 
   constructor(
@@ -96,6 +98,14 @@ export class Dispatcher {
     const ctx = this.context(client, out);
     const store = ctx.store;
     const isWrite = spec.flags.includes("write");
+    if (isWrite && this.writeGate !== null) {
+      const refusal = this.writeGate();
+      if (refusal !== null) {
+        this.countCall(spec, true);
+        out.error(refusal);
+        return;
+      }
+    }
     if (spec.flags.includes("denyoom") && !store.ensureMemory()) {
       this.countCall(spec, true);
       out.error(OOM);

@@ -4,6 +4,7 @@
  * @module
  */
 import { keyCommands } from "./keys.ts";
+import { persistenceCommands } from "./persistence.ts";
 import { serverCommands } from "./server.ts";
 import { stringCommands } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
@@ -33,6 +34,7 @@ export function createCommandTable(): CommandTable {
     ...stringCommands,
     ...keyCommands,
     ...serverCommands(() => table),
+    ...persistenceCommands,
   ]);
   return table;
 }

@@ -61,6 +61,22 @@ export interface ClientState {
 export interface ServerHooks {
   /** The INFO text for the given sections (all when empty). */
   info(sections: string[], client: ClientState): string;
+  /**
+   * Called after a command added elements to a list at `key`, so clients blocked on it (BLPOP,
+   * BRPOP, BLMOVE) can be served.
+   */
+  keyReady?(store: Store, key: string): void;
+  /** Snapshots and AOF rewrite, when persistence is on. */
+  persistence?: PersistenceHooks;
+}
+
+/** What SAVE, BGSAVE, BGREWRITEAOF and LASTSAVE reach. */
+export interface PersistenceHooks {
+  /** Starts a snapshot plus new AOF; false when one is already running. */
+  rewrite(): Promise<boolean>;
+  readonly rewriting: boolean;
+  /** Unix ms of the last successful snapshot (or start-up). */
+  readonly lastSaveMs: number;
 }
 
 export type CommandHandler = (ctx: CommandContext, argv: string[]) => void;

@@ -13,6 +13,14 @@ import type { Runtime, TcpConnection, TcpListener, TlsOptions } from "../runtime
 /** Pending output above which a connection stops reading until its replies drain. */
 const PAUSE_READ_PENDING_BYTES = 4 * 1024 * 1024;
 
+/** Lets replies to writes wait until those writes are durable (`appendfsync always`). */
+export interface Durability {
+  /** A position in the write log, taken before a batch of commands runs. */
+  mark(): number;
+  /** Resolves when what was logged since `mark` is durable; null when nothing must be awaited. */
+  waitSince(mark: number): Promise<void> | null;
+}
+
 export interface RespServerOptions {
   hostname: string;
   port: number;
@@ -24,6 +32,7 @@ export interface RespServerOptions {
   maxOutputBufferBytes: number;
   /** Whether a new connection must AUTH first. */
   requireAuth: boolean;
+  durability?: Durability;
 }
 
 /** A connection's state: the client as commands see it plus its parser. */
@@ -37,6 +46,9 @@ export class Client implements ClientState {
   closeAfterReply = false;
   lastCommand = "";
   readonly parser: RespParser;
+  /** Replies waiting for durability; later replies queue behind them to keep their order. */
+  heldCount = 0;
+  held: Promise<void> = Promise.resolve();
 
   constructor(
     readonly id: number,
@@ -125,6 +137,8 @@ export class RespServer {
     const client = conn.data;
     if (!(client instanceof Client) || client.closeAfterReply) return;
     const out = this.out;
+    const durability = this.options.durability;
+    const mark = durability?.mark() ?? 0;
     try {
       client.parser.feed(bytes, (argv) => {
         if (client.closeAfterReply) return;
@@ -136,9 +150,32 @@ export class RespServer {
       out.error(`ERR ${error.message}`);
       client.closeAfterReply = true;
     }
+    const wait = durability?.waitSince(mark) ?? null;
+    if (wait !== null || client.heldCount > 0) {
+      this.hold(client, out.take().slice(), wait);
+      return;
+    }
     if (out.size > 0) conn.write(out.take());
+    this.afterWrite(client);
+  }
+
+  /** Sends `reply` once `wait` and every earlier held reply are done. */
+  private hold(client: Client, reply: Uint8Array, wait: Promise<void> | null): void {
+    client.heldCount++;
+    const previous = client.held;
+    client.held = (async () => {
+      await previous;
+      if (wait !== null) await wait;
+      client.heldCount--;
+      if (reply.length > 0) client.conn.write(reply);
+      this.afterWrite(client);
+    })();
+  }
+
+  private afterWrite(client: Client): void {
+    const conn = client.conn;
     if (client.closeAfterReply) {
-      conn.close();
+      if (client.heldCount === 0) conn.close();
       return;
     }
     const pending = conn.pendingBytes();
@@ -156,6 +193,8 @@ export class RespServer {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.listener?.close();
+    // Replies waiting for an fsync go out before their connections close.
+    await Promise.all([...this.clients.values()].map((client) => client.held));
     for (const client of this.clients.values()) client.conn.close();
   }
 }

@@ -1,0 +1,242 @@
+/**
+ * The append-only file: every write command as RESP (the bytes a client sends), so Redis tools
+ * can read it. Durability follows `appendfsync`:
+ *
+ * - `always`: a write is acknowledged only once its record is on disk. Group commit without a
+ *   timer: while one write+fdatasync is in flight, records gather; the next batch starts the
+ *   moment the previous one finishes, so concurrent clients share fsyncs.
+ * - `everysec`: records are written at the end of each event-loop turn and fdatasync runs once a
+ *   second, off the command path.
+ * - `no`: records are written; the kernel decides when they reach the disk.
+ *
+ * A failed write or fsync puts the log into an error state: write commands are refused (MISCONF)
+ * while the same bytes are retried from the last durable offset, and replies waiting on them are
+ * released only once they are durable. Nothing acknowledged is lost.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import type { AppendFsync } from "../config/config.ts";
+import type { FileHandle } from "../runtime/types.ts";
+
+/** Pause between retries of a failed write, so a full disk is not hammered. */
+const RETRY_DELAY_MS = 100;
+/** `everysec`'s fsync interval. */
+const EVERYSEC_INTERVAL_MS = 1000;
+
+/** Encodes one command as a RESP multibulk, latin1 text (one char per byte). */
+export function encodeCommand(argv: readonly string[]): string {
+  let text = `*${argv.length}\r\n`;
+  for (const arg of argv) text += `$${arg.length}\r\n${arg}\r\n`;
+  return text;
+}
+
+function latin1Bytes(text: string): Uint8Array {
+  return Buffer.from(text, "latin1");
+}
+
+/** Counters for INFO persistence and /metrics. */
+export interface AofStats {
+  /** Bytes in the current AOF file (durable or written). */
+  sizeBytes: number;
+  /** Size when the current file was started or rewritten, for the auto-rewrite trigger. */
+  baseSizeBytes: number;
+  writes: number;
+  fsyncs: number;
+  /** Durations of fsyncs, for the latency histogram. */
+  fsyncLatencyMs: number[];
+  lastError: string | null;
+  failedWrites: number;
+}
+
+export class AofWriter {
+  /** Encoded records not yet handed to the file. */
+  private pending = "";
+  /** Records are numbered; `durableSeq` is the last one known to be on disk (or written, for `no`). */
+  private appendedSeq = 0;
+  private durableSeq = 0;
+  private inFlight = false;
+  private waiters: { seq: number; resolve: () => void }[] = [];
+  private selectedDb = -1;
+  private everysecTimer: ReturnType<typeof setInterval> | null = null;
+  private flushScheduled = false;
+  private durableSize: number;
+  private closed = false;
+  private writtenUnsynced = false;
+  readonly stats: AofStats;
+
+  constructor(
+    private file: FileHandle,
+    initialSizeBytes: number,
+    readonly fsync: AppendFsync,
+  ) {
+    this.durableSize = initialSizeBytes;
+    this.stats = {
+      sizeBytes: initialSizeBytes,
+      baseSizeBytes: initialSizeBytes,
+      writes: 0,
+      fsyncs: 0,
+      fsyncLatencyMs: [],
+      lastError: null,
+      failedWrites: 0,
+    };
+    if (fsync === "everysec") {
+      this.everysecTimer = setInterval(() => void this.syncNow(), EVERYSEC_INTERVAL_MS);
+    }
+  }
+
+  /** The error that makes writes refused, or null when the log is healthy. */
+  get error(): string | null {
+    return this.stats.lastError;
+  }
+
+  /** Whether records appended so far are not yet durable. */
+  get hasUndurable(): boolean {
+    return this.appendedSeq !== this.durableSeq;
+  }
+
+  /** Sequence number of the last appended record. */
+  get sequence(): number {
+    return this.appendedSeq;
+  }
+
+  /** Appends a command run on store `db`. */
+  append(db: number, argv: readonly string[]): void {
+    if (db !== this.selectedDb) {
+      this.pending += encodeCommand(["SELECT", String(db)]);
+      this.selectedDb = db;
+    }
+    this.pending += encodeCommand(argv);
+    this.appendedSeq++;
+    this.schedule();
+  }
+
+  /** Resolves when every record up to `seq` is durable (per the fsync policy). */
+  waitDurable(seq = this.appendedSeq): Promise<void> {
+    if (seq <= this.durableSeq) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ seq, resolve }));
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the current batch of commands: one write for everything it appended.
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      void this.flush();
+    });
+  }
+
+  /** Writes what is pending (and fsyncs under `always`); loops while more arrives. */
+  private async flush(): Promise<void> {
+    if (this.inFlight) return;
+    this.inFlight = true;
+    try {
+      while (this.pending.length > 0 && !this.closed) {
+        const text = this.pending;
+        const seq = this.appendedSeq;
+        try {
+          await this.file.write(latin1Bytes(text));
+          if (this.fsync === "always") await this.timedSync();
+          else this.writtenUnsynced = true;
+        } catch (error) {
+          await this.recover(error);
+          continue;
+        }
+        this.pending = this.pending.slice(text.length);
+        this.durableSize += text.length;
+        this.stats.sizeBytes = this.durableSize;
+        this.stats.writes++;
+        this.stats.lastError = null;
+        this.release(seq);
+      }
+    } finally {
+      this.inFlight = false;
+    }
+  }
+
+  /** After a failed write: note the error, cut the file back to its durable size, wait, retry. */
+  private async recover(error: unknown): Promise<void> {
+    this.stats.failedWrites++;
+    this.stats.lastError = (error as Error).message ?? String(error);
+    await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+    try {
+      await this.file.truncate(this.durableSize);
+    } catch {
+      // The next write attempt reports the problem again.
+    }
+  }
+
+  private async timedSync(): Promise<void> {
+    const started = performance.now();
+    await this.file.datasync();
+    this.stats.fsyncs++;
+    const latencies = this.stats.fsyncLatencyMs;
+    latencies.push(performance.now() - started);
+    if (latencies.length > 1024) latencies.splice(0, latencies.length - 1024);
+  }
+
+  private release(seq: number): void {
+    this.durableSeq = seq;
+    if (this.waiters.length === 0) return;
+    const ready = this.waiters.filter((w) => w.seq <= seq);
+    this.waiters = this.waiters.filter((w) => w.seq > seq);
+    for (const waiter of ready) waiter.resolve();
+  }
+
+  /** fsyncs what has been written (the `everysec` tick, and before close). */
+  async syncNow(): Promise<void> {
+    if (!this.writtenUnsynced || this.closed) return;
+    this.writtenUnsynced = false;
+    try {
+      await this.timedSync();
+    } catch (error) {
+      this.stats.lastError = (error as Error).message;
+      this.writtenUnsynced = true;
+    }
+  }
+
+  /** Writes and fsyncs everything pending, then closes the file. */
+  async close(): Promise<void> {
+    if (this.everysecTimer !== null) clearInterval(this.everysecTimer);
+    while (this.inFlight || this.pending.length > 0) {
+      if (!this.inFlight) await this.flush();
+      else await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    this.writtenUnsynced = true;
+    await this.syncNow();
+    this.closed = true;
+    await this.file.close();
+  }
+
+  /**
+   * Starts a new file at a point in time: `snapshot` runs synchronously at that point, records
+   * appended before it go to the old file (written and fsynced), records after it to `file`.
+   * Returns the old file (for the caller to close once the manifest names the new one) and what
+   * `snapshot` returned.
+   */
+  async rotate<T>(file: FileHandle, snapshot: () => T): Promise<{ old: FileHandle; result: T }> {
+    while (this.inFlight) await new Promise((resolve) => setTimeout(resolve, 1));
+    // Holding `inFlight` keeps `flush` away while the old file gets its last records.
+    this.inFlight = true;
+    const before = this.pending;
+    const seq = this.appendedSeq;
+    const result = snapshot();
+    this.pending = "";
+    this.selectedDb = -1;
+    const old = this.file;
+    try {
+      if (before.length > 0) await old.write(latin1Bytes(before));
+      await old.datasync();
+    } finally {
+      this.file = file;
+      this.durableSize = 0;
+      this.stats.sizeBytes = 0;
+      this.stats.baseSizeBytes = 0;
+      this.inFlight = false;
+    }
+    this.release(seq);
+    if (this.pending.length > 0) void this.flush();
+    return { old, result };
+  }
+}
