@@ -7,6 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 
+// deno-lint-ignore no-control-regex -- ASCII is exactly the range 0x00-0x7f, controls included.
 const ASCII = /^[\x00-\x7f]*$/;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
