@@ -3,9 +3,22 @@
  *
  * @module
  */
-import { typeName } from "../keyspace/values.ts";
-import { parseSafeInteger } from "./args.ts";
-import { invalidExpire, NOT_INTEGER, ReplyError } from "./errors.ts";
+import { scanPositions } from "../keyspace/_dense.ts";
+import type { Store } from "../keyspace/store.ts";
+import { typeName, type Value } from "../keyspace/values.ts";
+import { parseScanArgs } from "./_container.ts";
+import { globMatch } from "./_glob.ts";
+import { parseInt64, parseSafeInteger } from "./args.ts";
+import {
+  DB_OUT_OF_RANGE,
+  invalidExpire,
+  NO_SUCH_KEY,
+  NOT_INTEGER,
+  ReplyError,
+  SYNTAX,
+  unknownSubcommand,
+  wrongArity,
+} from "./errors.ts";
 import { command, type CommandContext, type CommandSpec } from "./types.ts";
 
 function del(ctx: CommandContext, argv: string[]): void {
@@ -102,6 +115,212 @@ function type(ctx: CommandContext, argv: string[]): void {
   ctx.out.simple(entry === undefined ? "none" : typeName(entry.value));
 }
 
+function keys(ctx: CommandContext, argv: string[]): void {
+  const pattern = argv[1];
+  const store = ctx.store;
+  const now = store.now();
+  const matched: string[] = [];
+  for (const entry of store.entries) {
+    if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= now) continue;
+    if (pattern === "*" || globMatch(pattern, entry.key)) matched.push(entry.key);
+  }
+  ctx.out.bulkArray(matched);
+}
+
+/**
+ * SCAN walks `Store.entries` from the last position down to 0; the cursor is the number of
+ * positions still to visit. Removal swaps the last entry into the hole, so an entry not yet
+ * visited (below the cursor) only ever moves further down: every key present for the whole
+ * scan is returned at least once, whatever is added or deleted in between.
+ */
+function scan(ctx: CommandContext, argv: string[]): void {
+  const options = parseScanArgs(argv, 2, true);
+  const store = ctx.store;
+  const now = store.now();
+  const { positions, next } = scanPositions(options.cursor, store.entries.length, options.count);
+  const matched: string[] = [];
+  // Expired keys are skipped, not deleted: a deletion here would move an unvisited entry.
+  for (const position of positions) {
+    const entry = store.entries[position];
+    if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= now) continue;
+    if (options.pattern !== null && !globMatch(options.pattern, entry.key)) continue;
+    if (options.type !== null && options.type.toLowerCase() !== typeName(entry.value)) continue;
+    matched.push(entry.key);
+  }
+  ctx.out.arrayHeader(2);
+  ctx.out.bulk(String(next));
+  ctx.out.bulkArray(matched);
+}
+
+/** Stores `value` at `key` with exactly `expiresAtMs` (0: none, even with a store default TTL). */
+function place(store: Store, key: string, value: Value, expiresAtMs: number): void {
+  const entry = store.set(key, value, expiresAtMs);
+  if (expiresAtMs === 0 && entry.expiresAtMs !== 0) store.setExpiry(entry, 0);
+}
+
+/** Tells blocked clients about a list that arrived at `key` by RENAME or COPY. */
+function signalList(ctx: CommandContext, store: Store, key: string, value: Value): void {
+  if (typeof value !== "string" && value.type === "list") ctx.server.keyReady?.(store, key);
+}
+
+function renameGeneric(onlyNew: boolean) {
+  return (ctx: CommandContext, argv: string[]): void => {
+    const [, source, destination] = argv;
+    const store = ctx.store;
+    const entry = store.lookup(source, false);
+    if (entry === undefined) throw new ReplyError(NO_SUCH_KEY);
+    if (source === destination) return onlyNew ? ctx.out.integer(0) : ctx.out.ok();
+    if (store.lookup(destination, false) !== undefined) {
+      if (onlyNew) return ctx.out.integer(0);
+      store.delete(destination);
+    }
+    const { value, expiresAtMs } = entry;
+    store.removeEntry(entry);
+    place(store, destination, value, expiresAtMs);
+    signalList(ctx, store, destination, value);
+    if (onlyNew) ctx.out.integer(1);
+    else ctx.out.ok();
+  };
+}
+
+function randomkey(ctx: CommandContext): void {
+  ctx.out.bulk(ctx.store.randomEntry()?.key ?? null);
+}
+
+function touch(ctx: CommandContext, argv: string[]): void {
+  let count = 0;
+  for (let i = 1; i < argv.length; i++) if (ctx.store.lookup(argv[i])) count++;
+  ctx.out.integer(count);
+}
+
+function copy(ctx: CommandContext, argv: string[]): void {
+  const [, source, destination] = argv;
+  let replace = false;
+  let target = ctx.store;
+  for (let i = 3; i < argv.length; i++) {
+    const option = argv[i].toUpperCase();
+    if (option === "REPLACE") replace = true;
+    else if (option === "DB" && i + 1 < argv.length) {
+      const index = parseInt64(argv[++i]);
+      if (index === null) throw new ReplyError(NOT_INTEGER);
+      const store = index >= 0n && index < BigInt(ctx.keyspace.stores.length)
+        ? ctx.keyspace.store(Number(index))
+        : undefined;
+      if (store === undefined) throw new ReplyError(DB_OUT_OF_RANGE);
+      target = store;
+    } else throw new ReplyError(SYNTAX);
+  }
+  if (target === ctx.store && source === destination) {
+    throw new ReplyError("ERR source and destination objects are the same");
+  }
+  const entry = ctx.store.read(source);
+  if (entry === undefined) return ctx.out.integer(0);
+  if (target.lookup(destination, false) !== undefined) {
+    if (!replace) return ctx.out.integer(0);
+    target.delete(destination);
+  }
+  const value = typeof entry.value === "string" ? entry.value : entry.value.clone();
+  place(target, destination, value, entry.expiresAtMs);
+  signalList(ctx, target, destination, value);
+  ctx.out.integer(1);
+}
+
+/** Redis 7.0's OBJECT ENCODING for a string. */
+function stringEncoding(value: string): string {
+  if (value.length <= 20 && parseInt64(value) !== null) return "int";
+  return value.length <= 44 ? "embstr" : "raw";
+}
+
+const LFU_POLICIES = new Set(["allkeys-lfu", "volatile-lfu"]);
+const POLICY_SWITCH_NOTE =
+  "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
+const OBJECT_HELP = [
+  "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+  "ENCODING <key>",
+  "    Return the kind of internal representation used in order to store the value",
+  "    associated with a <key>.",
+  "FREQ <key>",
+  "    Return the access frequency index of the <key>. The returned integer is",
+  "    proportional to the logarithm of the recent access frequency of the key.",
+  "IDLETIME <key>",
+  "    Return the idle time of the <key>, that is the approximated number of",
+  "    seconds elapsed since the last access to the key.",
+  "REFCOUNT <key>",
+  "    Return the number of references of the value associated with the specified",
+  "    <key>.",
+  "HELP",
+  "    Prints this help.",
+];
+
+function objectSub(
+  name: string,
+  arity: number,
+  handler: CommandSpec["handler"],
+  summary: string,
+): CommandSpec {
+  const keyed = arity === 3;
+  return command({
+    name: `object|${name}`,
+    arity,
+    flags: keyed ? ["readonly"] : ["loading", "stale"],
+    firstKey: keyed ? 2 : 0,
+    lastKey: keyed ? 2 : 0,
+    step: keyed ? 1 : 0,
+    group: "generic",
+    summary,
+    handler,
+  });
+}
+
+const objectSubcommands: CommandSpec[] = [
+  objectSub("encoding", 3, (ctx, argv) => {
+    const entry = ctx.store.lookup(argv[2], false);
+    if (entry === undefined) return ctx.out.nullReply();
+    const value = entry.value;
+    ctx.out.bulk(typeof value === "string" ? stringEncoding(value) : value.encoding());
+  }, "Returns the internal encoding of a Redis object."),
+  objectSub("freq", 3, (ctx, argv) => {
+    const entry = ctx.store.lookup(argv[2], false);
+    if (entry === undefined) return ctx.out.nullReply();
+    if (!LFU_POLICIES.has(ctx.store.options.evictionPolicy)) {
+      throw new ReplyError(
+        `ERR An LFU maxmemory policy is not selected, access frequency not tracked. ${POLICY_SWITCH_NOTE}`,
+      );
+    }
+    ctx.out.integer(ctx.store.frequency(entry));
+  }, "Returns the logarithmic access frequency counter of a Redis object."),
+  objectSub("idletime", 3, (ctx, argv) => {
+    const entry = ctx.store.lookup(argv[2], false);
+    if (entry === undefined) return ctx.out.nullReply();
+    if (LFU_POLICIES.has(ctx.store.options.evictionPolicy)) {
+      throw new ReplyError(
+        `ERR An LFU maxmemory policy is selected, idle time not tracked. ${POLICY_SWITCH_NOTE}`,
+      );
+    }
+    ctx.out.integer(Math.max(0, Math.floor((ctx.store.now() - entry.accessMs) / 1000)));
+  }, "Returns the time since the last access to a Redis object."),
+  objectSub("refcount", 3, (ctx, argv) => {
+    const entry = ctx.store.lookup(argv[2], false);
+    if (entry === undefined) return ctx.out.nullReply();
+    ctx.out.integer(1);
+  }, "Returns the reference count of a value of a key."),
+  objectSub("help", 2, (ctx) => {
+    ctx.out.arrayHeader(OBJECT_HELP.length);
+    for (const line of OBJECT_HELP) ctx.out.simple(line);
+  }, "Returns helpful text about the different subcommands."),
+];
+
+function object(ctx: CommandContext, argv: string[]): void {
+  const name = `object|${argv[1].toLowerCase()}`;
+  const sub = objectSubcommands.find((spec) => spec.name === name);
+  if (sub === undefined) throw new ReplyError(unknownSubcommand(argv));
+  if (sub.arity > 0 ? argv.length !== sub.arity : argv.length < -sub.arity) {
+    throw new ReplyError(wrongArity(name));
+  }
+  sub.handler(ctx, argv);
+}
+
 const oneKey = { firstKey: 1, lastKey: 1, step: 1, group: "generic" } as const;
 const allKeys = { firstKey: 1, lastKey: -1, step: 1, group: "generic" } as const;
 
@@ -188,5 +407,88 @@ export const keyCommands: CommandSpec[] = [
     ...oneKey,
     summary: "Determines the type of value stored at a key.",
     handler: type,
+  }),
+  command({
+    name: "keys",
+    arity: 2,
+    flags: ["readonly"],
+    group: "generic",
+    summary: "Returns all key names that match a pattern.",
+    handler: keys,
+  }),
+  command({
+    name: "scan",
+    arity: -2,
+    flags: ["readonly"],
+    group: "generic",
+    summary: "Iterates over the key names in the database.",
+    handler: scan,
+  }),
+  command({
+    name: "rename",
+    arity: 3,
+    flags: ["write"],
+    firstKey: 1,
+    lastKey: 2,
+    step: 1,
+    group: "generic",
+    summary: "Renames a key and overwrites the destination.",
+    handler: renameGeneric(false),
+  }),
+  command({
+    name: "renamenx",
+    arity: 3,
+    flags: ["write", "fast"],
+    firstKey: 1,
+    lastKey: 2,
+    step: 1,
+    group: "generic",
+    summary: "Renames a key only when the target key name doesn't exist.",
+    handler: renameGeneric(true),
+  }),
+  command({
+    name: "randomkey",
+    arity: 1,
+    flags: ["readonly"],
+    group: "generic",
+    summary: "Returns a random key name from the database.",
+    handler: randomkey,
+  }),
+  command({
+    name: "unlink",
+    arity: -2,
+    flags: ["write", "fast"],
+    ...allKeys,
+    summary: "Asynchronously deletes one or more keys.",
+    handler: del,
+  }),
+  command({
+    name: "touch",
+    arity: -2,
+    flags: ["readonly", "fast"],
+    ...allKeys,
+    summary:
+      "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+    handler: touch,
+  }),
+  command({
+    name: "copy",
+    arity: -3,
+    flags: ["write", "denyoom"],
+    firstKey: 1,
+    lastKey: 2,
+    step: 1,
+    group: "generic",
+    summary: "Copies the value of a key to a new key.",
+    handler: copy,
+  }),
+  command({
+    name: "object",
+    arity: -2,
+    flags: [],
+    group: "generic",
+    summary: "A container for object introspection commands.",
+    handler: object,
+    subcommands: objectSubcommands,
   }),
 ];

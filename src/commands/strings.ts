@@ -3,10 +3,21 @@
  *
  * @module
  */
+import { DEFAULT_MAX_BULK_BYTES } from "../constants.ts";
 import type { Store } from "../keyspace/store.ts";
-import { parseSafeInteger } from "./args.ts";
-import { invalidExpire, ReplyError, SYNTAX, WRONGTYPE } from "./errors.ts";
-import { command, type CommandContext, type CommandSpec } from "./types.ts";
+import { addLongDouble, formatLongDouble, parseLongDouble } from "./_long_double.ts";
+import { parseInt64, parseSafeInteger } from "./args.ts";
+import {
+  invalidExpire,
+  NOT_FLOAT,
+  NOT_INTEGER,
+  OVERFLOW,
+  ReplyError,
+  SYNTAX,
+  wrongArity,
+  WRONGTYPE,
+} from "./errors.ts";
+import { command, type CommandContext, type CommandFlag, type CommandSpec } from "./types.ts";
 
 /** The string value at `key`, null when absent; WRONGTYPE for another type. */
 export function readString(store: Store, key: string): string | null {
@@ -81,6 +92,224 @@ function set(ctx: CommandContext, argv: string[]): void {
   else ctx.out.ok();
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Redis's `checkStringLength`: a string may not grow past `proto-max-bulk-len`. */
+function checkStringLength(sizeBytes: number, appendBytes: number): void {
+  if (sizeBytes + appendBytes > DEFAULT_MAX_BULK_BYTES) {
+    throw new ReplyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+  }
+}
+
+/** A signed 64-bit argument, with Redis's integer error. */
+export function int64Arg(text: string): bigint {
+  const value = parseInt64(text);
+  if (value === null) throw new ReplyError(NOT_INTEGER);
+  return value;
+}
+
+function append(ctx: CommandContext, argv: string[]): void {
+  const [, key, suffix] = argv;
+  const old = readString(ctx.store, key);
+  if (old !== null) checkStringLength(old.length, suffix.length);
+  const value = old === null ? suffix : old + suffix;
+  ctx.store.set(key, value, old === null ? 0 : undefined);
+  ctx.out.integer(value.length);
+}
+
+function getrange(ctx: CommandContext, argv: string[]): void {
+  let start = Number(int64Arg(argv[2]));
+  let end = Number(int64Arg(argv[3]));
+  const value = readString(ctx.store, argv[1]) ?? "";
+  const length = value.length;
+  if (start < 0 && end < 0 && start > end) return ctx.out.bulk("");
+  if (start < 0) start = Math.max(0, length + start);
+  if (end < 0) end = Math.max(0, length + end);
+  if (end >= length) end = length - 1;
+  ctx.out.bulk(start > end || length === 0 ? "" : value.slice(start, end + 1));
+}
+
+function setrange(ctx: CommandContext, argv: string[]): void {
+  const [, key, , patch] = argv;
+  const offsetBig = int64Arg(argv[2]);
+  if (offsetBig < 0n) throw new ReplyError("ERR offset is out of range");
+  const old = readString(ctx.store, key);
+  if (patch.length === 0) return ctx.out.integer(old?.length ?? 0);
+  if (offsetBig > BigInt(DEFAULT_MAX_BULK_BYTES)) checkStringLength(DEFAULT_MAX_BULK_BYTES + 1, 0);
+  const offset = Number(offsetBig);
+  checkStringLength(offset, patch.length);
+  const base = old ?? "";
+  const padded = base.length < offset ? base + "\0".repeat(offset - base.length) : base;
+  const value = padded.slice(0, offset) + patch + padded.slice(offset + patch.length);
+  ctx.store.set(key, value, old === null ? 0 : undefined);
+  ctx.out.integer(value.length);
+}
+
+function strlen(ctx: CommandContext, argv: string[]): void {
+  ctx.out.integer(readString(ctx.store, argv[1])?.length ?? 0);
+}
+
+/** Adds `increment` to the integer at `key` (0 when absent), keeping its TTL. */
+function incrementBy(ctx: CommandContext, key: string, increment: bigint): void {
+  const old = readString(ctx.store, key);
+  const current = old === null ? 0n : parseInt64(old);
+  if (current === null) throw new ReplyError(NOT_INTEGER);
+  const result = current + increment;
+  if (result < INT64_MIN || result > INT64_MAX) throw new ReplyError(OVERFLOW);
+  ctx.store.set(key, result.toString(), old === null ? 0 : undefined);
+  ctx.out.integer(result);
+}
+
+function incr(ctx: CommandContext, argv: string[]): void {
+  incrementBy(ctx, argv[1], 1n);
+}
+
+function decr(ctx: CommandContext, argv: string[]): void {
+  incrementBy(ctx, argv[1], -1n);
+}
+
+function incrby(ctx: CommandContext, argv: string[]): void {
+  incrementBy(ctx, argv[1], int64Arg(argv[2]));
+}
+
+function decrby(ctx: CommandContext, argv: string[]): void {
+  const decrement = int64Arg(argv[2]);
+  if (decrement === INT64_MIN) throw new ReplyError("ERR decrement would overflow");
+  incrementBy(ctx, argv[1], -decrement);
+}
+
+/**
+ * `text + increment` as Redis's INCRBYFLOAT computes it (long double, `%.17Lf`), with its errors;
+ * `notFloat` is the error for a current value that does not parse.
+ */
+export function addFloatText(current: string, increment: string, notFloat: string): string {
+  const value = parseLongDouble(current);
+  if (value === null) throw new ReplyError(notFloat);
+  const delta = parseLongDouble(increment);
+  if (delta === null) throw new ReplyError(NOT_FLOAT);
+  const nanOrInfinity = "ERR increment would produce NaN or Infinity";
+  if (typeof value === "number" || typeof delta === "number") throw new ReplyError(nanOrInfinity);
+  const sum = addLongDouble(value, delta);
+  if (sum === null) throw new ReplyError(nanOrInfinity);
+  return formatLongDouble(sum);
+}
+
+function incrbyfloat(ctx: CommandContext, argv: string[]): void {
+  const [, key, increment] = argv;
+  const old = readString(ctx.store, key);
+  const value = addFloatText(old ?? "0", increment, NOT_FLOAT);
+  ctx.store.set(key, value, old === null ? 0 : undefined);
+  ctx.propagate(["SET", key, value, "KEEPTTL"]);
+  ctx.out.bulk(value);
+}
+
+function mget(ctx: CommandContext, argv: string[]): void {
+  ctx.out.arrayHeader(argv.length - 1);
+  for (let i = 1; i < argv.length; i++) {
+    const entry = ctx.store.read(argv[i]);
+    ctx.out.bulk(entry !== undefined && typeof entry.value === "string" ? entry.value : null);
+  }
+}
+
+function msetGeneric(onlyNew: boolean) {
+  return (ctx: CommandContext, argv: string[]): void => {
+    if (argv.length % 2 === 0) throw new ReplyError(wrongArity(argv[0].toLowerCase()));
+    if (onlyNew) {
+      for (let i = 1; i < argv.length; i += 2) {
+        if (ctx.store.lookup(argv[i], false) !== undefined) return ctx.out.integer(0);
+      }
+    }
+    for (let i = 1; i < argv.length; i += 2) ctx.store.set(argv[i], argv[i + 1], 0);
+    if (onlyNew) ctx.out.integer(1);
+    else ctx.out.ok();
+  };
+}
+
+function setnx(ctx: CommandContext, argv: string[]): void {
+  if (ctx.store.lookup(argv[1], false) !== undefined) return ctx.out.integer(0);
+  ctx.store.set(argv[1], argv[2], 0);
+  ctx.out.integer(1);
+}
+
+function setexGeneric(unit: "EX" | "PX") {
+  return (ctx: CommandContext, argv: string[]): void => {
+    const [name, key, time, value] = argv;
+    const at = absoluteExpiry(name.toLowerCase(), unit, time, ctx.store.now());
+    ctx.store.set(key, value, at);
+    ctx.propagate(["SET", key, value, "PXAT", String(at)]);
+    ctx.out.ok();
+  };
+}
+
+function getset(ctx: CommandContext, argv: string[]): void {
+  const old = readString(ctx.store, argv[1]);
+  ctx.store.set(argv[1], argv[2], 0);
+  ctx.out.bulk(old);
+}
+
+function getdel(ctx: CommandContext, argv: string[]): void {
+  const value = readString(ctx.store, argv[1]);
+  if (value !== null) ctx.store.delete(argv[1]);
+  ctx.out.bulk(value);
+}
+
+function getex(ctx: CommandContext, argv: string[]): void {
+  const [, key] = argv;
+  let expiry: { unit: "EX" | "PX" | "EXAT" | "PXAT"; text: string } | null = null;
+  let persist = false;
+  for (let i = 2; i < argv.length; i++) {
+    const option = argv[i].toUpperCase();
+    if (EXPIRY_OPTIONS.has(option) && expiry === null && !persist && i + 1 < argv.length) {
+      expiry = { unit: option as "EX", text: argv[++i] };
+    } else if (option === "PERSIST" && expiry === null) persist = true;
+    else throw new ReplyError(SYNTAX);
+  }
+  const store = ctx.store;
+  const now = store.now();
+  const at = expiry === null ? 0 : absoluteExpiry("getex", expiry.unit, expiry.text, now);
+  const entry = store.read(key);
+  if (entry === undefined) return ctx.out.nullReply();
+  if (typeof entry.value !== "string") throw new ReplyError(WRONGTYPE);
+  ctx.out.bulk(entry.value);
+  if (expiry !== null && at <= now) {
+    store.removeEntry(entry);
+    ctx.propagate(["DEL", key]);
+  } else if (expiry !== null) {
+    store.setExpiry(entry, at);
+    store.dirty++;
+    ctx.propagate(["PEXPIREAT", key, String(at)]);
+  } else if (persist && entry.expiresAtMs !== 0) {
+    store.setExpiry(entry, 0);
+    store.dirty++;
+    ctx.propagate(["PERSIST", key]);
+  }
+}
+
+function stringSpec(
+  name: string,
+  arity: number,
+  flags: CommandFlag[],
+  keys: [number, number, number],
+  summary: string,
+  handler: CommandSpec["handler"],
+): CommandSpec {
+  const [firstKey, lastKey, step] = keys;
+  return command({
+    name,
+    arity,
+    flags,
+    firstKey,
+    lastKey,
+    step,
+    group: "string",
+    summary,
+    handler,
+  });
+}
+
+const ONE: [number, number, number] = [1, 1, 1];
+
 export const stringCommands: CommandSpec[] = [
   command({
     name: "get",
@@ -105,4 +334,148 @@ export const stringCommands: CommandSpec[] = [
       "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
     handler: set,
   }),
+  stringSpec(
+    "append",
+    3,
+    ["write", "denyoom"],
+    ONE,
+    "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+    append,
+  ),
+  stringSpec(
+    "getrange",
+    4,
+    ["readonly"],
+    ONE,
+    "Returns a substring of the string stored at a key.",
+    getrange,
+  ),
+  stringSpec(
+    "setrange",
+    4,
+    ["write", "denyoom"],
+    ONE,
+    "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+    setrange,
+  ),
+  stringSpec(
+    "strlen",
+    2,
+    ["readonly", "fast"],
+    ONE,
+    "Returns the length of a string value.",
+    strlen,
+  ),
+  stringSpec(
+    "incr",
+    2,
+    ["write", "denyoom", "fast"],
+    ONE,
+    "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+    incr,
+  ),
+  stringSpec(
+    "decr",
+    2,
+    ["write", "denyoom", "fast"],
+    ONE,
+    "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+    decr,
+  ),
+  stringSpec(
+    "incrby",
+    3,
+    ["write", "denyoom", "fast"],
+    ONE,
+    "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+    incrby,
+  ),
+  stringSpec(
+    "decrby",
+    3,
+    ["write", "denyoom", "fast"],
+    ONE,
+    "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+    decrby,
+  ),
+  stringSpec(
+    "incrbyfloat",
+    3,
+    ["write", "denyoom", "fast"],
+    ONE,
+    "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+    incrbyfloat,
+  ),
+  stringSpec(
+    "mget",
+    -2,
+    ["readonly", "fast"],
+    [1, -1, 1],
+    "Atomically returns the string values of one or more keys.",
+    mget,
+  ),
+  stringSpec(
+    "mset",
+    -3,
+    ["write", "denyoom"],
+    [1, -1, 2],
+    "Atomically creates or modifies the string values of one or more keys.",
+    msetGeneric(false),
+  ),
+  stringSpec(
+    "msetnx",
+    -3,
+    ["write", "denyoom"],
+    [1, -1, 2],
+    "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+    msetGeneric(true),
+  ),
+  stringSpec(
+    "setnx",
+    3,
+    ["write", "denyoom", "fast"],
+    ONE,
+    "Set the string value of a key only when the key doesn't exist.",
+    setnx,
+  ),
+  stringSpec(
+    "setex",
+    4,
+    ["write", "denyoom"],
+    ONE,
+    "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+    setexGeneric("EX"),
+  ),
+  stringSpec(
+    "psetex",
+    4,
+    ["write", "denyoom"],
+    ONE,
+    "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+    setexGeneric("PX"),
+  ),
+  stringSpec(
+    "getset",
+    3,
+    ["write", "denyoom", "fast"],
+    ONE,
+    "Returns the previous string value of a key after setting it to a new value.",
+    getset,
+  ),
+  stringSpec(
+    "getdel",
+    2,
+    ["write", "fast"],
+    ONE,
+    "Returns the string value of a key after deleting the key.",
+    getdel,
+  ),
+  stringSpec(
+    "getex",
+    -2,
+    ["write", "fast"],
+    ONE,
+    "Returns the string value of a key after setting its expiration time.",
+    getex,
+  ),
 ];

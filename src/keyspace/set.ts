@@ -1,0 +1,77 @@
+/**
+ * The set value: members in a `DenseMap`, with O(1) random members (SPOP, SRANDMEMBER) and a
+ * cursor that survives changes (SSCAN).
+ *
+ * @module
+ */
+import { DenseMap } from "./_dense.ts";
+import { type Container, ELEMENT_OVERHEAD_BYTES, registerContainer } from "./values.ts";
+
+/** Redis 7.0's `set-max-intset-entries` default. */
+const INTSET_MAX_ENTRIES = 512;
+const INT64 = /^(0|-?[1-9][0-9]{0,18})$/;
+
+function isInt64(text: string): boolean {
+  if (!INT64.test(text)) return false;
+  const value = BigInt(text);
+  return value >= -(2n ** 63n) && value < 2n ** 63n;
+}
+
+export class SetValue implements Container {
+  readonly type = "set";
+  sizeBytes = 0;
+  readonly members: DenseMap<true> = new DenseMap();
+  /** Redis keeps an intset while every member is an integer, and never converts back. */
+  private intset = true;
+
+  get length(): number {
+    return this.members.size;
+  }
+
+  has(member: string): boolean {
+    return this.members.has(member);
+  }
+
+  /** Adds a member; true when it is new. */
+  add(member: string): boolean {
+    if (this.members.set(member, true) !== undefined) return false;
+    this.sizeBytes += member.length + ELEMENT_OVERHEAD_BYTES;
+    if (this.intset && (!isInt64(member) || this.members.size > INTSET_MAX_ENTRIES)) {
+      this.intset = false;
+    }
+    return true;
+  }
+
+  /** Removes a member; true when it existed. */
+  delete(member: string): boolean {
+    if (this.members.delete(member) === undefined) return false;
+    this.sizeBytes -= member.length + ELEMENT_OVERHEAD_BYTES;
+    return true;
+  }
+
+  /** Every member, in storage order. */
+  values(): string[] {
+    return this.members.keys.slice();
+  }
+
+  clone(): SetValue {
+    const copy = new SetValue();
+    for (const member of this.members.keys) copy.add(member);
+    copy.intset = this.intset;
+    return copy;
+  }
+
+  dump(): string[] {
+    return this.values();
+  }
+
+  encoding(): string {
+    return this.intset ? "intset" : "hashtable";
+  }
+}
+
+registerContainer("set", (elements) => {
+  const set = new SetValue();
+  for (const member of elements) set.add(member);
+  return set;
+});

@@ -1,0 +1,178 @@
+/**
+ * A skip list with span counts, as Redis's `zskiplist`: elements ordered by (score, member),
+ * with O(log n) insert, delete, rank of an element and element at a rank.
+ *
+ * @module
+ */
+
+/** Redis's ZSKIPLIST_MAXLEVEL and ZSKIPLIST_P. */
+const MAX_LEVEL = 32;
+const P = 0.25;
+
+interface Level {
+  forward: SkipNode | null;
+  /** How many elements the forward link skips over (its rank distance). */
+  span: number;
+}
+
+export class SkipNode {
+  backward: SkipNode | null = null;
+  readonly levels: Level[];
+  constructor(readonly member: string, public score: number, level: number) {
+    this.levels = Array.from({ length: level }, () => ({ forward: null, span: 0 }));
+  }
+}
+
+/** Whether (scoreA, memberA) sorts before (scoreB, memberB). Members compare as bytes. */
+function before(scoreA: number, memberA: string, scoreB: number, memberB: string): boolean {
+  return scoreA < scoreB || (scoreA === scoreB && memberA < memberB);
+}
+
+export class SkipList {
+  readonly header = new SkipNode("", 0, MAX_LEVEL);
+  tail: SkipNode | null = null;
+  length = 0;
+  private level = 1;
+  private seed = 0x9e3779b9;
+
+  private randomLevel(): number {
+    let level = 1;
+    for (;;) {
+      let x = this.seed;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      this.seed = x >>> 0;
+      if (this.seed / 4294967296 >= P || level >= MAX_LEVEL) return level;
+      level++;
+    }
+  }
+
+  /** Inserts an element that is not in the list. */
+  insert(score: number, member: string): SkipNode {
+    const update = new Array<SkipNode>(MAX_LEVEL);
+    const rank = new Array<number>(MAX_LEVEL);
+    let x = this.header;
+    for (let i = this.level - 1; i >= 0; i--) {
+      rank[i] = i === this.level - 1 ? 0 : rank[i + 1];
+      let next = x.levels[i].forward;
+      while (next !== null && before(next.score, next.member, score, member)) {
+        rank[i] += x.levels[i].span;
+        x = next;
+        next = x.levels[i].forward;
+      }
+      update[i] = x;
+    }
+    const level = this.randomLevel();
+    if (level > this.level) {
+      for (let i = this.level; i < level; i++) {
+        rank[i] = 0;
+        update[i] = this.header;
+        update[i].levels[i].span = this.length;
+      }
+      this.level = level;
+    }
+    const node = new SkipNode(member, score, level);
+    for (let i = 0; i < level; i++) {
+      node.levels[i].forward = update[i].levels[i].forward;
+      update[i].levels[i].forward = node;
+      node.levels[i].span = update[i].levels[i].span - (rank[0] - rank[i]);
+      update[i].levels[i].span = rank[0] - rank[i] + 1;
+    }
+    for (let i = level; i < this.level; i++) update[i].levels[i].span++;
+    node.backward = update[0] === this.header ? null : update[0];
+    if (node.levels[0].forward !== null) node.levels[0].forward.backward = node;
+    else this.tail = node;
+    this.length++;
+    return node;
+  }
+
+  /** Removes the element (score, member); false when it is not in the list. */
+  delete(score: number, member: string): boolean {
+    const update = new Array<SkipNode>(MAX_LEVEL);
+    let x = this.header;
+    for (let i = this.level - 1; i >= 0; i--) {
+      let next = x.levels[i].forward;
+      while (next !== null && before(next.score, next.member, score, member)) {
+        x = next;
+        next = x.levels[i].forward;
+      }
+      update[i] = x;
+    }
+    const node = x.levels[0].forward;
+    if (node === null || node.score !== score || node.member !== member) return false;
+    this.unlink(node, update);
+    return true;
+  }
+
+  private unlink(node: SkipNode, update: SkipNode[]): void {
+    for (let i = 0; i < this.level; i++) {
+      if (update[i].levels[i].forward === node) {
+        update[i].levels[i].span += node.levels[i].span - 1;
+        update[i].levels[i].forward = node.levels[i].forward;
+      } else {
+        update[i].levels[i].span--;
+      }
+    }
+    if (node.levels[0].forward !== null) node.levels[0].forward.backward = node.backward;
+    else this.tail = node.backward;
+    while (this.level > 1 && this.header.levels[this.level - 1].forward === null) this.level--;
+    this.length--;
+  }
+
+  /** 1-based rank of (score, member), or 0 when it is not in the list. */
+  rank(score: number, member: string): number {
+    let rank = 0;
+    let x = this.header;
+    for (let i = this.level - 1; i >= 0; i--) {
+      let next = x.levels[i].forward;
+      while (
+        next !== null &&
+        (before(next.score, next.member, score, member) ||
+          (next.score === score && next.member === member))
+      ) {
+        rank += x.levels[i].span;
+        x = next;
+        next = x.levels[i].forward;
+      }
+      if (x !== this.header && x.member === member && x.score === score) return rank;
+    }
+    return 0;
+  }
+
+  /** The node at 1-based `rank`, or null. */
+  byRank(rank: number): SkipNode | null {
+    if (rank < 1 || rank > this.length) return null;
+    let traversed = 0;
+    let x = this.header;
+    for (let i = this.level - 1; i >= 0; i--) {
+      while (x.levels[i].forward !== null && traversed + x.levels[i].span <= rank) {
+        traversed += x.levels[i].span;
+        x = x.levels[i].forward!;
+      }
+      if (traversed === rank) return x;
+    }
+    return null;
+  }
+
+  /**
+   * The first node for which `below(node)` is false, where `below` is monotonic over the order
+   * (true for a prefix of the list); null when there is none.
+   */
+  firstWhere(below: (node: SkipNode) => boolean): SkipNode | null {
+    let x = this.header;
+    for (let i = this.level - 1; i >= 0; i--) {
+      while (x.levels[i].forward !== null && below(x.levels[i].forward!)) x = x.levels[i].forward!;
+    }
+    return x.levels[0].forward;
+  }
+
+  /** The last node for which `within(node)` holds, where `within` holds for a prefix; or null. */
+  lastWhere(within: (node: SkipNode) => boolean): SkipNode | null {
+    let x = this.header;
+    for (let i = this.level - 1; i >= 0; i--) {
+      while (x.levels[i].forward !== null && within(x.levels[i].forward!)) x = x.levels[i].forward!;
+    }
+    return x === this.header ? null : x;
+  }
+}

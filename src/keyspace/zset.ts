@@ -1,0 +1,101 @@
+/**
+ * The sorted set value: a `SkipList` ordered by (score, member) for ranges and O(log n) ranks,
+ * plus a `DenseMap` from member to score for O(1) ZSCORE and a cursor that survives changes
+ * (ZSCAN).
+ *
+ * @module
+ */
+import { DenseMap } from "./_dense.ts";
+import { SkipList } from "./skiplist.ts";
+import { formatDouble } from "../resp/writer.ts";
+import { type Container, ELEMENT_OVERHEAD_BYTES, registerContainer } from "./values.ts";
+
+/** Redis 7.0's `zset-max-listpack-entries` and `zset-max-listpack-value` defaults. */
+const LISTPACK_MAX_ENTRIES = 128;
+const LISTPACK_MAX_VALUE_BYTES = 64;
+/** Score (8 bytes) plus the skip list node's links, roughly. */
+const SCORE_OVERHEAD_BYTES = 8 + 2 * ELEMENT_OVERHEAD_BYTES;
+
+export class ZSetValue implements Container {
+  readonly type = "zset";
+  sizeBytes = 0;
+  readonly scores: DenseMap<number> = new DenseMap();
+  readonly list: SkipList = new SkipList();
+  private large = false;
+
+  get length(): number {
+    return this.scores.size;
+  }
+
+  score(member: string): number | undefined {
+    return this.scores.get(member);
+  }
+
+  /** Sets a member's score; true when the member is new. */
+  set(member: string, score: number): boolean {
+    const old = this.scores.set(member, score);
+    if (old !== undefined) {
+      if (old !== score) {
+        this.list.delete(old, member);
+        this.list.insert(score, member);
+      }
+      return false;
+    }
+    this.list.insert(score, member);
+    this.sizeBytes += member.length + SCORE_OVERHEAD_BYTES;
+    if (this.scores.size > LISTPACK_MAX_ENTRIES || member.length > LISTPACK_MAX_VALUE_BYTES) {
+      this.large = true;
+    }
+    return true;
+  }
+
+  /** Removes a member; true when it existed. */
+  delete(member: string): boolean {
+    const score = this.scores.delete(member);
+    if (score === undefined) return false;
+    this.list.delete(score, member);
+    this.sizeBytes -= member.length + SCORE_OVERHEAD_BYTES;
+    return true;
+  }
+
+  /** 0-based rank of a member in ascending order, or -1. */
+  rank(member: string): number {
+    const score = this.scores.get(member);
+    return score === undefined ? -1 : this.list.rank(score, member) - 1;
+  }
+
+  clone(): ZSetValue {
+    const copy = new ZSetValue();
+    const { keys, values } = this.scores;
+    for (let i = 0; i < keys.length; i++) copy.set(keys[i], values[i]);
+    copy.large = this.large;
+    return copy;
+  }
+
+  dump(): string[] {
+    const elements: string[] = [];
+    for (let node = this.list.byRank(1); node !== null; node = node.levels[0].forward) {
+      elements.push(node.member, formatDouble(node.score));
+    }
+    return elements;
+  }
+
+  encoding(): string {
+    return this.large ? "skiplist" : "listpack";
+  }
+}
+
+/** Reads a score as `formatDouble` wrote it (`inf` and `-inf` included). */
+function parseScore(text: string): number {
+  if (text === "inf") return Infinity;
+  if (text === "-inf") return -Infinity;
+  return Number(text);
+}
+
+registerContainer("zset", (elements) => {
+  const zset = new ZSetValue();
+  for (let i = 0; i + 1 < elements.length; i += 2) {
+    zset.set(elements[i], parseScore(elements[i + 1]));
+  }
+  return zset;
+});

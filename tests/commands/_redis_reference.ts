@@ -1,0 +1,111 @@
+/**
+ * A tiny raw RESP client for a reference `redis-server`, so tests can assert that our reply
+ * bytes equal Redis's for the same commands.
+ */
+import { Buffer } from "node:buffer";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
+
+export const REDIS_SERVER = "/usr/bin/redis-server";
+export const HAVE_REDIS = existsSync(REDIS_SERVER);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+/** Length of the first complete RESP reply in `text`, or -1 when it is incomplete. */
+function replyLength(text: string, at = 0): number {
+  const end = text.indexOf("\r\n", at);
+  if (end === -1) return -1;
+  const kind = text[at];
+  const header = text.slice(at + 1, end);
+  if (kind === "$" || kind === "=" || kind === "!") {
+    const size = Number(header);
+    if (size < 0) return end + 2 - at;
+    return text.length >= end + 2 + size + 2 ? end + 2 + size + 2 - at : -1;
+  }
+  if (kind === "*" || kind === "%" || kind === "~" || kind === ">") {
+    let count = Number(header);
+    if (count < 0) return end + 2 - at;
+    if (kind === "%") count *= 2;
+    let position = end + 2;
+    for (let i = 0; i < count; i++) {
+      const length = replyLength(text, position);
+      if (length === -1) return -1;
+      position += length;
+    }
+    return position - at;
+  }
+  return end + 2 - at;
+}
+
+export class ReferenceRedis {
+  private buffer = "";
+  private waiting: (() => void) | null = null;
+
+  private constructor(private readonly child: ChildProcess, private readonly socket: Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      this.buffer += chunk.toString("latin1");
+      this.waiting?.();
+    });
+  }
+
+  static async start(): Promise<ReferenceRedis> {
+    const port = await freePort();
+    const child = spawn(REDIS_SERVER, [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ], { stdio: "ignore" });
+    for (let attempt = 0; attempt < 100; attempt++) {
+      try {
+        const socket = await new Promise<Socket>((resolve, reject) => {
+          const socket = connect(port, "127.0.0.1", () => resolve(socket));
+          socket.on("error", reject);
+        });
+        return new ReferenceRedis(child, socket);
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    child.kill("SIGKILL");
+    throw new Error(`redis-server did not listen on port ${port}`);
+  }
+
+  /** Sends one command and resolves with its raw reply. */
+  async run(...argv: string[]): Promise<string> {
+    let payload = `*${argv.length}\r\n`;
+    for (const arg of argv) payload += `$${arg.length}\r\n${arg}\r\n`;
+    this.socket.write(Buffer.from(payload, "latin1"));
+    for (;;) {
+      const length = replyLength(this.buffer);
+      if (length !== -1) {
+        const reply = this.buffer.slice(0, length);
+        this.buffer = this.buffer.slice(length);
+        return reply;
+      }
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+      this.waiting = null;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.socket.destroy();
+    const exited = new Promise((resolve) => this.child.on("exit", resolve));
+    this.child.kill("SIGKILL");
+    await exited;
+  }
+}
