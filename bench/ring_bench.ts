@@ -76,7 +76,7 @@ Deno.bench({
 });
 
 Deno.bench({
-  name: "HashRing.preferenceList, 3 nodes in distinct zones",
+  name: `HashRing.preferenceList, 3 of ${NODE_COUNT} nodes`,
   group: "lookup",
   fn() {
     sink += ring.preferenceList(sink & 16383, 3).length;

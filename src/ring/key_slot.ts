@@ -54,7 +54,8 @@ export function crc16(bytes: string | Uint8Array): number {
  *
  * @param key The key, as a `Uint8Array` or a latin1 string (one character per byte).
  * @returns The slot, 0-16383.
- * @throws {TypeError} When a string key has a character above U+00FF (not a byte string).
+ * @throws {TypeError} When a hashed character of a string key is above U+00FF (not a byte
+ * string); characters outside the hash tag are not read.
  *
  * @example
  * ```ts

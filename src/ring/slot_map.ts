@@ -295,7 +295,7 @@ export class SlotMap {
    * Id of the node owning a key's slot: CRC16 of the key (or its hash tag), then one table look-up.
    *
    * @param key A `Uint8Array` or a latin1 string (one character per byte).
-   * @throws {TypeError} When a string key has a character above U+00FF.
+   * @throws {TypeError} When a hashed character of a string key is above U+00FF.
    *
    * @example
    * ```ts

@@ -52,7 +52,7 @@ export interface SlotMapStats {
   readonly maxDeviation: number;
   /** Largest absolute deviation of any node from its ideal share, in slots. */
   readonly maxDeviationSlotCount: number;
-  /** Standard deviation of the nodes' relative deviations. */
+  /** Root mean square of the nodes' relative deviations: their spread around the ideal. */
   readonly deviationStdDev: number;
 }
 
