@@ -1,6 +1,8 @@
 /**
  * A cuckoo filter (Fan et al., 2014) that grows instead of failing: a chain of sub-filters, each
- * twice the size of the one before. It answers "certainly absent" or "maybe present", supports
+ * twice the size of the one before and with a fingerprint one bit longer, so that the chain's
+ * false-positive rate stays within the configured one as it grows (as scalable Bloom filters
+ * tighten each new filter). It answers "certainly absent" or "maybe present", supports
  * deletion, and never gives a false negative for an item that was added and not removed.
  *
  * @module
@@ -59,12 +61,20 @@ function fingerprintHash(fingerprint: number): number {
 class SubFilter {
   readonly slots: Uint16Array;
   readonly bucketMask: number;
+  readonly fingerprintMask: number;
   count = 0;
 
-  constructor(readonly bucketCount: number) {
+  constructor(readonly bucketCount: number, readonly fingerprintBits: number) {
     assert((bucketCount & (bucketCount - 1)) === 0, "bucket count must be a power of two");
+    assert(fingerprintBits <= MAX_FINGERPRINT_BITS, "a fingerprint fits a 16-bit slot");
     this.slots = new Uint16Array(bucketCount * BUCKET_SLOTS);
     this.bucketMask = bucketCount - 1;
+    this.fingerprintMask = 2 ** fingerprintBits - 1;
+  }
+
+  /** The item's fingerprint in this sub-filter; 0 marks an empty slot, so it becomes 1. */
+  fingerprint(h2: number): number {
+    return (h2 & this.fingerprintMask) || 1;
   }
 
   alternate(bucket: number, fingerprint: number): number {
@@ -142,8 +152,8 @@ class SubFilter {
  */
 export class CuckooFilter {
   private readonly filters: SubFilter[] = [];
+  /** Fingerprint length of the first sub-filter; each later one has one bit more, up to 16. */
   readonly fingerprintBits: number;
-  private readonly fingerprintMask: number;
   private readonly initialBucketCount: number;
   private seed = 0x9e3779b9;
 
@@ -160,15 +170,16 @@ export class CuckooFilter {
         `Cannot create filter: 'errorRate' must be between 0 and 1: current value is ${errorRate}`,
       );
     }
-    // A lookup compares against 2 buckets x 4 slots, so the rate is about 8 / 2^bits.
+    // A lookup compares against 2 buckets x 4 slots, so a full sub-filter's rate is about
+    // 8 / 2^bits. The first gets half the configured rate and each later one half the rate of the
+    // one before, so the whole chain stays below the configured rate: 1/2 + 1/4 + ... < 1.
     this.fingerprintBits = Math.min(
       MAX_FINGERPRINT_BITS,
-      Math.max(4, Math.ceil(Math.log2((2 * BUCKET_SLOTS) / errorRate))),
+      Math.max(4, Math.ceil(Math.log2((2 * 2 * BUCKET_SLOTS) / errorRate))),
     );
-    this.fingerprintMask = 2 ** this.fingerprintBits - 1;
     const buckets = Math.ceil(capacity / BUCKET_SLOTS / TARGET_LOAD);
     this.initialBucketCount = 2 ** Math.max(1, Math.ceil(Math.log2(buckets)));
-    this.filters.push(new SubFilter(this.initialBucketCount));
+    this.filters.push(new SubFilter(this.initialBucketCount, this.fingerprintBits));
   }
 
   /** Deterministic xorshift for kick choices, so behaviour is reproducible. */
@@ -181,33 +192,30 @@ export class CuckooFilter {
     return this.seed / 4294967296;
   };
 
-  private locate(item: string): [number, number] {
-    const [h1, h2] = hash(item);
-    // Fingerprint 0 marks an empty slot.
-    const fingerprint = (h2 & this.fingerprintMask) || 1;
-    return [h1, fingerprint];
-  }
-
   /** Adds an item. Adding the same item twice stores it twice (remove it twice to clear it). */
   add(item: string): void {
-    const [h1, fingerprint] = this.locate(item);
+    const [h1, h2] = hash(item);
     const last = this.filters[this.filters.length - 1];
-    if (last.insert(h1 & last.bucketMask, fingerprint, this.random)) return;
+    if (last.insert(h1 & last.bucketMask, last.fingerprint(h2), this.random)) return;
     if (this.filters.length >= MAX_SUBFILTERS) {
       throw new RangeError(`Cannot add to filter: it has grown to ${MAX_SUBFILTERS} sub-filters`);
     }
-    const grown = new SubFilter(last.bucketCount * 2);
+    const grown = new SubFilter(
+      last.bucketCount * 2,
+      Math.min(MAX_FINGERPRINT_BITS, last.fingerprintBits + 1),
+    );
     this.filters.push(grown);
-    const placed = grown.insert(h1 & grown.bucketMask, fingerprint, this.random);
+    const placed = grown.insert(h1 & grown.bucketMask, grown.fingerprint(h2), this.random);
     assert(placed, "an empty sub-filter accepts its first insert");
   }
 
   /** False when the item was certainly never added (or was removed). */
   mayContain(item: string): boolean {
-    const [h1, fingerprint] = this.locate(item);
+    const [h1, h2] = hash(item);
     for (let i = 0; i < this.filters.length; i++) {
       const filter = this.filters[i];
       const bucket = h1 & filter.bucketMask;
+      const fingerprint = filter.fingerprint(h2);
       if (filter.has(bucket, fingerprint)) return true;
       if (filter.has(filter.alternate(bucket, fingerprint), fingerprint)) return true;
     }
@@ -217,10 +225,13 @@ export class CuckooFilter {
   /** Removes one copy of an item that was added. Removing an item never added may remove
    * another item's fingerprint, so callers remove only what they added. */
   remove(item: string): boolean {
-    const [h1, fingerprint] = this.locate(item);
+    const [h1, h2] = hash(item);
+    // Latest first: later sub-filters have finer buckets and fingerprints, so a copy matching
+    // there is the item's own or one of an item that also matches wherever the item's copy is.
     for (let i = this.filters.length - 1; i >= 0; i--) {
       const filter = this.filters[i];
       const bucket = h1 & filter.bucketMask;
+      const fingerprint = filter.fingerprint(h2);
       if (filter.removeFrom(bucket, fingerprint)) return true;
       if (filter.removeFrom(filter.alternate(bucket, fingerprint), fingerprint)) return true;
     }
@@ -230,7 +241,7 @@ export class CuckooFilter {
   /** Removes everything and shrinks back to the first sub-filter. */
   clear(): void {
     this.filters.length = 0;
-    this.filters.push(new SubFilter(this.initialBucketCount));
+    this.filters.push(new SubFilter(this.initialBucketCount, this.fingerprintBits));
   }
 
   /** Items stored. */
@@ -266,7 +277,7 @@ export class CuckooFilter {
     let miss = 1;
     for (const filter of this.filters) {
       const load = filter.count / filter.slots.length;
-      miss *= 1 - Math.min(1, (2 * BUCKET_SLOTS * load) / this.fingerprintMask);
+      miss *= 1 - Math.min(1, (2 * BUCKET_SLOTS * load) / filter.fingerprintMask);
     }
     return 1 - miss;
   }
