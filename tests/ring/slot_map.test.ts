@@ -174,6 +174,16 @@ describe("SlotMap.build", () => {
     });
   });
 
+  it("moves nothing when rebuilt from the previous map with the same membership", () => {
+    forEachSeed(20, 5800, (random) => {
+      const nodes = randomNodes(random, random.int(1, 100), { weighted: random.next() < 0.5 });
+      const before = SlotMap.build(nodes);
+      const after = SlotMap.build(random.shuffle(nodes), { previous: before });
+      assert.deepEqual(SlotMap.diff(before, after), []);
+      assert.equal(after.epoch, before.epoch + 1);
+    });
+  });
+
   it("moves slots only to a node whose weight grows", () => {
     forEachSeed(40, 6000, (random) => {
       const nodes = randomNodes(random, random.int(2, 20));
