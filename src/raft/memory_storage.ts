@@ -118,6 +118,20 @@ export class MemoryStorage implements Storage {
     }
   }
 
+  /** Replaces the log with `snapshot` unconditionally (recovery replays a snapshot marker). */
+  resetTo(snapshot: Snapshot): void {
+    this.snap = {
+      metadata: { ...snapshot.metadata, confState: copyConfState(snapshot.metadata.confState) },
+      data: snapshot.data,
+    };
+    this.ents = [{
+      term: snapshot.metadata.term,
+      index: snapshot.metadata.index,
+      type: "normal",
+      data: new Uint8Array(),
+    }];
+  }
+
   /**
    * Records the application's snapshot at `index` (which it has applied). Call `compact` after to
    * drop the entries it covers.

@@ -1,6 +1,7 @@
 /**
  * Raft consensus as a library: a sans-I/O core modelled on etcd's raft ({@linkcode RaftNode}),
- * in-memory storage, membership changes, and the types the driver exchanges with the core.
+ * in-memory and durable (checksummed, fsynced, group-committed) storage, membership changes, and
+ * the types the driver exchanges with the core.
  *
  * @example
  * ```ts
@@ -28,5 +29,12 @@ export {
   validateConfig,
 } from "./node.ts";
 export { MemoryStorage } from "./memory_storage.ts";
+export {
+  CorruptionError,
+  DurableStorage,
+  type DurableStorageOptions,
+  type RecoveryReport,
+  type StorageUpdate,
+} from "./storage.ts";
 export { applyConfChangeTo, decodeConfChange, encodeConfChange } from "./confchange.ts";
 export * from "./types.ts";
