@@ -19,3 +19,4 @@
 export * from "./src/filter/mod.ts";
 export * from "./src/keyspace/mod.ts";
 export * from "./src/resp/mod.ts";
+export * from "./src/ring/mod.ts";
