@@ -253,11 +253,19 @@ function readStore(reader: Reader, index: number): StoreOptions {
       } is not a store name (letters, digits, _ . -, starting with a letter)`,
     );
   }
+  const evictionPolicy = reader.oneOf("eviction_policy", "noeviction", EVICTION_POLICIES);
+  const defaultTtlMs = reader.durationMs("default_ttl", 0);
+  if (evictionPolicy === "session" && defaultTtlMs === 0) {
+    throw new ConfigError(
+      `stores[${index}].default_ttl: 0 must be above 0 with eviction_policy session ` +
+        "(it is the idle timeout)",
+    );
+  }
   return {
     name,
     maxMemoryBytes: reader.size("max_memory", 0),
-    evictionPolicy: reader.oneOf("eviction_policy", "noeviction", EVICTION_POLICIES),
-    defaultTtlMs: reader.durationMs("default_ttl", 0),
+    evictionPolicy,
+    defaultTtlMs,
     evictionSamples: reader.integer("eviction_samples", 5, 1, 1_000_000),
     persist: reader.boolean("persist", true),
     filter: filter.boolean("enabled", false)
@@ -351,6 +359,13 @@ export function buildConfig(raw: Raw): NodeConfig {
   if (config.limits.maxQueryBufferBytes < 1024 * 1024) {
     throw new ConfigError(
       `limits.client_query_buffer_limit: ${config.limits.maxQueryBufferBytes} is below the minimum of 1mb`,
+    );
+  }
+  if (config.limits.maxBulkBytes > config.limits.maxQueryBufferBytes) {
+    throw new ConfigError(
+      `limits.proto_max_bulk_len: ${config.limits.maxBulkBytes} is above ` +
+        `client_query_buffer_limit (${config.limits.maxQueryBufferBytes}): ` +
+        "such a bulk could never be received",
     );
   }
   if (config.nodeId === "") config.nodeId = `${config.bind}:${config.port}`;
