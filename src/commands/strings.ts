@@ -6,7 +6,7 @@
 import { DEFAULT_MAX_BULK_BYTES } from "../constants.ts";
 import type { Store } from "../keyspace/store.ts";
 import { addLongDouble, formatLongDouble, parseLongDouble } from "./_long_double.ts";
-import { parseInt64, parseSafeInteger } from "./args.ts";
+import { parseInt64 } from "./args.ts";
 import {
   invalidExpire,
   NOT_FLOAT,
@@ -37,9 +37,13 @@ export function absoluteExpiry(
   text: string,
   nowMs: number,
 ): number {
-  const value = parseSafeInteger(text);
-  if (value === null) throw new ReplyError("ERR value is not an integer or out of range");
-  if (value <= 0) throw new ReplyError(invalidExpire(name));
+  // Any 64-bit integer is a number to Redis; one too large for a time is an invalid time.
+  const parsed = parseInt64(text);
+  if (parsed === null) throw new ReplyError("ERR value is not an integer or out of range");
+  if (parsed <= 0n || parsed > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new ReplyError(invalidExpire(name));
+  }
+  const value = Number(parsed);
   const ms = unit === "EX" || unit === "EXAT" ? value * 1000 : value;
   const absolute = unit === "EX" || unit === "PX" ? nowMs + ms : ms;
   if (!Number.isSafeInteger(absolute)) throw new ReplyError(invalidExpire(name));
@@ -79,11 +83,12 @@ function set(ctx: CommandContext, argv: string[]): void {
   const blocked = (condition === "NX" && existing !== undefined) ||
     (condition === "XX" && existing === undefined);
   if (!blocked) {
-    store.set(key, value, keepTtl ? undefined : expiresAtMs);
-    if (expiry !== null || returnOld) {
+    const entry = store.set(key, value, keepTtl ? undefined : expiresAtMs);
+    // The TTL the key ended with (from EX/PX, KEEPTTL or the store's default TTL) is logged as an
+    // absolute time, so a replay gives the same expiry.
+    if (entry.expiresAtMs !== 0 || returnOld || keepTtl) {
       const logged = ["SET", key, value];
-      if (expiry !== null) logged.push("PXAT", String(expiresAtMs));
-      else if (keepTtl) logged.push("KEEPTTL");
+      if (entry.expiresAtMs !== 0) logged.push("PXAT", String(entry.expiresAtMs));
       ctx.propagate(logged);
     }
   }
