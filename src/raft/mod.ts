@@ -1,7 +1,8 @@
 /**
  * Raft consensus as a library: a sans-I/O core modelled on etcd's raft ({@linkcode RaftNode}),
- * in-memory and durable (checksummed, fsynced, group-committed) storage, membership changes, and
- * the types the driver exchanges with the core.
+ * in-memory and durable (checksummed, fsynced, group-committed) storage, a TCP transport on the
+ * cluster bus frame (with HMAC authentication), a driver that runs a node with real time, and the
+ * types they exchange.
  *
  * @example
  * ```ts
@@ -36,5 +37,21 @@ export {
   type RecoveryReport,
   type StorageUpdate,
 } from "./storage.ts";
+export { type DriverOptions, type DriverStorage, RaftDriver, type StateMachine } from "./driver.ts";
+export {
+  type PeerAddress,
+  Transport,
+  type TransportOptions,
+  type TransportStats,
+} from "./transport.ts";
+export {
+  decodeMessage,
+  encodeFrame,
+  encodeMessage,
+  type Frame,
+  FrameDecoder,
+  FrameError,
+  FrameType,
+} from "./codec.ts";
 export { applyConfChangeTo, decodeConfChange, encodeConfChange } from "./confchange.ts";
 export * from "./types.ts";
