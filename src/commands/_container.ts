@@ -79,3 +79,33 @@ export function parseScanArgs(argv: string[], at: number, allowType: boolean): S
   }
   return options;
 }
+
+/**
+ * The entry at `key` holding a `type` container, created empty with `create` when absent
+ * (the caller fills it and calls `containerChanged`).
+ */
+export function containerEntryOrCreate(
+  store: Store,
+  key: string,
+  type: Container["type"],
+  create: () => Container,
+): Entry {
+  return containerEntry(store, key, type) ?? store.set(key, create(), 0);
+}
+
+/** Writes a SCAN-family reply: the next cursor, then the flat list of items. */
+export function scanReply(
+  out: { arrayHeader(count: number): void; bulk(value: string): void },
+  next: number,
+  items: string[],
+): void {
+  out.arrayHeader(2);
+  out.bulk(String(next));
+  out.arrayHeader(items.length);
+  for (const item of items) out.bulk(item);
+}
+
+/** A uniform random integer in [0, bound). */
+export function randomBelow(bound: number): number {
+  return Math.floor(Math.random() * bound);
+}

@@ -3,11 +3,15 @@
  *
  * @module
  */
+import { hashCommands } from "./hash.ts";
 import { keyCommands } from "./keys.ts";
+import { listCommands } from "./list.ts";
 import { persistenceCommands } from "./persistence.ts";
 import { serverCommands } from "./server.ts";
+import { setCommands } from "./set.ts";
 import { stringCommands } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
+import { zsetCommands } from "./zset.ts";
 
 export class CommandTable {
   readonly specs: CommandSpec[];
@@ -33,6 +37,10 @@ export function createCommandTable(): CommandTable {
   const table: CommandTable = new CommandTable([
     ...stringCommands,
     ...keyCommands,
+    ...hashCommands,
+    ...listCommands,
+    ...setCommands,
+    ...zsetCommands,
     ...serverCommands(() => table),
     ...persistenceCommands,
   ]);

@@ -41,11 +41,21 @@ export class DenseMap<V> {
     return undefined;
   }
 
-  /** Removes `key`; returns its value, or undefined when it was absent. */
-  delete(key: string): V | undefined {
+  /**
+   * Removes `key`; returns its value, or undefined when it was absent. `keepOrder` shifts the
+   * later elements down instead (O(n), for small containers that mimic Redis's listpack order).
+   */
+  delete(key: string, keepOrder = false): V | undefined {
     const position = this.positions.get(key);
     if (position === undefined) return undefined;
     const value = this.values[position];
+    if (keepOrder) {
+      this.keys.splice(position, 1);
+      this.values.splice(position, 1);
+      this.positions.delete(key);
+      for (let i = position; i < this.keys.length; i++) this.positions.set(this.keys[i], i);
+      return value;
+    }
     const lastKey = this.keys.pop()!;
     const lastValue = this.values.pop()!;
     this.positions.delete(key);

@@ -42,7 +42,8 @@ export class HashValue implements Container {
 
   /** Removes a field; true when it existed. */
   delete(field: string): boolean {
-    const old = this.fields.delete(field);
+    // A small hash keeps insertion order, as Redis's listpack does (HGETALL, HSCAN).
+    const old = this.fields.delete(field, !this.large);
     if (old === undefined) return false;
     this.sizeBytes -= field.length + old.length + ELEMENT_OVERHEAD_BYTES;
     return true;

@@ -49,9 +49,11 @@ export class SetValue implements Container {
     return true;
   }
 
-  /** Every member, in storage order. */
+  /** Every member: in numeric order for an intset (as Redis replies), else storage order. */
   values(): string[] {
-    return this.members.keys.slice();
+    const members = this.members.keys.slice();
+    if (this.intset) members.sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));
+    return members;
   }
 
   clone(): SetValue {
