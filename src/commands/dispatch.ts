@@ -43,18 +43,49 @@ class Context implements CommandContext {
   }
 }
 
+/** A table entry with its flags resolved once, so the hot path tests booleans. */
+interface Compiled {
+  spec: CommandSpec;
+  write: boolean;
+  denyoom: boolean;
+  noauth: boolean;
+  counters: { calls: number; errors: number };
+}
+
 export class Dispatcher {
   readonly stats: DispatchStats = { commandsProcessed: 0, perCommand: new Map(), errorReplies: 0 };
   onPropagate: PropagateHook | null = null;
   /** When it returns an error text, write commands are refused with it (persistence failing). */
   writeGate: (() => string | null) | null = null;
   private readonly contexts = new WeakMap<ClientState, Context>();
+  private readonly compiled = new Map<string, Compiled>();
+  private readonly bySpec = new Map<CommandSpec, Compiled>();
 
   constructor(
     readonly table: CommandTable,
     readonly keyspace: Keyspace,
     readonly server: ServerHooks,
-  ) {}
+  ) {
+    for (const spec of table.specs) {
+      const counters = { calls: 0, errors: 0 };
+      this.stats.perCommand.set(spec.name, counters);
+      const entry: Compiled = {
+        spec,
+        write: spec.flags.includes("write"),
+        denyoom: spec.flags.includes("denyoom"),
+        noauth: spec.flags.includes("noauth"),
+        counters,
+      };
+      this.bySpec.set(spec, entry);
+      // Clients send upper or lower case; both are keys so the hot path skips toLowerCase.
+      this.compiled.set(spec.name, entry);
+      this.compiled.set(spec.name.toUpperCase(), entry);
+    }
+  }
+
+  private lookup(name: string): Compiled | undefined {
+    return this.compiled.get(name) ?? this.compiled.get(name.toLowerCase());
+  }
 
   private context(client: ClientState, out: ReplyWriter): Context {
     let ctx = this.contexts.get(client);
@@ -68,8 +99,18 @@ export class Dispatcher {
 
   /** Checks that let a command run; returns the error text, or null. */
   check(spec: CommandSpec | undefined, argv: string[], client: ClientState): string | null {
-    if (spec === undefined) return client.authenticated ? unknownCommand(argv) : NOAUTH;
-    if (!client.authenticated && !spec.flags.includes("noauth")) return NOAUTH;
+    const entry = spec === undefined ? undefined : this.bySpec.get(spec);
+    return this.checkEntry(entry, argv, client);
+  }
+
+  private checkEntry(
+    entry: Compiled | undefined,
+    argv: string[],
+    client: ClientState,
+  ): string | null {
+    if (entry === undefined) return client.authenticated ? unknownCommand(argv) : NOAUTH;
+    if (!client.authenticated && !entry.noauth) return NOAUTH;
+    const spec = entry.spec;
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
       return wrongArity(spec.name);
     }
@@ -81,33 +122,38 @@ export class Dispatcher {
 
   /** Runs one command and writes its reply to `out`. */
   execute(client: ClientState, out: ReplyWriter, argv: string[]): void {
-    const spec = this.table.lookup(argv[0]);
+    const entry = this.lookup(argv[0]);
     out.protocol = client.protocol;
     this.stats.commandsProcessed++;
-    const failure = this.check(spec, argv, client);
+    const failure = this.checkEntry(entry, argv, client);
     if (failure !== null) {
       this.stats.errorReplies++;
       out.error(failure);
       return;
     }
-    this.run(spec!, client, out, argv);
+    this.runEntry(entry!, client, out, argv);
   }
 
   /** Runs a command that passed `check`. */
   run(spec: CommandSpec, client: ClientState, out: ReplyWriter, argv: string[]): void {
+    this.runEntry(this.bySpec.get(spec)!, client, out, argv);
+  }
+
+  private runEntry(entry: Compiled, client: ClientState, out: ReplyWriter, argv: string[]): void {
+    const spec = entry.spec;
     const ctx = this.context(client, out);
     const store = ctx.store;
-    const isWrite = spec.flags.includes("write");
+    const isWrite = entry.write;
     if (isWrite && this.writeGate !== null) {
       const refusal = this.writeGate();
       if (refusal !== null) {
-        this.countCall(spec, true);
+        this.countCall(entry, true);
         out.error(refusal);
         return;
       }
     }
-    if (spec.flags.includes("denyoom") && !store.ensureMemory()) {
-      this.countCall(spec, true);
+    if (entry.denyoom && !store.ensureMemory()) {
+      this.countCall(entry, true);
       out.error(OOM);
       return;
     }
@@ -122,7 +168,7 @@ export class Dispatcher {
       failed = true;
       out.error(error.message);
     }
-    this.countCall(spec, failed);
+    this.countCall(entry, failed);
     if (isWrite && this.onPropagate !== null && this.dirtyTotal() !== dirtyBefore) {
       this.onPropagate(store.index, ctx.propagated ?? argv);
     }
@@ -134,15 +180,10 @@ export class Dispatcher {
     return total;
   }
 
-  private countCall(spec: CommandSpec, failed: boolean): void {
-    let counters = this.stats.perCommand.get(spec.name);
-    if (counters === undefined) {
-      counters = { calls: 0, errors: 0 };
-      this.stats.perCommand.set(spec.name, counters);
-    }
-    counters.calls++;
+  private countCall(entry: Compiled, failed: boolean): void {
+    entry.counters.calls++;
     if (failed) {
-      counters.errors++;
+      entry.counters.errors++;
       this.stats.errorReplies++;
     }
   }
