@@ -55,7 +55,11 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
     return jsonError(c, 500, `ERR internal error: ${(error as Error).message}`);
   });
 
-  app.use(requestId());
+  // Ids are a per-process random prefix plus a counter: unique, and much cheaper per request
+  // than the default crypto.randomUUID() (measured: about 3 us of a 13 us GET in-process).
+  const idPrefix = crypto.randomUUID().slice(0, 8);
+  let requestCount = 0;
+  app.use(requestId({ generator: () => `${idPrefix}-${(++requestCount).toString(36)}` }));
   app.use(secureHeaders());
   if (http.corsOrigins.length > 0) {
     app.use(cors({
