@@ -67,3 +67,9 @@ export {
   Keyring,
   type KeyringJson,
 } from "./keyring.ts";
+export {
+  GossipAgent,
+  type GossipAgentOptions,
+  type GossipAgentStats,
+  startGossip,
+} from "./driver.ts";
