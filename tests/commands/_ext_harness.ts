@@ -84,7 +84,7 @@ export function harness(options: HarnessOptions = {}): Harness {
 /** RESP2 helpers for expected replies. */
 export const bulk = (value: string | null): string =>
   value === null ? "$-1\r\n" : `$${value.length}\r\n${value}\r\n`;
-export const int = (value: number | bigint): string => `:${value}\r\n`;
+export const int = (value: number | bigint | string): string => `:${value}\r\n`;
 export const err = (text: string): string => `-${text}\r\n`;
 export const OK = "+OK\r\n";
 export const arr = (...items: string[]): string => `*${items.length}\r\n${items.join("")}`;
