@@ -8,7 +8,16 @@ import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { ReplyWriter } from "../resp/writer.ts";
 import { NOAUTH, OOM, ReplyError, unknownCommand, wrongArity } from "./errors.ts";
 import type { CommandTable } from "./table.ts";
-import type { ClientState, CommandContext, CommandSpec, ServerHooks, UserRole } from "./types.ts";
+import type { Store } from "../keyspace/store.ts";
+import type { KeyWatcher } from "../keyspace/store.ts";
+import type {
+  ClientState,
+  CommandContext,
+  CommandSpec,
+  ServerHooks,
+  TransactionControl,
+  UserRole,
+} from "./types.ts";
 
 /** Counters for INFO stats. */
 export interface DispatchStats {
@@ -28,15 +37,67 @@ export function permitted(spec: CommandSpec, role: UserRole): boolean {
   return true;
 }
 
-class Context implements CommandContext {
+/** Commands that run, instead of being queued, while MULTI is open. */
+const TRANSACTION_CONTROL = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
+
+class Context implements CommandContext, KeyWatcher {
   propagated: string[] | null = null;
+  /** Queued commands while MULTI is open, else null. */
+  queue: string[][] | null = null;
+  /** A command failed to queue: EXEC must abort. */
+  queueFailed = false;
+  watched: { store: Store; key: string }[] = [];
+  watchTouched = false;
+  readonly transaction: TransactionControl;
+
   constructor(
     readonly keyspace: Keyspace,
     public store: CommandContext["store"],
     readonly client: ClientState,
-    readonly out: ReplyWriter,
+    public out: ReplyWriter,
     readonly server: ServerHooks,
-  ) {}
+    dispatcher: Dispatcher,
+  ) {
+    const ctx = this;
+    this.transaction = {
+      get open() {
+        return ctx.queue !== null;
+      },
+      begin: () => {
+        if (ctx.queue !== null) throw new ReplyError("ERR MULTI calls can not be nested");
+        ctx.queue = [];
+        ctx.queueFailed = false;
+        ctx.out.ok();
+      },
+      discard: () => {
+        if (ctx.queue === null) throw new ReplyError("ERR DISCARD without MULTI");
+        ctx.queue = null;
+        ctx.unwatchAll();
+        ctx.out.ok();
+      },
+      exec: () => dispatcher.exec(ctx),
+      watch: (keys) => {
+        if (ctx.queue !== null) throw new ReplyError("ERR WATCH inside MULTI is not allowed");
+        for (const key of keys) {
+          // Expire it now if due, so a key already gone at WATCH time does not abort EXEC later.
+          ctx.store.lookup(key, false);
+          ctx.store.watch(key, ctx);
+          ctx.watched.push({ store: ctx.store, key });
+        }
+        ctx.out.ok();
+      },
+      unwatch: () => {
+        ctx.unwatchAll();
+        ctx.out.ok();
+      },
+    };
+  }
+
+  unwatchAll(): void {
+    for (const { store, key } of this.watched) store.unwatch(key, this);
+    this.watched = [];
+    this.watchTouched = false;
+  }
 
   propagate(argv: string[]): void {
     this.propagated = argv;
@@ -89,10 +150,18 @@ export class Dispatcher {
 
   private context(client: ClientState, out: ReplyWriter): Context {
     let ctx = this.contexts.get(client);
-    if (ctx === undefined || ctx.out !== out) {
-      ctx = new Context(this.keyspace, this.keyspace.store(client.db), client, out, this.server);
+    if (ctx === undefined) {
+      ctx = new Context(
+        this.keyspace,
+        this.keyspace.store(client.db),
+        client,
+        out,
+        this.server,
+        this,
+      );
       this.contexts.set(client, ctx);
     }
+    ctx.out = out;
     ctx.store = this.keyspace.store(client.db);
     return ctx;
   }
@@ -126,12 +195,80 @@ export class Dispatcher {
     out.protocol = client.protocol;
     this.stats.commandsProcessed++;
     const failure = this.checkEntry(entry, argv, client);
+    const ctx = this.contexts.get(client);
+    if (
+      ctx !== undefined && ctx.queue !== null && !TRANSACTION_CONTROL.has(entry?.spec.name ?? "")
+    ) {
+      this.enqueue(ctx, entry, argv, failure, out);
+      return;
+    }
     if (failure !== null) {
       this.stats.errorReplies++;
       out.error(failure);
       return;
     }
     this.runEntry(entry!, client, out, argv);
+  }
+
+  /** Queues a command inside MULTI; a command that cannot run makes EXEC abort. */
+  private enqueue(
+    ctx: Context,
+    entry: Compiled | undefined,
+    argv: string[],
+    failure: string | null,
+    out: ReplyWriter,
+  ): void {
+    if (failure === null && entry!.spec.flags.includes("no_multi")) {
+      failure = `ERR Command not allowed inside a transaction`;
+    }
+    if (failure !== null) {
+      ctx.queueFailed = true;
+      this.stats.errorReplies++;
+      out.error(failure);
+      return;
+    }
+    ctx.queue!.push(argv);
+    out.simple("QUEUED");
+  }
+
+  /** EXEC: runs the queued commands back to back (nothing else runs in between), unless a
+   * watched key changed or a command failed to queue. Writes are logged inside MULTI/EXEC so a
+   * replay applies all of them or none. */
+  exec(ctx: Context): void {
+    const queue = ctx.queue;
+    if (queue === null) throw new ReplyError("ERR EXEC without MULTI");
+    ctx.queue = null;
+    const out = ctx.out;
+    if (ctx.queueFailed) {
+      ctx.unwatchAll();
+      throw new ReplyError("EXECABORT Transaction discarded because of previous errors.");
+    }
+    // A watched key that expired since WATCH counts as changed, as in Redis 7.
+    for (const { store, key } of ctx.watched) store.lookup(key, false);
+    const touched = ctx.watchTouched;
+    ctx.unwatchAll();
+    if (touched) {
+      out.nullArray();
+      return;
+    }
+    const hook = this.onPropagate;
+    const logged: [number, string[]][] = [];
+    if (hook !== null) this.onPropagate = (db, argv) => logged.push([db, argv]);
+    out.arrayHeader(queue.length);
+    try {
+      for (const argv of queue) {
+        const entry = this.lookup(argv[0])!;
+        const failure = this.checkEntry(entry, argv, ctx.client);
+        if (failure !== null) out.error(failure);
+        else this.runEntry(entry, ctx.client, out, argv);
+      }
+    } finally {
+      this.onPropagate = hook;
+    }
+    if (hook === null || logged.length === 0) return;
+    if (logged.length > 1) hook(logged[0][0], ["MULTI"]);
+    for (const [db, argv] of logged) hook(db, argv);
+    if (logged.length > 1) hook(logged[logged.length - 1][0], ["EXEC"]);
   }
 
   /** Runs a command that passed `check`. */

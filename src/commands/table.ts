@@ -7,6 +7,7 @@ import { hashCommands } from "./hash.ts";
 import { keyCommands } from "./keys.ts";
 import { listCommands } from "./list.ts";
 import { persistenceCommands } from "./persistence.ts";
+import { transactionCommands } from "./transactions.ts";
 import { serverCommands } from "./server.ts";
 import { setCommands } from "./set.ts";
 import { stringCommands } from "./strings.ts";
@@ -43,6 +44,7 @@ export function createCommandTable(): CommandTable {
     ...zsetCommands,
     ...serverCommands(() => table),
     ...persistenceCommands,
+    ...transactionCommands,
   ]);
   return table;
 }

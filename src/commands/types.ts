@@ -36,6 +36,20 @@ export interface CommandContext {
    * Without a call, a write command that changed data is logged as it came in.
    */
   propagate(argv: string[]): void;
+  /** MULTI/EXEC/WATCH state of the connection. */
+  readonly transaction: TransactionControl;
+}
+
+/** What the transaction commands do to a connection, implemented by the dispatcher. */
+export interface TransactionControl {
+  /** Whether MULTI is open (commands are being queued). */
+  readonly open: boolean;
+  begin(): void;
+  /** Runs the queued commands, replying with their replies in one array. */
+  exec(): void;
+  discard(): void;
+  watch(keys: string[]): void;
+  unwatch(): void;
 }
 
 export type UserRole = "readonly" | "readwrite" | "admin";

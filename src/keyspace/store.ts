@@ -76,6 +76,11 @@ export class Entry {
 /** Redis's LFU_INIT_VAL: a new key is not evicted before it had a chance to be used. */
 const LFU_INIT_VALUE = 5;
 
+/** A client watching keys: set to true when one of them changes (WATCH / EXEC). */
+export interface KeyWatcher {
+  watchTouched: boolean;
+}
+
 /** Counters reported by `INFO` and `HSTATS`. */
 export interface StoreStats {
   hits: number;
@@ -227,6 +232,7 @@ export class Store {
 
   /** Recomputes an entry's accounted size after its value changed in place. */
   resize(entry: Entry): void {
+    this.signal(entry.key);
     const sizeBytes = entry.key.length + valueSizeBytes(entry.value) + ENTRY_OVERHEAD_BYTES;
     this.usedMemoryBytes += sizeBytes - entry.sizeBytes;
     entry.sizeBytes = sizeBytes;
@@ -242,6 +248,7 @@ export class Store {
       entry.volatileIndex = -1;
     }
     entry.expiresAtMs = expiresAtMs;
+    this.signal(entry.key);
   }
 
   /** Deletes `key`; false when it did not exist (or had expired). */
@@ -262,10 +269,42 @@ export class Store {
     this.filter?.remove(entry.key);
     this.usedMemoryBytes -= entry.sizeBytes;
     this.dirty++;
+    this.signal(entry.key);
+  }
+
+  /** Clients watching keys (WATCH), or null while nobody watches: the common case costs one
+   * comparison per change. */
+  private watchers: Map<string, Set<KeyWatcher>> | null = null;
+
+  /** Marks `watcher` touched when `key` changes, expires or is deleted. */
+  watch(key: string, watcher: KeyWatcher): void {
+    this.watchers ??= new Map();
+    let set = this.watchers.get(key);
+    if (set === undefined) this.watchers.set(key, set = new Set());
+    set.add(watcher);
+  }
+
+  unwatch(key: string, watcher: KeyWatcher): void {
+    const set = this.watchers?.get(key);
+    if (set === undefined) return;
+    set.delete(watcher);
+    if (set.size === 0) this.watchers!.delete(key);
+    if (this.watchers!.size === 0) this.watchers = null;
+  }
+
+  private signal(key: string): void {
+    if (this.watchers === null) return;
+    const set = this.watchers.get(key);
+    if (set !== undefined) { for (const watcher of set) watcher.watchTouched = true; }
   }
 
   /** Removes every key. */
   flush(): void {
+    if (this.watchers !== null) {
+      for (const [key, set] of this.watchers) {
+        if (this.map.has(key)) { for (const watcher of set) watcher.watchTouched = true; }
+      }
+    }
     this.map.clear();
     this.entries.length = 0;
     this.volatile.length = 0;
