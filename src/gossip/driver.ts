@@ -388,13 +388,13 @@ export async function startGossip(options: GossipAgentOptions): Promise<GossipAg
     const saved = await runtime.fs.readFile(options.keyringPath);
     if (saved !== null) keyring = Keyring.fromJson(JSON.parse(new TextDecoder().decode(saved)));
   }
-  let agent: GossipAgent | undefined;
+  const ref: { agent?: GossipAgent } = {};
   const early: [Uint8Array, { hostname: string; port: number }][] = [];
   const udp = await runtime.bindUdp({
     hostname: bindHost,
     port: options.port,
     onMessage(data, from) {
-      if (agent !== undefined) agent.onDatagram(data, from);
+      if (ref.agent !== undefined) ref.agent.onDatagram(data, from);
       else if (early.length < 64) early.push([data.slice(), from]);
     },
   });
@@ -410,7 +410,7 @@ export async function startGossip(options: GossipAgentOptions): Promise<GossipAg
     onData(conn, bytes) {
       let reader = frames.get(conn);
       if (reader === undefined) {
-        reader = new FrameReader((frame) => agent?.onStreamFrame(conn, frame) ?? conn.close());
+        reader = new FrameReader((frame) => ref.agent?.onStreamFrame(conn, frame) ?? conn.close());
         frames.set(conn, reader);
       }
       if (!reader.push(bytes)) conn.close();
@@ -425,7 +425,7 @@ export async function startGossip(options: GossipAgentOptions): Promise<GossipAg
     nowMs: runtime.clock.monotonicMs(),
     packetOverheadBytes: keyring === undefined ? 0 : ENCRYPTION_OVERHEAD_BYTES,
   });
-  agent = new GossipAgent({
+  const agent = new GossipAgent({
     node,
     address,
     runtime,
@@ -434,6 +434,7 @@ export async function startGossip(options: GossipAgentOptions): Promise<GossipAg
     keyring,
     keyringPath: options.keyringPath,
   });
+  ref.agent = agent;
   for (const [data, from] of early) agent.onDatagram(data, from);
   if (options.keyringPath !== undefined && keyring !== undefined) {
     await agent.installKey(keyring.primaryKey());

@@ -2,9 +2,10 @@
 // crashes and per-node stalls. A failing case prints its seed; replay it with the same seed.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { Sim } from "./_sim.ts";
 
-const SEED = Number(Deno.env.get("GOSSIP_SEED") ?? 1);
+const SEED = Number(process.env.GOSSIP_SEED ?? 1);
 
 function ok(cond: unknown, sim: Sim, what: string): asserts cond {
   assert.ok(cond, `${what} (seed=${sim.seed})`);
