@@ -8,13 +8,7 @@ import { Dispatcher } from "./commands/dispatch.ts";
 import { createCommandTable } from "./commands/table.ts";
 import type { ClientState, ServerHooks } from "./commands/types.ts";
 import type { NodeConfig } from "./config/config.ts";
-import {
-  ACTIVE_EXPIRE_INTERVAL_MS,
-  AUTO_REWRITE_MIN_BYTES,
-  AUTO_REWRITE_PERCENTAGE,
-  SNAPSHOT_EVERY_WRITES,
-  SNAPSHOT_MIN_INTERVAL_MS,
-} from "./constants.ts";
+import { ACTIVE_EXPIRE_INTERVAL_MS } from "./constants.ts";
 import { Keyspace } from "./keyspace/keyspace.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { RespServer } from "./server/server.ts";
@@ -22,6 +16,8 @@ import { VERSION } from "./version.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServer } from "./runtime/types.ts";
 import { Persistence } from "./persistence/persistence.ts";
+import { Auth } from "./server/auth.ts";
+import { liveConfig } from "./config/live.ts";
 import type { Durability } from "./server/server.ts";
 
 /** A running node. */
@@ -46,6 +42,7 @@ function infoText(
     dispatcher: Dispatcher;
     resp: RespServer;
     persistence: Persistence | null;
+    auth?: { failures: number };
   },
   runtime: Runtime,
   startedMs: number,
@@ -111,9 +108,21 @@ function infoText(
     ["keyspace_hits", totals.hits],
     ["keyspace_misses", totals.misses],
     ["total_error_replies", dispatcher.stats.errorReplies],
+    ["acl_access_denied_auth", node.auth?.failures ?? 0],
     ["client_protocol_errors", resp.stats.protocolErrors],
     ["client_output_buffer_limit_disconnections", resp.stats.outputLimitDisconnections],
   ]);
+  section("Replication", [["role", "master"], ["connected_slaves", 0]]);
+  section("Cluster", [["cluster_enabled", 0]]);
+  const commandLines: [string, string][] = [];
+  for (const [name, counters] of dispatcher.stats.perCommand) {
+    if (counters.calls === 0) continue;
+    commandLines.push([
+      `cmdstat_${name}`,
+      `calls=${counters.calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=${counters.errors}`,
+    ]);
+  }
+  if (wanted.has("commandstats") || wanted.has("everything")) section("Commandstats", commandLines);
   const keyspaceLines: [string, string][] = [];
   for (const store of keyspace.stores) {
     if (store.size === 0) continue;
@@ -164,18 +173,23 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   const table = createCommandTable();
   const hooks: ServerHooks = {
     info: (sections: string[], _client: ClientState) =>
-      infoText({ ...node, persistence }, runtime, startedMs, sections),
+      infoText({ ...node, persistence, auth: hooks.auth }, runtime, startedMs, sections),
   };
+  const auth = new Auth(config.requirePass, []);
+  hooks.auth = auth;
+  hooks.clientIds = () => [...resp.clients.keys()];
+  hooks.clientInfo = (id) => resp.clientInfo(id);
+  hooks.killClients = (filter) => resp.kill(filter);
   const dispatcher = new Dispatcher(table, keyspace, hooks);
   const persistence = config.persistence.appendonly
     ? await Persistence.open(runtime, keyspace, dispatcher, {
       dataDir: config.dataDir,
       appendfsync: config.persistence.appendfsync,
-      snapshotEveryWrites: SNAPSHOT_EVERY_WRITES,
-      snapshotMinIntervalMs: SNAPSHOT_MIN_INTERVAL_MS,
-      autoRewritePercentage: AUTO_REWRITE_PERCENTAGE,
-      autoRewriteMinBytes: AUTO_REWRITE_MIN_BYTES,
-      truncateCorrupt: false,
+      snapshotEveryWrites: config.persistence.snapshotEveryWrites,
+      snapshotIntervalMs: config.persistence.snapshotIntervalMs,
+      autoRewritePercentage: config.persistence.autoRewritePercentage,
+      autoRewriteMinBytes: config.persistence.autoRewriteMinBytes,
+      truncateCorrupt: config.persistence.aofLoadTruncated,
     })
     : null;
   if (persistence !== null) hooks.persistence = persistence;
@@ -213,10 +227,38 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     port: config.port,
     maxClients: config.maxClients,
     ...config.limits,
-    requireAuth: config.requirePass !== "",
+    requireAuth: auth.required,
     durability,
   });
   const node = { config, keyspace, dispatcher, resp };
+  hooks.config = liveConfig({
+    config,
+    keyspace,
+    setMaxClients: (count) => resp.setMaxClients(count),
+    setRequirePass: (password) => {
+      hooks.auth = new Auth(password, []);
+      resp.setRequireAuth(hooks.auth.required);
+    },
+    resetStats: () => {
+      dispatcher.stats.commandsProcessed = 0;
+      dispatcher.stats.errorReplies = 0;
+      for (const counters of dispatcher.stats.perCommand.values()) {
+        counters.calls = 0;
+        counters.errors = 0;
+      }
+      for (const store of keyspace.stores) {
+        Object.assign(store.stats, {
+          hits: 0,
+          misses: 0,
+          evictions: 0,
+          expirations: 0,
+          filterNegatives: 0,
+        });
+      }
+    },
+    appendonly: config.persistence.appendonly,
+    appendfsync: config.persistence.appendfsync,
+  });
   await listening(config.bind, config.port, () => resp.start());
   let http: HttpServer | null = null;
   if (config.http.enabled) {

@@ -90,6 +90,10 @@ class Context implements CommandContext, KeyWatcher {
         ctx.unwatchAll();
         ctx.out.ok();
       },
+      reset: () => {
+        ctx.queue = null;
+        ctx.unwatchAll();
+      },
     };
   }
 

@@ -8,6 +8,7 @@ import { keyCommands } from "./keys.ts";
 import { listCommands } from "./list.ts";
 import { persistenceCommands } from "./persistence.ts";
 import { transactionCommands } from "./transactions.ts";
+import { connectionCommands } from "./connection.ts";
 import { serverCommands } from "./server.ts";
 import { setCommands } from "./set.ts";
 import { stringCommands } from "./strings.ts";
@@ -45,6 +46,7 @@ export function createCommandTable(): CommandTable {
     ...serverCommands(() => table),
     ...persistenceCommands,
     ...transactionCommands,
+    ...connectionCommands,
   ]);
   return table;
 }

@@ -50,6 +50,37 @@ export interface TransactionControl {
   discard(): void;
   watch(keys: string[]): void;
   unwatch(): void;
+  /** Drops the queue and the watches without a reply (RESET). */
+  reset(): void;
+}
+
+/** Authentication: `requirepass` and named users. */
+export interface AuthHooks {
+  /** Whether connections must authenticate. */
+  readonly required: boolean;
+  /** The user's role when the password is right, else null (compared in constant time). */
+  check(user: string, password: string): UserRole | null;
+  /** Failed attempts, for INFO. */
+  failures: number;
+  users(): { name: string; role: UserRole }[];
+}
+
+/** CONFIG GET/SET over the settings a node has. */
+export interface ConfigHooks {
+  /** Settings whose name matches the glob `pattern`, as name/value pairs. */
+  get(pattern: string): [string, string][];
+  /** Changes a setting; returns an error text, or null. */
+  set(name: string, value: string): string | null;
+  resetStats(): void;
+}
+
+/** Which connections CLIENT KILL closes. */
+export interface ClientKillFilter {
+  id?: number;
+  addr?: string;
+  user?: string;
+  skipMe?: boolean;
+  self?: number;
 }
 
 export type UserRole = "readonly" | "readwrite" | "admin";
@@ -82,6 +113,16 @@ export interface ServerHooks {
   keyReady?(store: Store, key: string): void;
   /** Snapshots and AOF rewrite, when persistence is on. */
   persistence?: PersistenceHooks;
+  auth?: AuthHooks;
+  config?: ConfigHooks;
+  /** Ids of the open connections (CLIENT LIST). */
+  clientIds?(): number[];
+  /** The CLIENT LIST line of a connection. */
+  clientInfo?(id: number): string | undefined;
+  /** Closes matching connections; returns how many. */
+  killClients?(filter: ClientKillFilter): number;
+  /** Forgets per-connection server state (subscriptions) on RESET. */
+  resetClient?(client: ClientState): void;
 }
 
 /** What SAVE, BGSAVE, BGREWRITEAOF and LASTSAVE reach. */

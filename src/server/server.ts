@@ -5,7 +5,7 @@
  * @module
  */
 import type { Dispatcher } from "../commands/dispatch.ts";
-import type { ClientState, UserRole } from "../commands/types.ts";
+import type { ClientKillFilter, ClientState, UserRole } from "../commands/types.ts";
 import { ProtocolError, RespParser } from "../resp/parser.ts";
 import { ReplyWriter } from "../resp/writer.ts";
 import type { Runtime, TcpConnection, TcpListener, TlsOptions } from "../runtime/types.ts";
@@ -45,6 +45,9 @@ export class Client implements ClientState {
   role: UserRole = "admin";
   closeAfterReply = false;
   lastCommand = "";
+  lastActiveMs: number;
+  /** Channels and patterns subscribed to. */
+  subscriptions = 0;
   readonly parser: RespParser;
   /** Replies waiting for durability; later replies queue behind them to keep their order. */
   heldCount = 0;
@@ -58,6 +61,7 @@ export class Client implements ClientState {
     options: RespServerOptions,
   ) {
     this.authenticated = !requireAuth;
+    this.lastActiveMs = createdMs;
     this.parser = new RespParser(options);
   }
 
@@ -138,6 +142,7 @@ export class RespServer {
     if (!(client instanceof Client) || client.closeAfterReply) return;
     const out = this.out;
     const durability = this.options.durability;
+    client.lastActiveMs = this.runtime.clock.realtimeMs();
     const mark = durability?.mark() ?? 0;
     try {
       client.parser.feed(bytes, (argv) => {
@@ -187,6 +192,48 @@ export class RespServer {
     } else if (pending > PAUSE_READ_PENDING_BYTES) {
       conn.pause();
     }
+  }
+
+  /** CONFIG SET maxclients. */
+  setMaxClients(count: number): void {
+    this.options.maxClients = count;
+  }
+
+  /** CONFIG SET requirepass: new connections must (or need not) authenticate. */
+  setRequireAuth(required: boolean): void {
+    this.options.requireAuth = required;
+  }
+
+  /** The CLIENT LIST line of a connection, in Redis's format. */
+  clientInfo(id: number): string | undefined {
+    const client = this.clients.get(id);
+    if (client === undefined) return undefined;
+    const now = this.runtime.clock.realtimeMs();
+    const flags = client.subscriptions > 0 ? "P" : "N";
+    return `id=${client.id} addr=${client.remoteAddress} laddr=${this.options.hostname}:${this.port} ` +
+      `fd=-1 name=${client.name} age=${Math.floor((now - client.createdMs) / 1000)} ` +
+      `idle=${Math.floor((now - client.lastActiveMs) / 1000)} flags=${flags} db=${client.db} ` +
+      `sub=${client.subscriptions} psub=0 ssub=0 multi=-1 qbuf=${client.parser.bufferedBytes} ` +
+      `qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=${client.conn.pendingBytes()} ` +
+      `tot-mem=0 events=r cmd=${
+        client.lastCommand || "NULL"
+      } user=${client.user} redir=-1 resp=${client.protocol}`;
+  }
+
+  /** Closes the connections a CLIENT KILL filter matches; returns how many. */
+  kill(filter: ClientKillFilter): number {
+    let killed = 0;
+    for (const client of this.clients.values()) {
+      if (filter.id !== undefined && client.id !== filter.id) continue;
+      if (filter.addr !== undefined && client.remoteAddress !== filter.addr) continue;
+      if (filter.user !== undefined && client.user !== filter.user) continue;
+      if (filter.skipMe !== false && client.id === filter.self) continue;
+      killed++;
+      client.closeAfterReply = true;
+      // A connection killed by itself still gets its reply first.
+      if (client.id !== filter.self) client.conn.close();
+    }
+    return killed;
   }
 
   /** Stops accepting, lets in-flight replies go out, and closes every connection. */

@@ -1,0 +1,429 @@
+/**
+ * Connection commands: HELLO, AUTH, CLIENT, RESET, ACL (WHOAMI, USERS, LIST), and the server
+ * commands that read node state: CONFIG, TIME, MEMORY USAGE, STORES, HSTATS, HFILTER.
+ *
+ * @module
+ */
+import { integerArg } from "./args.ts";
+import { ReplyError, SYNTAX, unknownSubcommand, wrongArity } from "./errors.ts";
+import {
+  type ClientKillFilter,
+  command,
+  type CommandContext,
+  type CommandSpec,
+  type ServerHooks,
+} from "./types.ts";
+
+const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
+
+function authenticate(ctx: CommandContext, user: string, password: string): void {
+  const auth = ctx.server.auth;
+  if (auth === undefined || !auth.required) {
+    if (user === "default") {
+      throw new ReplyError(
+        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+      );
+    }
+    throw new ReplyError(WRONGPASS);
+  }
+  const role = auth.check(user, password);
+  if (role === null) {
+    auth.failures++;
+    throw new ReplyError(WRONGPASS);
+  }
+  ctx.client.authenticated = true;
+  ctx.client.user = user;
+  ctx.client.role = role;
+}
+
+function auth(ctx: CommandContext, argv: string[]): void {
+  if (argv.length > 3) throw new ReplyError(SYNTAX);
+  const [user, password] = argv.length === 3 ? [argv[1], argv[2]] : ["default", argv[1]];
+  authenticate(ctx, user, password);
+  ctx.out.ok();
+}
+
+function hello(ctx: CommandContext, argv: string[]): void {
+  let protocol = ctx.client.protocol;
+  let i = 1;
+  if (argv.length > 1) {
+    const version = Number(argv[1]);
+    if (!/^\d+$/.test(argv[1]) || (version !== 2 && version !== 3)) {
+      throw new ReplyError("NOPROTO unsupported protocol version");
+    }
+    protocol = version as 2 | 3;
+    i = 2;
+  }
+  let name: string | null = null;
+  for (; i < argv.length; i++) {
+    const option = argv[i].toUpperCase();
+    if (option === "AUTH" && i + 2 < argv.length) {
+      authenticate(ctx, argv[i + 1], argv[i + 2]);
+      i += 2;
+    } else if (option === "SETNAME" && i + 1 < argv.length) {
+      name = argv[++i];
+      validateName(name);
+    } else {
+      throw new ReplyError(`ERR Syntax error in HELLO option '${argv[i]}'`);
+    }
+  }
+  if (!ctx.client.authenticated) {
+    throw new ReplyError(
+      "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+    );
+  }
+  if (name !== null) ctx.client.name = name;
+  ctx.client.protocol = protocol;
+  ctx.out.protocol = protocol;
+  const out = ctx.out;
+  out.mapHeader(7);
+  out.bulk("server");
+  out.bulk("redis");
+  out.bulk("version");
+  out.bulk("7.2.0");
+  out.bulk("proto");
+  out.integer(protocol);
+  out.bulk("id");
+  out.integer(ctx.client.id);
+  out.bulk("mode");
+  out.bulk("standalone");
+  out.bulk("role");
+  out.bulk("master");
+  out.bulk("modules");
+  out.arrayHeader(0);
+}
+
+function validateName(name: string): void {
+  for (let i = 0; i < name.length; i++) {
+    const code = name.charCodeAt(i);
+    if (code < 33 || code > 126) {
+      throw new ReplyError(
+        "ERR Client names cannot contain spaces, newlines or special characters.",
+      );
+    }
+  }
+}
+
+function clientInfoLine(server: ServerHooks, ctx: CommandContext, id: number): string {
+  return server.clientInfo?.(id) ?? `id=${ctx.client.id} addr=${ctx.client.remoteAddress}`;
+}
+
+function client(ctx: CommandContext, argv: string[]): void {
+  const sub = argv[1].toUpperCase();
+  const arity = (n: number) => {
+    if (argv.length !== n) throw new ReplyError(wrongArity(`client|${sub.toLowerCase()}`));
+  };
+  switch (sub) {
+    case "ID":
+      arity(2);
+      return ctx.out.integer(ctx.client.id);
+    case "SETNAME":
+      arity(3);
+      validateName(argv[2]);
+      ctx.client.name = argv[2];
+      return ctx.out.ok();
+    case "GETNAME":
+      arity(2);
+      return ctx.out.bulk(ctx.client.name === "" ? null : ctx.client.name);
+    case "INFO":
+      arity(2);
+      return ctx.out.verbatim(clientInfoLine(ctx.server, ctx, ctx.client.id) + "\n");
+    case "LIST": {
+      const ids = ctx.server.clientIds?.() ?? [ctx.client.id];
+      const lines = ids.map((id) => clientInfoLine(ctx.server, ctx, id) + "\n").join("");
+      return ctx.out.verbatim(lines);
+    }
+    case "KILL":
+      return clientKill(ctx, argv);
+    case "SETINFO": {
+      arity(4);
+      const attribute = argv[2].toUpperCase();
+      if (attribute !== "LIB-NAME" && attribute !== "LIB-VER") {
+        throw new ReplyError(`ERR Unrecognized option '${argv[2]}'`);
+      }
+      return ctx.out.ok();
+    }
+    case "NO-EVICT":
+    case "NO-TOUCH":
+      arity(3);
+      if (!/^(ON|OFF)$/i.test(argv[2])) throw new ReplyError(SYNTAX);
+      return ctx.out.ok();
+    default:
+      throw new ReplyError(unknownSubcommand(argv));
+  }
+}
+
+function clientKill(ctx: CommandContext, argv: string[]): void {
+  const kill = ctx.server.killClients;
+  if (argv.length === 3) {
+    // The old form: CLIENT KILL addr:port.
+    if ((kill?.({ addr: argv[2] }) ?? 0) === 0) throw new ReplyError("ERR No such client");
+    return ctx.out.ok();
+  }
+  if (argv.length < 4 || argv.length % 2 !== 0) throw new ReplyError(SYNTAX);
+  const filter: ClientKillFilter = {
+    skipMe: true,
+    self: ctx.client.id,
+  };
+  for (let i = 2; i < argv.length; i += 2) {
+    const option = argv[i].toUpperCase();
+    const value = argv[i + 1];
+    if (option === "ID") filter.id = integerArg(value);
+    else if (option === "ADDR") filter.addr = value;
+    else if (option === "USER") filter.user = value;
+    else if (option === "SKIPME") filter.skipMe = !/^no$/i.test(value);
+    else throw new ReplyError(SYNTAX);
+  }
+  ctx.out.integer(kill?.(filter) ?? 0);
+}
+
+function reset(ctx: CommandContext): void {
+  ctx.transaction.reset();
+  ctx.client.db = 0;
+  ctx.store = ctx.keyspace.store(0);
+  ctx.client.protocol = 2;
+  ctx.out.protocol = 2;
+  ctx.client.name = "";
+  ctx.server.resetClient?.(ctx.client);
+  if (ctx.server.auth?.required) {
+    ctx.client.authenticated = false;
+    ctx.client.user = "default";
+  }
+  ctx.out.simple("RESET");
+}
+
+function acl(ctx: CommandContext, argv: string[]): void {
+  const sub = argv[1].toUpperCase();
+  const users = ctx.server.auth?.users() ?? [{ name: "default", role: "admin" as const }];
+  switch (sub) {
+    case "WHOAMI":
+      return ctx.out.bulk(ctx.client.user);
+    case "USERS":
+      return ctx.out.bulkArray(users.map((u) => u.name));
+    case "LIST":
+      return ctx.out.bulkArray(users.map((u) => {
+        const rules = u.role === "admin"
+          ? "~* &* +@all"
+          : u.role === "readwrite"
+          ? "~* &* +@all -@admin"
+          : "~* &* +@read -@write -@admin";
+        return `user ${u.name} on ${ctx.server.auth?.required ? "#<sha256>" : "nopass"} ${rules}`;
+      }));
+    default:
+      throw new ReplyError(unknownSubcommand(argv));
+  }
+}
+
+function config(ctx: CommandContext, argv: string[]): void {
+  const sub = argv[1].toUpperCase();
+  const hooks = ctx.server.config;
+  if (hooks === undefined) throw new ReplyError("ERR CONFIG is not available");
+  switch (sub) {
+    case "GET": {
+      if (argv.length < 3) throw new ReplyError(wrongArity("config|get"));
+      const pairs = new Map<string, string>();
+      for (const pattern of argv.slice(2)) {
+        for (const [name, value] of hooks.get(pattern)) pairs.set(name, value);
+      }
+      ctx.out.mapHeader(pairs.size);
+      for (const [name, value] of pairs) {
+        ctx.out.bulk(name);
+        ctx.out.bulk(value);
+      }
+      return;
+    }
+    case "SET": {
+      if (argv.length < 4 || argv.length % 2 !== 0) throw new ReplyError(wrongArity("config|set"));
+      for (let i = 2; i < argv.length; i += 2) {
+        const error = hooks.set(argv[i].toLowerCase(), argv[i + 1]);
+        if (error !== null) {
+          throw new ReplyError(
+            `ERR CONFIG SET failed (possibly related to argument '${argv[i]}') - ${error}`,
+          );
+        }
+      }
+      return ctx.out.ok();
+    }
+    case "RESETSTAT":
+      hooks.resetStats();
+      return ctx.out.ok();
+    case "REWRITE":
+      throw new ReplyError(
+        "ERR The server is running without a config file that CONFIG REWRITE can change",
+      );
+    default:
+      throw new ReplyError(unknownSubcommand(argv));
+  }
+}
+
+function time(ctx: CommandContext): void {
+  const nowUs = Math.floor(ctx.store.clock.realtimeMs() * 1000);
+  ctx.out.bulkArray([String(Math.floor(nowUs / 1e6)), String(nowUs % 1e6)]);
+}
+
+function memory(ctx: CommandContext, argv: string[]): void {
+  const sub = argv[1].toUpperCase();
+  if (sub !== "USAGE") throw new ReplyError(unknownSubcommand(argv));
+  if (argv.length !== 3 && !(argv.length === 5 && argv[3].toUpperCase() === "SAMPLES")) {
+    throw new ReplyError(SYNTAX);
+  }
+  const entry = ctx.store.lookup(argv[2], false);
+  if (entry === undefined) return ctx.out.nullReply();
+  ctx.out.integer(entry.sizeBytes);
+}
+
+function stores(ctx: CommandContext): void {
+  const out = ctx.out;
+  out.arrayHeader(ctx.keyspace.stores.length);
+  for (const store of ctx.keyspace.stores) {
+    const o = store.options;
+    out.mapHeader(8);
+    out.bulk("index");
+    out.integer(store.index);
+    out.bulk("name");
+    out.bulk(store.name);
+    out.bulk("max_memory");
+    out.integer(o.maxMemoryBytes);
+    out.bulk("eviction_policy");
+    out.bulk(o.evictionPolicy);
+    out.bulk("default_ttl_ms");
+    out.integer(o.defaultTtlMs);
+    out.bulk("persist");
+    out.integer(o.persist ? 1 : 0);
+    out.bulk("filter");
+    out.integer(store.filter === null ? 0 : 1);
+    out.bulk("keys");
+    out.integer(store.size);
+  }
+}
+
+function storeArg(ctx: CommandContext, name: string | undefined) {
+  if (name === undefined) return ctx.store;
+  const store = ctx.keyspace.find(name);
+  if (store === undefined) throw new ReplyError(`ERR no such store '${name}'`);
+  return store;
+}
+
+function hstats(ctx: CommandContext, argv: string[]): void {
+  if (argv.length > 2) throw new ReplyError(wrongArity("hstats"));
+  const store = storeArg(ctx, argv[1]);
+  const s = store.stats;
+  const filter = store.filter;
+  const out = ctx.out;
+  out.mapHeader(12);
+  const pair = (name: string, value: number | string) => {
+    out.bulk(name);
+    if (typeof value === "number" && Number.isInteger(value)) out.integer(value);
+    else out.bulk(String(value));
+  };
+  pair("store", store.name);
+  pair("keys", store.size);
+  pair("expires", store.volatileCount);
+  pair("memory_bytes", store.usedMemoryBytes);
+  pair("max_memory", store.options.maxMemoryBytes);
+  pair("hits", s.hits);
+  pair("misses", s.misses);
+  pair("evictions", s.evictions);
+  pair("expirations", s.expirations);
+  pair("filter_items", filter?.count ?? 0);
+  pair("filter_load", filter === null ? "0" : filter.load.toFixed(6));
+  pair(
+    "filter_fp_rate",
+    filter === null ? "0" : filter.estimatedFalsePositiveRate.toExponential(3),
+  );
+}
+
+function hfilter(ctx: CommandContext, argv: string[]): void {
+  const store = storeArg(ctx, argv[1]);
+  if (store.filter === null) throw new ReplyError(`ERR store '${store.name}' has no filter`);
+  ctx.out.integer(store.filter.mayContain(argv[2]) ? 1 : 0);
+}
+
+const connection = (spec: Omit<Parameters<typeof command>[0], "group">) =>
+  command({ ...spec, group: "connection" });
+const server = (spec: Omit<Parameters<typeof command>[0], "group">) =>
+  command({ ...spec, group: "server" });
+
+export const connectionCommands: CommandSpec[] = [
+  connection({
+    name: "hello",
+    arity: -1,
+    flags: ["noscript", "loading", "stale", "fast", "noauth", "no_multi"],
+    summary: "Handshakes with the server: protocol version, authentication, client name.",
+    handler: hello,
+  }),
+  connection({
+    name: "auth",
+    arity: -2,
+    flags: ["noscript", "loading", "stale", "fast", "noauth", "no_multi"],
+    summary: "Authenticates the connection.",
+    handler: auth,
+  }),
+  connection({
+    name: "client",
+    arity: -2,
+    flags: ["noscript", "loading", "stale"],
+    summary:
+      "A container for client connection commands (ID, SETNAME, GETNAME, LIST, INFO, KILL, ...).",
+    handler: client,
+  }),
+  connection({
+    name: "reset",
+    arity: 1,
+    flags: ["noscript", "loading", "stale", "fast", "noauth", "no_multi"],
+    summary: "Resets the connection.",
+    handler: reset,
+  }),
+  server({
+    name: "acl",
+    arity: -2,
+    flags: ["noscript", "loading", "stale"],
+    summary: "ACL WHOAMI, USERS and LIST.",
+    handler: acl,
+  }),
+  server({
+    name: "config",
+    arity: -2,
+    flags: ["admin", "noscript", "loading", "stale"],
+    summary: "CONFIG GET, SET and RESETSTAT for the settings HyperCache has.",
+    handler: config,
+  }),
+  server({
+    name: "time",
+    arity: 1,
+    flags: ["loading", "stale", "fast"],
+    summary: "Returns the server time.",
+    handler: time,
+  }),
+  server({
+    name: "memory",
+    arity: -2,
+    flags: ["readonly"],
+    firstKey: 2,
+    lastKey: 2,
+    step: 1,
+    summary: "MEMORY USAGE: the bytes a key is accounted for.",
+    handler: memory,
+  }),
+  server({
+    name: "stores",
+    arity: 1,
+    flags: ["loading", "stale"],
+    summary: "Lists the stores with their settings (HyperCache).",
+    handler: stores,
+  }),
+  server({
+    name: "hstats",
+    arity: -1,
+    flags: ["loading", "stale"],
+    summary: "Statistics of a store: keys, memory, hits, misses, evictions, filter (HyperCache).",
+    handler: hstats,
+  }),
+  server({
+    name: "hfilter",
+    arity: 3,
+    flags: ["readonly", "fast"],
+    summary: "Whether the store's cuckoo filter says the key may exist (HyperCache).",
+    handler: hfilter,
+  }),
+];

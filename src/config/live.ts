@@ -1,0 +1,146 @@
+/**
+ * CONFIG GET and CONFIG SET: the node's settings under Redis's names, with the ones that can
+ * change at run time applied at once.
+ *
+ * @module
+ */
+import { globMatch } from "../commands/_glob.ts";
+import type { ConfigHooks } from "../commands/types.ts";
+import type { Keyspace } from "../keyspace/keyspace.ts";
+import { EVICTION_POLICIES, type EvictionPolicy } from "../keyspace/store.ts";
+import type { NodeConfig } from "./config.ts";
+
+/** What a setting change may reach beyond the config object. */
+export interface LiveTargets {
+  config: NodeConfig;
+  keyspace: Keyspace;
+  setMaxClients(count: number): void;
+  setRequirePass(password: string): void;
+  resetStats(): void;
+  /** Whether AOF is on, and how it syncs (fixed at start). */
+  appendonly: boolean;
+  appendfsync: string;
+}
+
+interface Setting {
+  get(): string;
+  /** Applies a value; returns an error text, or null. Absent for read-only settings. */
+  set?(value: string): string | null;
+}
+
+function parseMemory(value: string): number | null {
+  const match = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(value.trim());
+  if (match === null) return null;
+  const units: Record<string, number> = {
+    b: 1,
+    k: 1e3,
+    kb: 1024,
+    m: 1e6,
+    mb: 1024 ** 2,
+    g: 1e9,
+    gb: 1024 ** 3,
+  };
+  return Number(match[1]) * units[(match[2] ?? "b").toLowerCase()];
+}
+
+export function liveConfig(targets: LiveTargets): ConfigHooks {
+  const { config, keyspace } = targets;
+  const store0 = keyspace.store(0);
+  let notifyKeyspaceEvents = "";
+  const settings: Record<string, Setting> = {
+    "maxmemory": {
+      get: () => String(store0.options.maxMemoryBytes),
+      set: (value) => {
+        const bytes = parseMemory(value);
+        if (bytes === null) return "argument must be a memory value";
+        store0.options.maxMemoryBytes = bytes;
+        config.stores[0].maxMemoryBytes = bytes;
+        return null;
+      },
+    },
+    "maxmemory-policy": {
+      get: () => store0.options.evictionPolicy,
+      set: (value) => {
+        const policy = value.toLowerCase() as EvictionPolicy;
+        if (!EVICTION_POLICIES.includes(policy)) {
+          return "argument(s) must be one of the following: " + EVICTION_POLICIES.join(", ");
+        }
+        if (policy === "session" && store0.options.defaultTtlMs === 0) {
+          return "session needs the store's default_ttl";
+        }
+        store0.options.evictionPolicy = policy;
+        return null;
+      },
+    },
+    "maxmemory-samples": {
+      get: () => String(store0.options.evictionSamples),
+      set: (value) => {
+        const count = Number(value);
+        if (!/^\d+$/.test(value) || count < 1 || count > 64) {
+          return "argument must be between 1 and 64 inclusive";
+        }
+        store0.options.evictionSamples = count;
+        return null;
+      },
+    },
+    "maxclients": {
+      get: () => String(config.maxClients),
+      set: (value) => {
+        const count = Number(value);
+        if (!/^\d+$/.test(value) || count < 1) {
+          return "argument must be between 1 and 4294967295 inclusive";
+        }
+        config.maxClients = count;
+        targets.setMaxClients(count);
+        return null;
+      },
+    },
+    "requirepass": {
+      get: () => config.requirePass,
+      set: (value) => {
+        config.requirePass = value;
+        targets.setRequirePass(value);
+        return null;
+      },
+    },
+    "notify-keyspace-events": {
+      get: () => notifyKeyspaceEvents,
+      set: (value) => {
+        if (!/^[KEg$lshzxetmdnA]*$/.test(value)) {
+          return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
+        }
+        notifyKeyspaceEvents = value;
+        return null;
+      },
+    },
+    "appendonly": { get: () => (targets.appendonly ? "yes" : "no") },
+    "appendfsync": { get: () => targets.appendfsync },
+    "save": { get: () => (targets.appendonly ? "60 10000" : "") },
+    "databases": { get: () => String(keyspace.stores.length) },
+    "port": { get: () => String(config.port) },
+    "bind": { get: () => config.bind },
+    "dir": { get: () => config.dataDir },
+    "proto-max-bulk-len": { get: () => String(config.limits.maxBulkBytes) },
+    "client-query-buffer-limit": { get: () => String(config.limits.maxQueryBufferBytes) },
+    "timeout": { get: () => "0" },
+    "tcp-keepalive": { get: () => "0" },
+    "hz": { get: () => "10" },
+    "lfu-log-factor": { get: () => String(store0.options.lfuLogFactor) },
+    "lfu-decay-time": { get: () => String(store0.options.lfuDecayMinutes) },
+  };
+  return {
+    get(pattern) {
+      const lower = pattern.toLowerCase();
+      return Object.entries(settings)
+        .filter(([name]) => globMatch(lower, name))
+        .map(([name, setting]) => [name, setting.get()] as [string, string]);
+    },
+    set(name, value) {
+      const setting = settings[name];
+      if (setting === undefined) return "Unknown option or number of arguments for CONFIG SET";
+      if (setting.set === undefined) return `setting '${name}' cannot be changed at run time`;
+      return setting.set(value);
+    },
+    resetStats: targets.resetStats,
+  };
+}
