@@ -36,13 +36,3 @@ export const ACTIVE_EXPIRE_INTERVAL_MS = 100;
 
 /** Approximate bytes a key costs beyond its key and value bytes (map slot, entry object). */
 export const ENTRY_OVERHEAD_BYTES = 64;
-
-/** Automatic snapshot after this many writes, as the issue's default trigger (Redis's
- * `save 60 10000` without the time part). */
-export const SNAPSHOT_EVERY_WRITES = 10_000;
-
-/** Rewrite the AOF when it doubled since the last rewrite (Redis's `auto-aof-rewrite-percentage`
- * 100) and is at least 64 MB (`auto-aof-rewrite-min-size`). */
-export const AUTO_REWRITE_PERCENTAGE = 100;
-export const AUTO_REWRITE_MIN_BYTES = 64 * 1024 * 1024;
-export const SNAPSHOT_MIN_INTERVAL_MS = 60_000;

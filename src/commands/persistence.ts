@@ -7,7 +7,15 @@
 import { ReplyError } from "./errors.ts";
 import { command, type CommandContext, type CommandSpec, type PersistenceHooks } from "./types.ts";
 
-function persistenceOf(ctx: CommandContext): PersistenceHooks {
+/**
+ * The hooks with SAVE's blocking path, which `Persistence` has: `save()` returns once the
+ * snapshot is durable and throws with the reason when it cannot be.
+ */
+interface SaveHooks extends PersistenceHooks {
+  save?(): void;
+}
+
+function persistenceOf(ctx: CommandContext): SaveHooks {
   const persistence = ctx.server.persistence;
   if (persistence === undefined) {
     throw new ReplyError("ERR persistence is off on this node (start it with --appendonly yes)");
@@ -40,8 +48,17 @@ export const persistenceCommands: CommandSpec[] = [
     arity: 1,
     flags: ["admin", "noscript"],
     group: "server",
-    summary: "Saves the data to disk; replies once the snapshot is started, as BGSAVE.",
-    handler: background("OK"),
+    summary: "Saves the data to disk; replies once the snapshot is durable (blocking, as Redis).",
+    handler: (ctx) => {
+      const persistence = persistenceOf(ctx);
+      if (persistence.save === undefined) throw new ReplyError("ERR SAVE is not supported here");
+      try {
+        persistence.save();
+      } catch (error) {
+        throw new ReplyError(`ERR ${(error as Error).message}`);
+      }
+      ctx.out.simple("OK");
+    },
   }),
   command({
     name: "bgrewriteaof",

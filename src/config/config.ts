@@ -15,6 +15,16 @@ import {
 
 /** Largest HTTP request body by default: a big pipeline fits, a runaway upload does not. */
 const DEFAULT_HTTP_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Automatic snapshot after this many writes: the issue's default trigger (Redis's
+ * `save 60 10000` count). */
+const DEFAULT_SNAPSHOT_EVERY_WRITES = 10_000;
+/** Least time between automatic snapshots, and the period of one after any write (Redis's
+ * `save 60 10000` time). */
+const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
+/** Rewrite the AOF when it doubled since the last rewrite (Redis's `auto-rewrite-percentage`
+ * 100) and is at least 64 MB (`auto-rewrite-min-size`). */
+const DEFAULT_AUTO_REWRITE_PERCENTAGE = 100;
+const DEFAULT_AUTO_REWRITE_MIN_BYTES = 64 * 1024 * 1024;
 import { EVICTION_POLICIES, type StoreOptions } from "../keyspace/store.ts";
 
 /** A configuration that cannot be used; the message names the field. */
@@ -50,7 +60,20 @@ export interface NodeConfig {
     /** Largest request body the HTTP API reads. */
     maxBodyBytes: number;
   };
-  persistence: { appendonly: boolean; appendfsync: AppendFsync };
+  persistence: {
+    appendonly: boolean;
+    appendfsync: AppendFsync;
+    /** Automatic snapshot after this many writes (0 = never by count). */
+    snapshotEveryWrites: number;
+    /** Least time between automatic snapshots; also a snapshot every this long after writes. */
+    snapshotIntervalMs: number;
+    /** Rewrite when the AOF grew by this percentage over its size after the last rewrite. */
+    autoRewritePercentage: number;
+    /** ... and is at least this large. */
+    autoRewriteMinBytes: number;
+    /** Start with an AOF corrupt before its tail, truncating it there (with a warning). */
+    aofLoadTruncated: boolean;
+  };
 }
 
 /** A bearer token of the HTTP API and what it may run. */
@@ -302,7 +325,15 @@ export function buildConfig(raw: Raw): NodeConfig {
   const http = root.section("http");
   http.only(["enabled", "port", "tokens", "cors_origins", "max_body_bytes"]);
   const persistence = root.section("persistence");
-  persistence.only(["appendonly", "appendfsync"]);
+  persistence.only([
+    "appendonly",
+    "appendfsync",
+    "snapshot_every_writes",
+    "snapshot_interval",
+    "auto_rewrite_percentage",
+    "auto_rewrite_min_size",
+    "aof_load_truncated",
+  ]);
   const storeReaders = root.list("stores") ?? [new Reader({}, "stores[0]")];
   if (storeReaders.length === 0) {
     throw new ConfigError("stores: the list is empty (define at least one store)");
@@ -349,6 +380,24 @@ export function buildConfig(raw: Raw): NodeConfig {
         "everysec",
         ["always", "everysec", "no"] as const,
       ),
+      snapshotEveryWrites: persistence.integer(
+        "snapshot_every_writes",
+        DEFAULT_SNAPSHOT_EVERY_WRITES,
+        0,
+        2 ** 31 - 1,
+      ),
+      snapshotIntervalMs: persistence.durationMs("snapshot_interval", DEFAULT_SNAPSHOT_INTERVAL_MS),
+      autoRewritePercentage: persistence.integer(
+        "auto_rewrite_percentage",
+        DEFAULT_AUTO_REWRITE_PERCENTAGE,
+        0,
+        1_000_000,
+      ),
+      autoRewriteMinBytes: persistence.size(
+        "auto_rewrite_min_size",
+        DEFAULT_AUTO_REWRITE_MIN_BYTES,
+      ),
+      aofLoadTruncated: persistence.boolean("aof_load_truncated", false),
     },
   };
   if (config.limits.maxBulkBytes < 1) {
@@ -395,6 +444,11 @@ const OVERRIDES: Override[] = [
   { flag: "http", path: ["http", "enabled"] },
   { flag: "appendonly", path: ["persistence", "appendonly"] },
   { flag: "appendfsync", path: ["persistence", "appendfsync"] },
+  { flag: "snapshot-every-writes", path: ["persistence", "snapshot_every_writes"] },
+  { flag: "snapshot-interval", path: ["persistence", "snapshot_interval"] },
+  { flag: "auto-rewrite-percentage", path: ["persistence", "auto_rewrite_percentage"] },
+  { flag: "auto-rewrite-min-size", path: ["persistence", "auto_rewrite_min_size"] },
+  { flag: "aof-load-truncated", path: ["persistence", "aof_load_truncated"] },
 ];
 
 /** The usage text for `--help`. */

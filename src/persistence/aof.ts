@@ -63,6 +63,8 @@ export class AofWriter {
   private durableSize: number;
   private closed = false;
   private writtenUnsynced = false;
+  /** Bumped by `switchTo`, so a write still in flight on the old file leaves the new one alone. */
+  private generation = 0;
   readonly stats: AofStats;
 
   constructor(
@@ -135,14 +137,17 @@ export class AofWriter {
       while (this.pending.length > 0 && !this.closed) {
         const text = this.pending;
         const seq = this.appendedSeq;
+        const generation = this.generation;
         try {
           await this.file.write(latin1Bytes(text));
           if (this.fsync === "always") await this.timedSync();
           else this.writtenUnsynced = true;
         } catch (error) {
-          await this.recover(error);
+          // After `switchTo`, the failure was the old file's: its records are in the snapshot.
+          if (generation === this.generation) await this.recover(error);
           continue;
         }
+        if (generation !== this.generation) continue;
         this.pending = this.pending.slice(text.length);
         this.durableSize += text.length;
         this.stats.sizeBytes = this.durableSize;
@@ -159,9 +164,11 @@ export class AofWriter {
   private async recover(error: unknown): Promise<void> {
     this.stats.failedWrites++;
     this.stats.lastError = (error as Error).message ?? String(error);
+    const file = this.file;
     await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
+    if (file !== this.file) return;
     try {
-      await this.file.truncate(this.durableSize);
+      await file.truncate(this.durableSize);
     } catch {
       // The next write attempt reports the problem again.
     }
@@ -177,6 +184,7 @@ export class AofWriter {
   }
 
   private release(seq: number): void {
+    if (seq <= this.durableSeq) return;
     this.durableSeq = seq;
     if (this.waiters.length === 0) return;
     const ready = this.waiters.filter((w) => w.seq <= seq);
@@ -210,33 +218,79 @@ export class AofWriter {
   }
 
   /**
-   * Starts a new file at a point in time: `snapshot` runs synchronously at that point, records
-   * appended before it go to the old file (written and fsynced), records after it to `file`.
-   * Returns the old file (for the caller to close once the manifest names the new one) and what
-   * `snapshot` returned.
+   * Starts a new file at a point in time: `snapshot` runs synchronously at that point; records
+   * appended before it go to the old file (written and fsynced), then `beforeSwitch` runs (the
+   * caller makes the new file known, so records in it can never be orphaned), and only then do
+   * records go to `file`. If the old file's write or `beforeSwitch` fails, nothing switches and
+   * the log goes on in the old file. Returns the old file and what `snapshot` returned.
    */
-  async rotate<T>(file: FileHandle, snapshot: () => T): Promise<{ old: FileHandle; result: T }> {
+  async rotate<T>(
+    file: FileHandle,
+    snapshot: () => T,
+    beforeSwitch: () => Promise<void>,
+  ): Promise<{ old: FileHandle; result: T }> {
     while (this.inFlight) await new Promise((resolve) => setTimeout(resolve, 1));
     // Holding `inFlight` keeps `flush` away while the old file gets its last records.
     this.inFlight = true;
+    const old = this.file;
     const before = this.pending;
     const seq = this.appendedSeq;
-    const result = snapshot();
-    this.pending = "";
-    this.selectedDb = -1;
-    const old = this.file;
+    let result: T;
     try {
+      result = snapshot();
+      // Records from here on start with a SELECT, whichever file they land in.
+      this.pending = "";
+      this.selectedDb = -1;
       if (before.length > 0) await old.write(latin1Bytes(before));
       await old.datasync();
-    } finally {
+    } catch (error) {
+      this.pending = before + this.pending;
+      this.stats.lastError = (error as Error).message;
+      await old.truncate(this.durableSize).catch(() => {});
+      this.inFlight = false;
+      if (this.pending.length > 0) void this.flush();
+      throw error;
+    }
+    this.durableSize += before.length;
+    this.stats.sizeBytes = this.durableSize;
+    this.release(seq);
+    try {
+      await beforeSwitch();
+      this.generation++;
       this.file = file;
       this.durableSize = 0;
       this.stats.sizeBytes = 0;
       this.stats.baseSizeBytes = 0;
+    } finally {
       this.inFlight = false;
+      if (this.pending.length > 0) void this.flush();
     }
-    this.release(seq);
-    if (this.pending.length > 0) void this.flush();
     return { old, result };
+  }
+
+  /**
+   * Continues in `file` at once, without waiting (SAVE): the caller has just made a snapshot
+   * durable that holds every record up to `seq`, so records not yet written are dropped and
+   * their waiters released. A write still in flight on the old file finishes there harmlessly.
+   * Returns the old file, for the caller to close.
+   */
+  switchTo(file: FileHandle, seq: number): FileHandle {
+    if (seq !== this.appendedSeq) {
+      throw new RangeError(
+        `Cannot switch the AOF: the snapshot holds records up to ${seq} but ${this.appendedSeq} were appended`,
+      );
+    }
+    const old = this.file;
+    this.generation++;
+    this.file = file;
+    this.pending = "";
+    this.selectedDb = -1;
+    this.writtenUnsynced = false;
+    this.durableSize = 0;
+    this.stats.sizeBytes = 0;
+    this.stats.baseSizeBytes = 0;
+    this.stats.lastError = null;
+    this.release(seq);
+    return old;
   }
 }

@@ -4,7 +4,19 @@
  * manifest write).
  *
  * Files in the data directory: `manifest.json` names the current generation's snapshot
- * (`dump-N.hcs`, absent before the first rewrite) and AOF (`appendonly-N.aof`).
+ * (`dump-N.hcs`, absent before the first rewrite), the earlier AOFs still to replay after it
+ * (`replay`, only while a rewrite is under way or after one failed) and the AOF being appended
+ * (`appendonly-N.aof`).
+ *
+ * A rewrite is two manifest writes, so that a crash between any two steps loses nothing:
+ *
+ * 1. open `appendonly-N.aof`; at one instant take the snapshot in memory and write the old AOF's
+ *    last records; write the manifest `{snapshot: old, replay: [...old AOFs], aof: new}`; only
+ *    then do records go to the new AOF;
+ * 2. write `dump-N.hcs` (temporary name, fsync, rename, fsync the directory);
+ * 3. write the manifest `{snapshot: dump-N.hcs, replay: [], aof: new}`, then remove the old files.
+ *
+ * Files the manifest does not name (left by a crash mid-rewrite) are removed at start-up.
  *
  * @module
  */
@@ -14,16 +26,36 @@ import type { AppendFsync } from "../config/config.ts";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import { ProtocolError, RespParser } from "../resp/parser.ts";
 import { ReplyWriter } from "../resp/writer.ts";
-import type { FileSystem, Runtime } from "../runtime/types.ts";
+import type { FileHandle, FileSystem, Runtime } from "../runtime/types.ts";
 import { AofWriter } from "./aof.ts";
 import { encodeSnapshot, loadSnapshot } from "./snapshot.ts";
 
+/** How often the time trigger looks whether a snapshot is due. */
+const INTERVAL_CHECK_MS = 1000;
+
 /** What the data directory holds now. */
-interface Manifest {
+export interface Manifest {
   version: 1;
   generation: number;
   snapshot: string | null;
+  /** AOFs to replay after the snapshot and before `aof`, oldest first (absent: none). */
+  replay?: string[];
   aof: string;
+}
+
+/** The AOFs a manifest names, in replay order. */
+export function manifestAofs(manifest: Manifest): string[] {
+  return [...(manifest.replay ?? []), manifest.aof];
+}
+
+/** Whether `name` is a file a manifest could name (or a temporary one of ours). */
+function isDataFile(name: string): boolean {
+  return /^(appendonly-\d+\.aof|dump-\d+\.hcs)$/.test(name) || /\.tmp-\d+$/.test(name);
+}
+
+/** `dir/name`. */
+export function join(dir: string, name: string): string {
+  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
 }
 
 /** Start-up cannot go on: the message names the file and the offset. */
@@ -34,12 +66,15 @@ export class RecoveryError extends Error {
 export interface PersistenceOptions {
   dataDir: string;
   appendfsync: AppendFsync;
-  /** Snapshot after this many writes (0 = never). */
+  /** Snapshot after this many writes (0 = never by count), no sooner than `snapshotIntervalMs`. */
   snapshotEveryWrites: number;
-  /** Rewrite when the AOF grew by this percentage over its size after the last rewrite. */
+  /**
+   * Least time between automatic snapshots (Redis's `save 60 10000`), and the period of a
+   * snapshot whenever there were writes since the last one. 0: no minimum and no periodic one.
+   */
+  snapshotIntervalMs: number;
+  /** Rewrite when the AOF grew by this percentage over its size after the last rewrite... */
   autoRewritePercentage: number;
-  /** Snapshot no sooner than this after the previous one (Redis's `save 60 10000`). */
-  snapshotMinIntervalMs: number;
   /** ... and is at least this large. */
   autoRewriteMinBytes: number;
   /** Start anyway when the AOF is corrupt before its end, dropping the rest (and saying so). */
@@ -55,16 +90,16 @@ export interface RecoveryReport {
   warnings: string[];
 }
 
-function join(dir: string, name: string): string {
-  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
-}
-
-async function readManifest(fs: FileSystem, dataDir: string): Promise<Manifest | null> {
+/** Reads `manifest.json`; null when the directory has none yet. */
+export async function readManifest(fs: FileSystem, dataDir: string): Promise<Manifest | null> {
   const bytes = await fs.readFile(join(dataDir, "manifest.json"));
   if (bytes === null) return null;
   try {
     const manifest = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
-    if (manifest.version !== 1 || typeof manifest.aof !== "string") {
+    if (
+      manifest.version !== 1 || typeof manifest.aof !== "string" ||
+      !(manifest.replay === undefined || Array.isArray(manifest.replay))
+    ) {
       throw new Error("unknown format");
     }
     return manifest;
@@ -101,6 +136,7 @@ export class Persistence {
   rewriting = false;
   rewrites = 0;
   lastRewriteError: string | null = null;
+  private intervalTimer: ReturnType<typeof setInterval> | null = null;
 
   private constructor(
     private readonly runtime: Runtime,
@@ -119,7 +155,27 @@ export class Persistence {
   ): Promise<Persistence> {
     const persistence = new Persistence(runtime, keyspace, options);
     await persistence.recover(dispatcher);
+    persistence.startIntervalTimer();
     return persistence;
+  }
+
+  /** The time trigger: a snapshot every `snapshotIntervalMs` when there were writes. */
+  private startIntervalTimer(): void {
+    const periodMs = this.options.snapshotIntervalMs;
+    if (periodMs === 0) return;
+    this.intervalTimer = setInterval(() => {
+      if (this.rewriting || this.writesSinceSave === 0) return;
+      if (this.runtime.clock.realtimeMs() - this.lastSaveMs < periodMs) return;
+      this.rewriteInBackground();
+    }, Math.min(periodMs, INTERVAL_CHECK_MS));
+    // A timer of ours must not keep a process (or a test) alive.
+    (this.intervalTimer as { unref?: () => void }).unref?.();
+  }
+
+  private rewriteInBackground(): void {
+    this.rewrite().catch((error) =>
+      console.error(`hypercache: rewrite failed: ${(error as Error).message}`)
+    );
   }
 
   private async recover(dispatcher: Dispatcher): Promise<void> {
@@ -147,38 +203,62 @@ export class Persistence {
         throw new RecoveryError((error as Error).message);
       }
     }
-    const aofPath = join(this.options.dataDir, this.manifest.aof);
-    const aofBytes = await fs.readFile(aofPath);
+    const aofs = manifestAofs(this.manifest);
+    let aofBytes: Uint8Array | null = null;
     let validBytes = 0;
-    if (aofBytes !== null && aofBytes.length > 0) {
-      const replayed = this.replay(aofBytes, aofPath, dispatcher, report);
-      validBytes = replayed;
+    for (const [index, name] of aofs.entries()) {
+      const path = join(this.options.dataDir, name);
+      const last = index === aofs.length - 1;
+      aofBytes = await fs.readFile(path);
+      if (aofBytes === null && !last) {
+        throw new RecoveryError(`${path}: the manifest names it but it is missing`);
+      }
+      validBytes = aofBytes === null || aofBytes.length === 0
+        ? 0
+        : this.replay(aofBytes, path, dispatcher, report, last);
     }
+    const aofPath = join(this.options.dataDir, this.manifest.aof);
     const file = await fs.open(aofPath, "a");
     if (aofBytes !== null && validBytes < aofBytes.length) {
       report.droppedBytes = aofBytes.length - validBytes;
       await file.truncate(validBytes);
       await file.datasync();
     }
-    if (this.manifest.snapshot === null && aofBytes === null) {
+    if (this.manifest.snapshot === null && aofBytes === null && aofs.length === 1) {
       // A fresh directory: make the manifest durable before the first write is acknowledged.
       await fs.writeFileAtomic(
         join(this.options.dataDir, "manifest.json"),
         this.manifestBytes(this.manifest),
       );
     }
+    await this.removeStrays();
     this.aof = new AofWriter(file, validBytes, this.options.appendfsync);
     report.keysLoaded = this.keyspace.keyCount;
     report.timeMs = Math.round(this.runtime.clock.monotonicMs() - started);
     this.report = report;
   }
 
-  /** Replays AOF bytes; returns how many bytes were valid. */
+  /** Removes what a crash mid-rewrite left: data files the manifest does not name. */
+  private async removeStrays(): Promise<void> {
+    const { fs } = this.runtime;
+    const named = new Set([...manifestAofs(this.manifest), this.manifest.snapshot]);
+    for (const name of await fs.readDir(this.options.dataDir)) {
+      if (isDataFile(name) && !named.has(name)) {
+        await fs.remove(join(this.options.dataDir, name));
+      }
+    }
+  }
+
+  /**
+   * Replays AOF bytes; returns how many bytes were valid. Only the last AOF may end in a torn
+   * record: the earlier ones were fsynced whole before the manifest moved past them.
+   */
   private replay(
     bytes: Uint8Array,
     path: string,
     dispatcher: Dispatcher,
     report: RecoveryReport,
+    last: boolean,
   ): number {
     const parser = new RespParser({
       maxBulkBytes: 2 ** 31,
@@ -211,6 +291,12 @@ export class Persistence {
       dispatcher.onPropagate = hook;
     }
     const valid = parser.consumedBytes;
+    if (valid < bytes.length && !last) {
+      throw new RecoveryError(
+        `${path} is corrupt at offset ${valid} of ${bytes.length}: it ends in an incomplete ` +
+          `record but is not the last AOF (run 'deno task check-aof ${this.options.dataDir}')`,
+      );
+    }
     if (valid < bytes.length) {
       report.warnings.push(
         `${path}: dropped a torn last record at offset ${valid} (${bytes.length - valid} bytes)`,
@@ -233,54 +319,116 @@ export class Persistence {
     const grown = stats.sizeBytes >= this.options.autoRewriteMinBytes &&
       stats.sizeBytes > stats.baseSizeBytes * (1 + this.options.autoRewritePercentage / 100);
     const due = every > 0 && this.writesSinceSave >= every &&
-      this.runtime.clock.realtimeMs() - this.lastSaveMs >= this.options.snapshotMinIntervalMs;
-    if (due || grown) {
-      this.rewrite().catch((error) =>
-        console.error(`hypercache: rewrite failed: ${error.message}`)
-      );
-    }
+      this.runtime.clock.realtimeMs() - this.lastSaveMs >= this.options.snapshotIntervalMs;
+    if (due || grown) this.rewriteInBackground();
   }
 
   /**
-   * Writes a snapshot of this instant and starts a new empty AOF; one manifest write switches
-   * to them. Writes arriving meanwhile go to the new AOF, so none is lost. Resolves false when a
-   * rewrite is already running.
+   * Writes a snapshot of this instant and starts a new empty AOF, in the steps described in the
+   * module doc. Writes arriving meanwhile go to the new AOF, which the manifest names before the
+   * first of them is written, so none is lost, whatever step fails or crashes. Resolves false
+   * when a rewrite is already running.
    */
   async rewrite(): Promise<boolean> {
     if (this.rewriting) return false;
     this.rewriting = true;
     const { fs } = this.runtime;
     const dir = this.options.dataDir;
+    const next = this.nextManifest();
+    const previous = this.manifest;
+    let file: FileHandle | null = null;
+    try {
+      file = await fs.open(join(dir, next.aof), "w");
+      const { old, result: snapshot } = await this.aof.rotate(file, () => {
+        this.writesSinceSave = 0;
+        return encodeSnapshot(this.keyspace);
+      }, async () => {
+        // Step 1: the new AOF joins the chain before a record lands in it.
+        const chained: Manifest = {
+          ...next,
+          snapshot: previous.snapshot,
+          replay: manifestAofs(previous),
+        };
+        await fs.writeFileAtomic(join(dir, "manifest.json"), this.manifestBytes(chained));
+        this.manifest = chained;
+      });
+      file = null;
+      // Step 2 and 3: the snapshot, then the manifest that makes the old files unneeded.
+      await fs.writeFileAtomic(join(dir, next.snapshot!), snapshot);
+      await fs.writeFileAtomic(join(dir, "manifest.json"), this.manifestBytes(next));
+      this.manifest = next;
+      this.saved();
+      await this.retire(old, previous);
+      return true;
+    } catch (error) {
+      this.lastRewriteError = (error as Error).message;
+      // A new AOF that never joined the chain is closed; start-up removes it if it stays.
+      await file?.close().catch(() => {});
+      throw error;
+    } finally {
+      this.rewriting = false;
+    }
+  }
+
+  /**
+   * SAVE: the same switch as `rewrite`, but done before returning, with blocking file calls, so
+   * the reply means the snapshot is on disk (Redis's SAVE blocks the server too). Throws when a
+   * rewrite is running, when the file system has no blocking calls, or when a write fails; the
+   * manifest then still names the previous generation, which holds everything.
+   */
+  save(): void {
+    const sync = this.runtime.fs.sync;
+    if (sync === undefined) {
+      throw new Error("this file system cannot write synchronously (use BGSAVE)");
+    }
+    if (this.rewriting) throw new Error("Background save already in progress");
+    const dir = this.options.dataDir;
+    const next = this.nextManifest();
+    const previous = this.manifest;
+    this.writesSinceSave = 0;
+    const file = sync.open(join(dir, next.aof), "w");
+    let old;
+    try {
+      const seq = this.aof.sequence;
+      sync.writeFileAtomic(join(dir, next.snapshot!), encodeSnapshot(this.keyspace));
+      sync.writeFileAtomic(join(dir, "manifest.json"), this.manifestBytes(next));
+      old = this.aof.switchTo(file, seq);
+    } catch (error) {
+      this.lastRewriteError = (error as Error).message;
+      void file.close().catch(() => {});
+      throw error;
+    }
+    this.manifest = next;
+    this.saved();
+    void this.retire(old, previous);
+  }
+
+  private nextManifest(): Manifest {
     const generation = this.manifest.generation + 1;
-    const next: Manifest = {
+    return {
       version: 1,
       generation,
       snapshot: `dump-${generation}.hcs`,
       aof: `appendonly-${generation}.aof`,
     };
+  }
+
+  private saved(): void {
+    this.lastSaveMs = this.runtime.clock.realtimeMs();
+    this.rewrites++;
+    this.lastRewriteError = null;
+  }
+
+  /** Closes and removes the files of a generation the manifest no longer names. */
+  private async retire(old: FileHandle, previous: Manifest): Promise<void> {
+    const { fs } = this.runtime;
+    const dir = this.options.dataDir;
     try {
-      const file = await fs.open(join(dir, next.aof), "w");
-      const { old, result: snapshot } = await this.aof.rotate(file, () => {
-        this.writesSinceSave = 0;
-        return encodeSnapshot(this.keyspace);
-      });
-      await fs.writeFileAtomic(join(dir, next.snapshot!), snapshot);
-      await fs.syncDir(dir);
-      await fs.writeFileAtomic(join(dir, "manifest.json"), this.manifestBytes(next));
-      const previous = this.manifest;
-      this.manifest = next;
       await old.close();
-      await fs.remove(join(dir, previous.aof));
+      for (const name of manifestAofs(previous)) await fs.remove(join(dir, name));
       if (previous.snapshot !== null) await fs.remove(join(dir, previous.snapshot));
-      this.lastSaveMs = this.runtime.clock.realtimeMs();
-      this.rewrites++;
-      this.lastRewriteError = null;
-      return true;
     } catch (error) {
-      this.lastRewriteError = (error as Error).message;
-      throw error;
-    } finally {
-      this.rewriting = false;
+      console.warn(`hypercache: cannot remove old generation: ${(error as Error).message}`);
     }
   }
 
@@ -309,6 +457,7 @@ export class Persistence {
   }
 
   async close(): Promise<void> {
+    if (this.intervalTimer !== null) clearInterval(this.intervalTimer);
     await this.aof.close();
   }
 }

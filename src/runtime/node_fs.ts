@@ -4,9 +4,10 @@
  *
  * @module
  */
+import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { dirname } from "node:path";
-import type { FileHandle, FileSystem } from "./types.ts";
+import type { FileHandle, FileSystem, SyncFileSystem } from "./types.ts";
 
 function isNotFound(error: unknown): boolean {
   return (error as { code?: string })?.code === "ENOENT";
@@ -39,6 +40,75 @@ class NodeFileHandle implements FileHandle {
     return this.handle.close();
   }
 }
+
+/** A handle on a descriptor opened synchronously; its operations use the callback API. */
+class FdFileHandle implements FileHandle {
+  constructor(private readonly fd: number) {}
+
+  private call<T>(run: (done: (error: Error | null, value?: T) => void) => void): Promise<T> {
+    return new Promise((resolve, reject) =>
+      run((error, value) => (error ? reject(error) : resolve(value as T)))
+    );
+  }
+
+  async write(data: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < data.length) {
+      offset += await this.call<number>((done) =>
+        fs.write(this.fd, data, offset, data.length - offset, null, done)
+      );
+    }
+  }
+
+  datasync(): Promise<void> {
+    return this.call((done) => fs.fdatasync(this.fd, done));
+  }
+
+  async size(): Promise<number> {
+    return (await this.call<fs.Stats>((done) => fs.fstat(this.fd, done))).size;
+  }
+
+  truncate(sizeBytes: number): Promise<void> {
+    return this.call((done) => fs.ftruncate(this.fd, sizeBytes, done));
+  }
+
+  close(): Promise<void> {
+    return this.call((done) => fs.close(this.fd, done));
+  }
+}
+
+function writeAllSync(fd: number, data: Uint8Array): void {
+  let offset = 0;
+  while (offset < data.length) offset += fs.writeSync(fd, data, offset, data.length - offset);
+}
+
+function syncDirSync(path: string): void {
+  const fd = fs.openSync(path, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const nodeSyncFileSystem: SyncFileSystem = {
+  open(path, mode) {
+    return new FdFileHandle(fs.openSync(path, mode));
+  },
+
+  writeFileAtomic(path, data) {
+    const temporary = `${path}.tmp-${process.pid}`;
+    const fd = fs.openSync(temporary, "w");
+    try {
+      writeAllSync(fd, data);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(temporary, path);
+    syncDirSync(dirname(path));
+  },
+};
 
 /** The real file system, shared by the Deno and Bun adapters. */
 export const nodeFileSystem: FileSystem = {
@@ -101,4 +171,6 @@ export const nodeFileSystem: FileSystem = {
       await handle.close();
     }
   },
+
+  sync: nodeSyncFileSystem,
 };

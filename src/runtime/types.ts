@@ -107,6 +107,19 @@ export interface FileSystem {
   readDir(path: string): Promise<string[]>;
   /** fsyncs a directory so that renames and creations in it are durable. */
   syncDir(path: string): Promise<void>;
+  /**
+   * Blocking variants for what must finish before a synchronous caller returns (SAVE replies
+   * only once its snapshot is on disk, as in Redis). Optional: a fake may leave them out.
+   */
+  sync?: SyncFileSystem;
+}
+
+/** The blocking file operations of {@linkcode FileSystem.sync}. */
+export interface SyncFileSystem {
+  /** Opens `path` now, as `FileSystem.open`; the handle's own methods stay asynchronous. */
+  open(path: string, mode: "a" | "w" | "r+"): FileHandle;
+  /** `FileSystem.writeFileAtomic`, returning once the file and its directory entry are durable. */
+  writeFileAtomic(path: string, data: Uint8Array): void;
 }
 
 /** The options of an HTTP server: a fetch handler in the web-standard shape Hono produces. */

@@ -44,7 +44,15 @@ describe("config: defaults and parsing", () => {
     assert.equal(config.stores[0].filter, undefined);
     assert.equal(config.http.enabled, true);
     assert.equal(config.http.port, 8080);
-    assert.deepEqual(config.persistence, { appendonly: false, appendfsync: "everysec" });
+    assert.deepEqual(config.persistence, {
+      appendonly: false,
+      appendfsync: "everysec",
+      snapshotEveryWrites: 10_000,
+      snapshotIntervalMs: 60_000,
+      autoRewritePercentage: 100,
+      autoRewriteMinBytes: 64 * 1024 * 1024,
+      aofLoadTruncated: false,
+    });
   });
 
   it("loads config/default.yaml to the same values as the built-in defaults", async () => {
