@@ -17,7 +17,7 @@ import type {
   Snapshot,
   Storage,
 } from "./types.ts";
-import { NONE, ProposalDroppedError } from "./types.ts";
+import { isLeaderStreamMessage, NONE, ProposalDroppedError } from "./types.ts";
 import type { StorageUpdate } from "./storage.ts";
 
 /** The replicated application. */
@@ -157,7 +157,34 @@ export class RaftDriver {
     view.setUint32(4, this.incarnation);
     view.setUint32(8, seq);
     framed.set(data, HEADER_BYTES);
-    return this.wait(this.proposals, seq, () => this.node.propose(framed));
+    return this.wait(this.proposals, seq, () => this.queueProposal(seq, framed));
+  }
+
+  private proposeQueue: { seq: number; data: Uint8Array }[] = [];
+
+  /** Proposals made in the same turn go to the core together, as one batch of entries. */
+  private queueProposal(seq: number, data: Uint8Array): void {
+    this.proposeQueue.push({ seq, data });
+    if (this.proposeQueue.length > 1) return;
+    queueMicrotask(() => {
+      const batch = this.proposeQueue;
+      this.proposeQueue = [];
+      try {
+        this.node.proposeBatch(batch.map((p) => p.data));
+      } catch (error) {
+        for (const p of batch) this.fail(this.proposals, p.seq, error as Error);
+        return;
+      }
+      this.process();
+    });
+  }
+
+  private fail<K>(map: Map<K, Waiter>, key: K, error: Error): void {
+    const waiter = map.get(key);
+    if (!waiter) return;
+    map.delete(key);
+    clearTimeout(waiter.timer);
+    waiter.reject(error);
   }
 
   /** Resolves once this node's state machine reflects every write committed before the call. */
@@ -254,14 +281,21 @@ export class RaftDriver {
       this.leaderId = rd.softState.leaderId;
       this.options.onLeaderChange?.(this.leaderId, rd.softState.role);
     }
+    let messages = rd.messages;
+    if (this.node.role === "leader") {
+      // The leader streams appends while its own write is under way (thesis section 10.2.1).
+      this.options.send(messages.filter(isLeaderStreamMessage));
+      messages = messages.filter((m) => !isLeaderStreamMessage(m));
+    }
     if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
       await this.options.storage.save({
         snapshot: rd.snapshot,
         entries: rd.entries,
         hardState: rd.hardState,
+        mustSync: rd.mustSync,
       });
     }
-    this.options.send(rd.messages);
+    this.options.send(messages);
     if (rd.snapshot) {
       this.options.stateMachine.restore(rd.snapshot.data);
       this.applied = rd.snapshot.metadata.index;

@@ -355,13 +355,14 @@ export class RaftNode {
    * recognises its own entries when they are applied.
    */
   propose(data: Uint8Array): void {
-    const error = this.stepOrDrop(
-      emptyMessage({
-        type: "MsgProp",
-        from: this.id,
-        entries: [{ term: 0, index: 0, type: "normal", data }],
-      }),
-    );
+    this.proposeBatch([data]);
+  }
+
+  /** Proposes several commands at once: one append message carries them all. */
+  proposeBatch(data: readonly Uint8Array[]): void {
+    if (data.length === 0) return;
+    const entries = data.map((d) => ({ term: 0, index: 0, type: "normal" as const, data: d }));
+    const error = this.stepOrDrop(emptyMessage({ type: "MsgProp", from: this.id, entries }));
     if (error) throw new ProposalDroppedError(error, this.lead);
   }
 

@@ -62,6 +62,8 @@ export interface StorageUpdate {
   snapshot?: Snapshot;
   entries: Entry[];
   hardState?: HardState;
+  /** False when nothing needs an fsync now (a commit index change alone). @default true */
+  mustSync?: boolean;
 }
 
 class RecordWriter {
@@ -342,6 +344,8 @@ export class DurableStorage implements Storage {
       writer.hardState(update.hardState);
     }
     if (writer.length > 0) this.pending.push(writer.bytes());
+    // Unsynced records ride along with the next fsync (or close).
+    if (update.mustSync === false && !update.snapshot) return Promise.resolve();
     const flushed = this.serial(() => this.flush());
     return snapshotWrite ? Promise.all([snapshotWrite, flushed]).then(() => {}) : flushed;
   }

@@ -229,8 +229,12 @@ export interface ReadState {
 /**
  * Everything the driver must do, in this order, before calling `advance()`:
  *
- * 1. persist `snapshot` (if any), then `entries`, then `hardState`, and fsync them (`mustSync`);
- * 2. only then send `messages`: votes and acknowledgements in them promise that state is durable;
+ * 1. persist `snapshot` (if any), then `entries`, then `hardState`, and fsync them when
+ *    `mustSync` (a change of commit alone need not be fsynced: it is recomputed after a crash);
+ * 2. only then send `messages`: votes and acknowledgements in them promise that state is durable.
+ *    One exception: a leader may send its `MsgApp`, `MsgHeartbeat` and `MsgSnap` before its own
+ *    write completes (section 10.2.1 of the Raft thesis), since its entries count towards commit
+ *    only once `advance()` reports them persisted (see {@linkcode isLeaderStreamMessage});
  * 3. apply `snapshot` and then `committedEntries` to the state machine (calling
  *    `applyConfChange` for "confChange" entries);
  * 4. serve `readStates` once the state machine has applied their index;
@@ -297,6 +301,14 @@ export class ProposalDroppedError extends Error {
     super(message);
     this.leaderId = leaderId;
   }
+}
+
+/**
+ * Whether a leader may send `message` before persisting the `Ready` it came in: appends,
+ * heartbeats and snapshot chunks promise nothing about the leader's own disk.
+ */
+export function isLeaderStreamMessage(message: Message): boolean {
+  return message.type === "MsgApp" || message.type === "MsgHeartbeat" || message.type === "MsgSnap";
 }
 
 /** An empty membership. */

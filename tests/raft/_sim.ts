@@ -8,12 +8,14 @@
 import { MemoryStorage } from "../../src/raft/memory_storage.ts";
 import { type RaftConfig, RaftNode, type ReadOnlyOption } from "../../src/raft/node.ts";
 import { decodeConfChange } from "../../src/raft/confchange.ts";
+import { isLeaderStreamMessage } from "../../src/raft/types.ts";
 import type {
   ConfChange,
   ConfState,
   Entry,
   Message,
   NodeId,
+  Ready,
   Snapshot,
 } from "../../src/raft/types.ts";
 import type { Operation } from "./_linearizability.ts";
@@ -73,6 +75,10 @@ export interface SimOptions {
   snapshotEveryEntries?: number;
   snapshotChunkBytes?: number;
   maxInflightCount?: number;
+  /** Longest simulated write of a `Ready` (0: writes are instant). */
+  diskDelayMs?: number;
+  /** Longest simulated write when the disk stalls (one write in ten). */
+  slowDiskDelayMs?: number;
   /** Overrides for every node's Raft config. */
   raft?: Partial<RaftConfig>;
 }
@@ -104,12 +110,17 @@ interface SimNode {
   applied: number;
   conf: ConfState;
   reads: PendingRead[];
+  /** Bumped by every crash, so that a write of the previous life never lands. */
+  incarnation: number;
+  writing: boolean;
 }
 
 interface InFlight {
   at: number;
   seq: number;
-  message: Message;
+  /** A message to deliver, or a disk write of a node's `Ready` completing. */
+  message?: Message;
+  disk?: { node: SimNode; rd: Ready; incarnation: number };
 }
 
 const encoder = new TextEncoder();
@@ -234,6 +245,8 @@ export class Simulation {
       snapshotEveryEntries: 25,
       snapshotChunkBytes: 64,
       maxInflightCount: 8,
+      diskDelayMs: 4,
+      slowDiskDelayMs: 60,
       raft: {},
       ...options,
     };
@@ -258,6 +271,8 @@ export class Simulation {
       applied: 0,
       conf: storage.initialState().confState,
       reads: [],
+      incarnation: 0,
+      writing: false,
     };
     this.nodes.set(id, node);
     this.start(node);
@@ -322,6 +337,8 @@ export class Simulation {
     const node = this.node(id);
     node.raft = null;
     node.reads = [];
+    node.incarnation++;
+    node.writing = false;
     this.stats.crashes++;
   }
 
@@ -366,6 +383,11 @@ export class Simulation {
     }
   }
 
+  private dispatch(item: InFlight): void {
+    if (item.message) this.deliver(item.message);
+    else if (item.disk) this.finishWrite(item.disk.node, item.disk.rd, item.disk.incarnation);
+  }
+
   private deliver(message: Message): void {
     if (this.cut.has(`${message.from}>${message.to}`)) return;
     if (this.blocked.some((b) => matches(b, message))) return;
@@ -382,7 +404,7 @@ export class Simulation {
       if (next && next.at < this.nextTickMs && next.at <= untilMs) {
         this.network.pop();
         this.nowMs = Math.max(this.nowMs, next.at);
-        this.deliver(next.message);
+        this.dispatch(next);
       } else if (this.nextTickMs <= untilMs) {
         this.nowMs = this.nextTickMs;
         this.nextTickMs += this.opts.tickMs;
@@ -411,7 +433,7 @@ export class Simulation {
       if (i > maxEvents) this.fail("the network did not settle");
       const next = this.network.pop()!;
       this.nowMs = Math.max(this.nowMs, next.at);
-      this.deliver(next.message);
+      this.dispatch(next);
       this.checkLeaders();
     }
   }
@@ -426,7 +448,7 @@ export class Simulation {
     while (this.network.size > 0) round.push(this.network.pop()!);
     for (const item of round) {
       this.nowMs = Math.max(this.nowMs, item.at);
-      this.deliver(item.message);
+      this.dispatch(item);
       this.checkLeaders();
     }
   }
@@ -442,28 +464,61 @@ export class Simulation {
 
   // ---- the driver loop of one node -----------------------------------------------------------
 
+  /**
+   * The driver loop of one node. With `diskDelayMs`, the write of a `Ready` takes simulated time
+   * during which the node keeps stepping messages (as the real driver does while it awaits an
+   * fsync) and a crash loses the write.
+   */
   processReady(node: SimNode): void {
-    const raft = node.raft!;
-    while (raft.hasReady()) {
-      const rd = raft.ready();
-      // 1. Persist: snapshot, entries, hard state.
-      if (rd.snapshot) node.storage.applySnapshot(rd.snapshot);
-      node.storage.append(rd.entries);
-      if (rd.hardState) node.storage.setHardState(rd.hardState);
-      this.checkPersistedEntries(node, rd.entries);
-      // 2. Send.
-      for (const m of rd.messages) this.send(m);
-      // 3. Apply.
-      if (rd.snapshot) this.applySnapshot(node, rd.snapshot);
-      for (const entry of rd.committedEntries) this.applyEntry(node, entry);
-      for (const rs of rd.readStates) {
-        const read = node.reads.find((r) => r.context === decoder.decode(rs.context));
-        if (read) read.index = rs.index;
-      }
-      raft.advance();
-      this.serveReads(node);
-      this.maybeSnapshot(node);
+    const raft = node.raft;
+    if (!raft || node.writing || !raft.hasReady()) return;
+    const rd = raft.ready();
+    if (raft.role === "leader") {
+      // As the driver does: a leader streams appends before its own write completes.
+      for (const m of rd.messages) if (isLeaderStreamMessage(m)) this.send(m);
+      rd.messages = rd.messages.filter((m) => !isLeaderStreamMessage(m));
     }
+    // Most writes are quick; some stall (a slow fsync) for longer than a network round trip.
+    const delayMs = !this.faulty
+      ? 0
+      : this.rng.chance(0.1)
+      ? this.rng.int(this.opts.slowDiskDelayMs + 1)
+      : this.rng.int(this.opts.diskDelayMs + 1);
+    if (delayMs === 0) {
+      this.finishWrite(node, rd, node.incarnation);
+      return;
+    }
+    node.writing = true;
+    this.network.push({
+      at: this.nowMs + delayMs,
+      seq: this.seq++,
+      disk: { node, rd, incarnation: node.incarnation },
+    });
+  }
+
+  private finishWrite(node: SimNode, rd: Ready, incarnation: number): void {
+    // A crash while the write was under way lost it.
+    if (node.incarnation !== incarnation || !node.raft) return;
+    node.writing = false;
+    const raft = node.raft;
+    // 1. Persist: snapshot, entries, hard state.
+    if (rd.snapshot) node.storage.applySnapshot(rd.snapshot);
+    node.storage.append(rd.entries);
+    if (rd.hardState) node.storage.setHardState(rd.hardState);
+    this.checkPersistedEntries(node, rd.entries);
+    // 2. Send.
+    for (const m of rd.messages) this.send(m);
+    // 3. Apply.
+    if (rd.snapshot) this.applySnapshot(node, rd.snapshot);
+    for (const entry of rd.committedEntries) this.applyEntry(node, entry);
+    for (const rs of rd.readStates) {
+      const read = node.reads.find((r) => r.context === decoder.decode(rs.context));
+      if (read) read.index = rs.index;
+    }
+    raft.advance();
+    this.serveReads(node);
+    this.maybeSnapshot(node);
+    this.processReady(node);
   }
 
   private applySnapshot(node: SimNode, snapshot: Snapshot): void {
