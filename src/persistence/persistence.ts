@@ -24,10 +24,10 @@ import type { Dispatcher } from "../commands/dispatch.ts";
 import type { ClientState } from "../commands/types.ts";
 import type { AppendFsync } from "../config/config.ts";
 import type { Keyspace } from "../keyspace/keyspace.ts";
-import { ProtocolError, RespParser } from "../resp/parser.ts";
 import { ReplyWriter } from "../resp/writer.ts";
 import type { FileHandle, FileSystem, Runtime } from "../runtime/types.ts";
 import { AofWriter } from "./aof.ts";
+import { scanAof } from "./aof_reader.ts";
 import { encodeSnapshot, loadSnapshot } from "./snapshot.ts";
 
 /** How often the time trigger looks whether a snapshot is due. */
@@ -260,48 +260,38 @@ export class Persistence {
     report: RecoveryReport,
     last: boolean,
   ): number {
-    const parser = new RespParser({
-      maxBulkBytes: 2 ** 31,
-      maxMultibulkLength: 2 ** 31,
-      maxQueryBufferBytes: 2 ** 53,
-    });
     const client = replayClient();
     const sink = new ReplyWriter();
     const hook = dispatcher.onPropagate;
     dispatcher.onPropagate = null;
+    let scan;
     try {
-      parser.feed(bytes, (argv) => {
+      scan = scanAof(bytes, (argv) => {
         dispatcher.execute(client, sink, argv);
-        report.commandsReplayed++;
         // Replies are not needed; drop them so memory stays flat.
         if (sink.size > 65536) sink.take();
       });
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      const offset = parser.consumedBytes;
-      const message = `${path} is corrupt at offset ${offset} of ${bytes.length}: ${error.message}`;
-      if (!this.options.truncateCorrupt) {
-        throw new RecoveryError(
-          `${message} (run 'deno task check-aof ${this.options.dataDir} --fix' to truncate it there)`,
-        );
-      }
-      report.warnings.push(`${message}; dropped ${bytes.length - offset} bytes`);
-      return offset;
     } finally {
       dispatcher.onPropagate = hook;
     }
-    const valid = parser.consumedBytes;
-    if (valid < bytes.length && !last) {
-      throw new RecoveryError(
-        `${path} is corrupt at offset ${valid} of ${bytes.length}: it ends in an incomplete ` +
-          `record but is not the last AOF (run 'deno task check-aof ${this.options.dataDir}')`,
-      );
+    report.commandsReplayed += scan.recordCount;
+    const { problem, validBytes: valid } = scan;
+    if (problem === null) return valid;
+    const dropped = bytes.length - valid;
+    const fix = `run 'deno task check-aof ${this.options.dataDir} --fix' to truncate it there`;
+    if (problem.kind === "corrupt" || !last) {
+      const message = `${path} is corrupt at offset ${problem.badByteOffset} of ${bytes.length} ` +
+        `(${problem.reason}${last ? "" : ", in an AOF that is not the last"}); ` +
+        `the records before offset ${valid} are valid`;
+      if (!this.options.truncateCorrupt || !last) {
+        throw new RecoveryError(`${message} (${fix}, or set aof_load_truncated: yes)`);
+      }
+      report.warnings.push(`${message}; truncated at offset ${valid}, dropping ${dropped} bytes`);
+      return valid;
     }
-    if (valid < bytes.length) {
-      report.warnings.push(
-        `${path}: dropped a torn last record at offset ${valid} (${bytes.length - valid} bytes)`,
-      );
-    }
+    report.warnings.push(
+      `${path}: dropped a torn last record at offset ${valid} (${dropped} bytes)`,
+    );
     return valid;
   }
 

@@ -95,11 +95,15 @@ export function encodeSnapshot(keyspace: Keyspace): Uint8Array {
 }
 
 /**
- * Loads a snapshot into the keyspace. The checksum is verified before anything is applied, so a
- * bad file is reported and never half-loaded. Returns the number of keys loaded; keys whose TTL
- * passed while the node was down are skipped.
+ * Checks a snapshot's header and checksum without loading it; returns its record count.
+ * Throws a {@linkcode SnapshotError} naming the file when it is not whole.
  */
-export function loadSnapshot(bytes: Uint8Array, keyspace: Keyspace, name: string): number {
+export function verifySnapshot(bytes: Uint8Array, name: string): number {
+  const buffer = checkedBuffer(bytes, name);
+  return buffer.readUInt32BE(buffer.length - 8);
+}
+
+function checkedBuffer(bytes: Uint8Array, name: string): Buffer {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buffer.length < MAGIC.length + 9 || buffer.toString("latin1", 0, MAGIC.length) !== MAGIC) {
     throw new SnapshotError(`snapshot ${name} is not a HyperCache snapshot (bad header)`);
@@ -113,6 +117,16 @@ export function loadSnapshot(bytes: Uint8Array, keyspace: Keyspace, name: string
       }`,
     );
   }
+  return buffer;
+}
+
+/**
+ * Loads a snapshot into the keyspace. The checksum is verified before anything is applied, so a
+ * bad file is reported and never half-loaded. Returns the number of keys loaded; keys whose TTL
+ * passed while the node was down are skipped.
+ */
+export function loadSnapshot(bytes: Uint8Array, keyspace: Keyspace, name: string): number {
+  const buffer = checkedBuffer(bytes, name);
   const now = keyspace.clock.realtimeMs();
   let offset = MAGIC.length;
   const text = () => {
