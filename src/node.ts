@@ -11,7 +11,9 @@ import type { NodeConfig } from "./config/config.ts";
 import { ACTIVE_EXPIRE_INTERVAL_MS } from "./constants.ts";
 import { Keyspace } from "./keyspace/keyspace.ts";
 import type { Runtime } from "./runtime/types.ts";
-import { RespServer } from "./server/server.ts";
+import { Client, RespServer } from "./server/server.ts";
+import { KeyspaceNotifier, PubSub } from "./commands/pubsub.ts";
+import { commandKeys } from "./commands/types.ts";
 import { VERSION } from "./version.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServer } from "./runtime/types.ts";
@@ -75,7 +77,7 @@ function infoText(
   section("Clients", [
     ["connected_clients", resp.clients.size],
     ["maxclients", config.maxClients],
-    ["blocked_clients", 0],
+    ["blocked_clients", resp.blockedCount],
   ]);
   const used = keyspace.usedMemoryBytes;
   const maxMemory = config.stores.reduce((sum, s) => sum + s.maxMemoryBytes, 0);
@@ -166,6 +168,16 @@ async function listening<T>(hostname: string, port: number, start: () => Promise
   }
 }
 
+/** Keyspace notification class of each command group (`notify-keyspace-events`). */
+const EVENT_CLASSES: Record<string, string> = {
+  string: "$",
+  list: "l",
+  set: "s",
+  hash: "h",
+  "sorted-set": "z",
+  generic: "g",
+};
+
 /** Builds every part of a node from its config and starts serving. */
 export async function startNode(config: NodeConfig, runtime: Runtime): Promise<HyperCacheNode> {
   const startedMs = runtime.clock.realtimeMs();
@@ -180,7 +192,26 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   hooks.clientIds = () => [...resp.clients.keys()];
   hooks.clientInfo = (id) => resp.clientInfo(id);
   hooks.killClients = (filter) => resp.kill(filter);
+  const hub = new PubSub();
+  const notifier = new KeyspaceNotifier(hub);
+  hooks.pubsub = {
+    hub,
+    subscriber: (client) => (client instanceof Client ? client : undefined),
+    changed: (client, count) => (client.subscriptions = count),
+  };
+  hooks.block = (client, keys, timeoutMs) => resp.block(client, keys, timeoutMs);
+  hooks.keyReady = (store, key) => resp.keyReady(store.index, key);
+  hooks.resetClient = (client) => {
+    if (!(client instanceof Client)) return;
+    hub.drop(client);
+    client.subscriptions = 0;
+  };
   const dispatcher = new Dispatcher(table, keyspace, hooks);
+  dispatcher.onWrite = (db, spec, argv) => {
+    if (!notifier.enabled) return;
+    const eventClass = EVENT_CLASSES[spec.group] ?? "g";
+    for (const key of commandKeys(spec, argv)) notifier.notify(eventClass, spec.name, db, key);
+  };
   const persistence = config.persistence.appendonly
     ? await Persistence.open(runtime, keyspace, dispatcher, {
       dataDir: config.dataDir,
@@ -212,7 +243,10 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     };
     for (const store of keyspace.stores) {
       if (!store.options.persist) continue;
-      store.onRemoved = (s, key) => persistence.append(s.index, ["DEL", key]);
+      store.onRemoved = (s, key, cause) => {
+        persistence.append(s.index, ["DEL", key]);
+        notifier.notify(cause === "expired" ? "x" : "e", cause, s.index, key);
+      };
     }
     if (config.persistence.appendfsync === "always") {
       durability = {
@@ -230,6 +264,11 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     requireAuth: auth.required,
     durability,
   });
+  resp.pubsub = hub;
+  for (const store of keyspace.stores) {
+    store.onRemoved ??= (s, key, cause) =>
+      notifier.notify(cause === "expired" ? "x" : "e", cause, s.index, key);
+  }
   const node = { config, keyspace, dispatcher, resp };
   hooks.config = liveConfig({
     config,
@@ -258,6 +297,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     },
     appendonly: config.persistence.appendonly,
     appendfsync: config.persistence.appendfsync,
+    setNotifyKeyspaceEvents: (flags) => notifier.configure(flags),
   });
   await listening(config.bind, config.port, () => resp.start());
   let http: HttpServer | null = null;

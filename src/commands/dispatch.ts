@@ -8,6 +8,7 @@ import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { ReplyWriter } from "../resp/writer.ts";
 import { NOAUTH, OOM, ReplyError, unknownCommand, wrongArity } from "./errors.ts";
 import type { CommandTable } from "./table.ts";
+import { SUBSCRIBED_MODE_COMMANDS } from "./pubsub.ts";
 import type { Store } from "../keyspace/store.ts";
 import type { KeyWatcher } from "../keyspace/store.ts";
 import type {
@@ -48,6 +49,7 @@ class Context implements CommandContext, KeyWatcher {
   queueFailed = false;
   watched: { store: Store; key: string }[] = [];
   watchTouched = false;
+  executing = false;
   readonly transaction: TransactionControl;
 
   constructor(
@@ -62,6 +64,9 @@ class Context implements CommandContext, KeyWatcher {
     this.transaction = {
       get open() {
         return ctx.queue !== null;
+      },
+      get executing() {
+        return ctx.executing;
       },
       begin: () => {
         if (ctx.queue !== null) throw new ReplyError("ERR MULTI calls can not be nested");
@@ -120,6 +125,8 @@ interface Compiled {
 export class Dispatcher {
   readonly stats: DispatchStats = { commandsProcessed: 0, perCommand: new Map(), errorReplies: 0 };
   onPropagate: PropagateHook | null = null;
+  /** Called after every write command that changed data (keyspace notifications). */
+  onWrite: ((db: number, spec: CommandSpec, argv: string[]) => void) | null = null;
   /** When it returns an error text, write commands are refused with it (persistence failing). */
   writeGate: (() => string | null) | null = null;
   private readonly contexts = new WeakMap<ClientState, Context>();
@@ -186,6 +193,12 @@ export class Dispatcher {
     const spec = entry.spec;
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
       return wrongArity(spec.name);
+    }
+    if (
+      client.protocol === 2 && (client.subscriptions ?? 0) > 0 &&
+      !SUBSCRIBED_MODE_COMMANDS.has(spec.name)
+    ) {
+      return `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
     }
     if (client.role !== "admin" && !permitted(spec, client.role)) {
       return `NOPERM User ${client.user} has no permissions to run the '${spec.name}' command`;
@@ -259,6 +272,7 @@ export class Dispatcher {
     const logged: [number, string[]][] = [];
     if (hook !== null) this.onPropagate = (db, argv) => logged.push([db, argv]);
     out.arrayHeader(queue.length);
+    ctx.executing = true;
     try {
       for (const argv of queue) {
         const entry = this.lookup(argv[0])!;
@@ -267,6 +281,7 @@ export class Dispatcher {
         else this.runEntry(entry, ctx.client, out, argv);
       }
     } finally {
+      ctx.executing = false;
       this.onPropagate = hook;
     }
     if (hook === null || logged.length === 0) return;
@@ -310,8 +325,9 @@ export class Dispatcher {
       out.error(error.message);
     }
     this.countCall(entry, failed);
-    if (isWrite && this.onPropagate !== null && this.dirtyTotal() !== dirtyBefore) {
-      this.onPropagate(store.index, ctx.propagated ?? argv);
+    if (isWrite && this.dirtyTotal() !== dirtyBefore) {
+      this.onPropagate?.(store.index, ctx.propagated ?? argv);
+      this.onWrite?.(store.index, spec, argv);
     }
   }
 

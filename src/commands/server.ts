@@ -10,6 +10,13 @@ import { command, type CommandContext, type CommandSpec } from "./types.ts";
 
 function ping(ctx: CommandContext, argv: string[]): void {
   if (argv.length > 2) throw new ReplyError(wrongArity("ping"));
+  if (ctx.client.protocol === 2 && (ctx.client.subscriptions ?? 0) > 0) {
+    // In subscribed mode Redis answers PING with a pub/sub-shaped array.
+    ctx.out.arrayHeader(2);
+    ctx.out.bulk("pong");
+    ctx.out.bulk(argv[1] ?? "");
+    return;
+  }
   if (argv.length === 2) ctx.out.bulk(argv[1]);
   else ctx.out.simple("PONG");
 }

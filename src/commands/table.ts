@@ -9,6 +9,8 @@ import { listCommands } from "./list.ts";
 import { persistenceCommands } from "./persistence.ts";
 import { transactionCommands } from "./transactions.ts";
 import { connectionCommands } from "./connection.ts";
+import { pubsubCommands } from "./pubsub.ts";
+import { blockingCommands } from "./blocking.ts";
 import { serverCommands } from "./server.ts";
 import { setCommands } from "./set.ts";
 import { stringCommands } from "./strings.ts";
@@ -47,6 +49,8 @@ export function createCommandTable(): CommandTable {
     ...persistenceCommands,
     ...transactionCommands,
     ...connectionCommands,
+    ...pubsubCommands,
+    ...blockingCommands,
   ]);
   return table;
 }

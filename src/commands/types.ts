@@ -7,6 +7,7 @@
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { Store } from "../keyspace/store.ts";
 import type { ReplyWriter, RespVersion } from "../resp/writer.ts";
+import type { PubSub, Subscriber } from "./pubsub.ts";
 
 /** Redis's command flags, as far as HyperCache uses them. */
 export type CommandFlag =
@@ -44,6 +45,8 @@ export interface CommandContext {
 export interface TransactionControl {
   /** Whether MULTI is open (commands are being queued). */
   readonly open: boolean;
+  /** Whether EXEC is running the queue now (blocking commands must not wait then). */
+  readonly executing: boolean;
   begin(): void;
   /** Runs the queued commands, replying with their replies in one array. */
   exec(): void;
@@ -95,6 +98,8 @@ export interface ClientState {
   user: string;
   /** What the user may run: `readonly` only commands flagged readonly, `admin` everything. */
   role: UserRole;
+  /** Channels and patterns the connection is subscribed to (RESP2 then allows few commands). */
+  subscriptions?: number;
   /** Set by QUIT: close after the reply is written. */
   closeAfterReply: boolean;
   readonly createdMs: number;
@@ -123,6 +128,18 @@ export interface ServerHooks {
   killClients?(filter: ClientKillFilter): number;
   /** Forgets per-connection server state (subscriptions) on RESET. */
   resetClient?(client: ClientState): void;
+  /**
+   * Parks a connection whose blocking command found nothing, until one of `keys` (in its
+   * current store) gets data or `timeoutMs` passes (0 = forever). False when it cannot wait.
+   */
+  block?(client: ClientState, keys: string[], timeoutMs: number): boolean;
+  /** Pub/sub: the hub, and the subscriber that stands for a connection. */
+  pubsub?: {
+    hub: PubSub;
+    subscriber(client: ClientState): Subscriber | undefined;
+    /** Called after a connection's subscription count changed. */
+    changed(client: ClientState, count: number): void;
+  };
 }
 
 /** What SAVE, BGSAVE, BGREWRITEAOF and LASTSAVE reach. */

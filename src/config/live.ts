@@ -17,6 +17,7 @@ export interface LiveTargets {
   setMaxClients(count: number): void;
   setRequirePass(password: string): void;
   resetStats(): void;
+  setNotifyKeyspaceEvents(flags: string): void;
   /** Whether AOF is on, and how it syncs (fixed at start). */
   appendonly: boolean;
   appendfsync: string;
@@ -110,6 +111,7 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
           return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
         }
         notifyKeyspaceEvents = value;
+        targets.setNotifyKeyspaceEvents(value);
         return null;
       },
     },

@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import type { Dispatcher } from "../commands/dispatch.ts";
+import { encodePush, type PubSub, type Subscriber } from "../commands/pubsub.ts";
 import type { ClientKillFilter, ClientState, UserRole } from "../commands/types.ts";
 import { ProtocolError, RespParser } from "../resp/parser.ts";
 import { ReplyWriter } from "../resp/writer.ts";
@@ -36,7 +38,21 @@ export interface RespServerOptions {
 }
 
 /** A connection's state: the client as commands see it plus its parser. */
-export class Client implements ClientState {
+/** Pending output above which a subscriber that does not read is disconnected (Redis's pubsub
+ * client-output-buffer-limit is 32mb). */
+const PUBSUB_OUTPUT_LIMIT_BYTES = 32 * 1024 * 1024;
+
+/** Commands a client may pipeline behind a blocked command before it is disconnected. */
+const MAX_PENDING_COMMANDS = 100_000;
+
+/** A parked blocking command. */
+interface Blocked {
+  argv: string[];
+  queueKeys: string[];
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+export class Client implements ClientState, Subscriber {
   db = 0;
   protocol: 2 | 3 = 2;
   name = "";
@@ -48,6 +64,16 @@ export class Client implements ClientState {
   lastActiveMs: number;
   /** Channels and patterns subscribed to. */
   subscriptions = 0;
+  /** The parked blocking command, or null. */
+  blocked: Blocked | null = null;
+  /** Commands received while blocked, run once it is served. */
+  pending: string[][] = [];
+  /** The command being run (a blocking command parks it). */
+  currentArgv: string[] = [];
+  readonly channels = new Set<string>();
+  readonly patterns = new Set<string>();
+  /** Set when the connection went over its pub/sub output limit. */
+  onOverflow: (() => void) | null = null;
   readonly parser: RespParser;
   /** Replies waiting for durability; later replies queue behind them to keep their order. */
   heldCount = 0;
@@ -67,6 +93,15 @@ export class Client implements ClientState {
 
   get remoteAddress(): string {
     return this.conn.remoteAddress;
+  }
+
+  deliver(channel: string, message: string, pattern: string | null): void {
+    if (this.closeAfterReply) return;
+    const items = pattern === null
+      ? ["message", channel, message]
+      : ["pmessage", pattern, channel, message];
+    this.conn.write(Buffer.from(encodePush(this.protocol, items), "latin1"));
+    if (this.conn.pendingBytes() > PUBSUB_OUTPUT_LIMIT_BYTES) this.onOverflow?.();
   }
 }
 
@@ -90,6 +125,16 @@ export class RespServer {
   private nextId = 1;
   private readonly out = new ReplyWriter();
   private stopping = false;
+  /** Where closed connections' subscriptions are dropped. */
+  pubsub: PubSub | null = null;
+  /** Clients waiting on each `db NUL key`, in arrival order. */
+  private readonly waiting = new Map<string, Client[]>();
+  /** Keys that got data during the current command. */
+  private readonly ready = new Set<string>();
+  private retrying: Client | null = null;
+  private retryState: Blocked | null = null;
+  /** Connections parked in a blocking command (INFO blocked_clients). */
+  blockedCount = 0;
 
   constructor(
     private readonly runtime: Runtime,
@@ -111,7 +156,10 @@ export class RespServer {
           if (conn.data instanceof Client) conn.resume();
         },
         onClose: (conn) => {
-          if (conn.data instanceof Client) this.clients.delete(conn.data.id);
+          if (!(conn.data instanceof Client)) return;
+          this.clients.delete(conn.data.id);
+          this.pubsub?.drop(conn.data);
+          this.unblock(conn.data);
         },
       },
     );
@@ -134,6 +182,12 @@ export class RespServer {
       this.options,
     );
     conn.data = client;
+    client.onOverflow = () => {
+      this.stats.outputLimitDisconnections++;
+      client.closeAfterReply = true;
+      this.pubsub?.drop(client);
+      conn.close();
+    };
     this.clients.set(client.id, client);
   }
 
@@ -141,27 +195,155 @@ export class RespServer {
     const client = conn.data;
     if (!(client instanceof Client) || client.closeAfterReply) return;
     const out = this.out;
-    const durability = this.options.durability;
     client.lastActiveMs = this.runtime.clock.realtimeMs();
-    const mark = durability?.mark() ?? 0;
+    const mark = this.options.durability?.mark() ?? 0;
     try {
-      client.parser.feed(bytes, (argv) => {
-        if (client.closeAfterReply) return;
-        this.dispatcher.execute(client, out, argv);
-      });
+      client.parser.feed(bytes, (argv) => this.command(client, argv));
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
       this.stats.protocolErrors++;
       out.error(`ERR ${error.message}`);
       client.closeAfterReply = true;
     }
-    const wait = durability?.waitSince(mark) ?? null;
+    this.send(client, mark);
+    this.serveReady();
+  }
+
+  /** Runs one command of a connection, or queues it behind a blocked one. */
+  private command(client: Client, argv: string[]): void {
+    if (client.closeAfterReply) return;
+    if (client.blocked !== null || client.pending.length > 0) {
+      if (client.pending.length >= MAX_PENDING_COMMANDS) {
+        this.out.error("ERR too many commands queued behind a blocked command");
+        client.closeAfterReply = true;
+        return;
+      }
+      client.pending.push(argv);
+      return;
+    }
+    client.currentArgv = argv;
+    this.dispatcher.execute(client, this.out, argv);
+  }
+
+  /** Writes what the writer holds for `client`: at once, or once durable (`appendfsync always`). */
+  private send(client: Client, mark: number): void {
+    const out = this.out;
+    const wait = this.options.durability?.waitSince(mark) ?? null;
     if (wait !== null || client.heldCount > 0) {
       this.hold(client, out.take().slice(), wait);
       return;
     }
-    if (out.size > 0) conn.write(out.take());
+    if (out.size > 0) client.conn.write(out.take());
     this.afterWrite(client);
+  }
+
+  /** `ServerHooks.block`: parks the connection running a blocking command. */
+  block(client: ClientState, keys: string[], timeoutMs: number): boolean {
+    if (!(client instanceof Client)) return false;
+    if (this.retrying === client) {
+      // Run again after a push and still nothing: keep waiting where it was in the queues.
+      client.blocked = this.retryState;
+      return true;
+    }
+    const blocked: Blocked = {
+      argv: client.currentArgv,
+      queueKeys: keys.map((key) => `${client.db}\u0000${key}`),
+      timer: null,
+    };
+    for (const queueKey of blocked.queueKeys) {
+      let queue = this.waiting.get(queueKey);
+      if (queue === undefined) this.waiting.set(queueKey, queue = []);
+      queue.push(client);
+    }
+    if (timeoutMs > 0) blocked.timer = setTimeout(() => this.timeout(client), timeoutMs);
+    client.blocked = blocked;
+    this.blockedCount++;
+    return true;
+  }
+
+  /** `ServerHooks.keyReady`: a push made `key` non-empty; waiting clients are served after the
+   * current command. */
+  keyReady(db: number, key: string): void {
+    const queueKey = `${db}\u0000${key}`;
+    if (this.waiting.has(queueKey)) this.ready.add(queueKey);
+  }
+
+  /** Runs parked commands whose keys got data, oldest first. */
+  private serveReady(): void {
+    while (this.ready.size > 0) {
+      const keys = [...this.ready];
+      this.ready.clear();
+      for (const queueKey of keys) {
+        for (const client of [...(this.waiting.get(queueKey) ?? [])]) {
+          if (client.blocked !== null) this.retry(client);
+        }
+      }
+    }
+  }
+
+  private retry(client: Client): void {
+    const blocked = client.blocked!;
+    const mark = this.options.durability?.mark() ?? 0;
+    this.retrying = client;
+    this.retryState = blocked;
+    client.blocked = null;
+    try {
+      client.currentArgv = blocked.argv;
+      this.dispatcher.execute(client, this.out, blocked.argv);
+    } finally {
+      this.retrying = null;
+      this.retryState = null;
+    }
+    if (client.blocked !== null) return;
+    client.blocked = blocked;
+    this.unblock(client);
+    this.send(client, mark);
+    this.runPending(client);
+  }
+
+  private timeout(client: Client): void {
+    const blocked = client.blocked;
+    if (blocked === null) return;
+    this.unblock(client);
+    const name = blocked.argv[0].toLowerCase();
+    this.out.protocol = client.protocol;
+    if (name === "blmove" || name === "brpoplpush") this.out.nullReply();
+    else this.out.nullArray();
+    this.send(client, this.options.durability?.mark() ?? 0);
+    this.runPending(client);
+  }
+
+  /** Takes a client out of the wait queues. */
+  private unblock(client: Client): void {
+    const blocked = client.blocked;
+    if (blocked === null) return;
+    if (blocked.timer !== null) clearTimeout(blocked.timer);
+    for (const queueKey of blocked.queueKeys) {
+      const queue = this.waiting.get(queueKey);
+      if (queue === undefined) continue;
+      const index = queue.indexOf(client);
+      if (index !== -1) queue.splice(index, 1);
+      if (queue.length === 0) this.waiting.delete(queueKey);
+    }
+    client.blocked = null;
+    this.blockedCount--;
+  }
+
+  /** Runs the commands that arrived while the client was blocked. */
+  private runPending(client: Client): void {
+    if (client.pending.length === 0 || client.closeAfterReply) return;
+    const pending = client.pending;
+    client.pending = [];
+    const mark = this.options.durability?.mark() ?? 0;
+    for (let i = 0; i < pending.length; i++) {
+      if (client.blocked !== null) {
+        client.pending = pending.slice(i).concat(client.pending);
+        break;
+      }
+      this.command(client, pending[i]);
+    }
+    this.send(client, mark);
+    this.serveReady();
   }
 
   /** Sends `reply` once `wait` and every earlier held reply are done. */

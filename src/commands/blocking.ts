@@ -1,0 +1,137 @@
+/**
+ * Blocking list pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH. A command that finds its lists empty asks
+ * the server to park the connection (`ServerHooks.block`); the server runs it again when a push
+ * makes one of its keys ready, serving waiting clients in arrival order, or answers a null
+ * array when the timeout passes. Where the connection cannot wait (inside MULTI, over HTTP) the
+ * null reply comes at once, as in Redis.
+ *
+ * @module
+ */
+import type { ListValue } from "../keyspace/list.ts";
+import { containerChanged, containerEntry } from "./_container.ts";
+import { ReplyError, SYNTAX } from "./errors.ts";
+import { moveElement } from "./list.ts";
+import { command, type CommandContext, type CommandSpec } from "./types.ts";
+
+/** Redis's limit on a blocking timeout, about 2^53 ms written as seconds. */
+const MAX_TIMEOUT_SECONDS = 9_007_199_254_740;
+
+/** The timeout argument in ms (0 = wait forever), with Redis's errors. */
+export function timeoutArg(text: string): number {
+  const seconds = Number(text);
+  if (
+    text.trim() === "" || Number.isNaN(seconds) || !Number.isFinite(seconds) ||
+    seconds > MAX_TIMEOUT_SECONDS
+  ) {
+    throw new ReplyError("ERR timeout is not a float or out of range");
+  }
+  if (seconds < 0) throw new ReplyError("ERR timeout is negative");
+  return Math.ceil(seconds * 1000);
+}
+
+/** Parks the connection, or answers the null array when it cannot wait. */
+function blockOrNull(ctx: CommandContext, keys: string[], timeoutMs: number): void {
+  if (ctx.transaction.executing || ctx.server.block?.(ctx.client, keys, timeoutMs) !== true) {
+    ctx.out.nullArray();
+  }
+}
+
+function bpop(end: "left" | "right") {
+  return (ctx: CommandContext, argv: string[]): void => {
+    const timeoutMs = timeoutArg(argv[argv.length - 1]);
+    const keys = argv.slice(1, -1);
+    for (const key of keys) {
+      const entry = containerEntry(ctx.store, key, "list");
+      if (entry === undefined) continue;
+      const list = entry.value as ListValue;
+      const value = end === "left" ? list.popFront()! : list.popBack()!;
+      containerChanged(ctx.store, entry);
+      ctx.propagate([end === "left" ? "LPOP" : "RPOP", key]);
+      ctx.out.arrayHeader(2);
+      ctx.out.bulk(key);
+      ctx.out.bulk(value);
+      return;
+    }
+    blockOrNull(ctx, keys, timeoutMs);
+  };
+}
+
+function endArg(text: string): "left" | "right" {
+  const upper = text.toUpperCase();
+  if (upper === "LEFT") return "left";
+  if (upper === "RIGHT") return "right";
+  throw new ReplyError(SYNTAX);
+}
+
+function bmove(
+  ctx: CommandContext,
+  source: string,
+  destination: string,
+  from: "left" | "right",
+  to: "left" | "right",
+  timeoutText: string,
+): void {
+  const timeoutMs = timeoutArg(timeoutText);
+  const value = moveElement(ctx, source, destination, from, to);
+  if (value !== null) {
+    ctx.propagate(["LMOVE", source, destination, from.toUpperCase(), to.toUpperCase()]);
+    ctx.out.bulk(value);
+    return;
+  }
+  if (ctx.transaction.executing || ctx.server.block?.(ctx.client, [source], timeoutMs) !== true) {
+    ctx.out.nullReply();
+  }
+}
+
+const flags = ["write", "denyoom", "noscript", "blocking"] as const;
+
+export const blockingCommands: CommandSpec[] = [
+  command({
+    name: "blpop",
+    arity: -3,
+    flags: ["write", "noscript", "blocking"],
+    firstKey: 1,
+    lastKey: -2,
+    step: 1,
+    group: "list",
+    summary:
+      "Removes and returns the first element of the first non-empty list, or blocks until one is available.",
+    handler: bpop("left"),
+  }),
+  command({
+    name: "brpop",
+    arity: -3,
+    flags: ["write", "noscript", "blocking"],
+    firstKey: 1,
+    lastKey: -2,
+    step: 1,
+    group: "list",
+    summary:
+      "Removes and returns the last element of the first non-empty list, or blocks until one is available.",
+    handler: bpop("right"),
+  }),
+  command({
+    name: "blmove",
+    arity: 6,
+    flags: [...flags],
+    firstKey: 1,
+    lastKey: 2,
+    step: 1,
+    group: "list",
+    summary:
+      "Pops an element from a list, pushes it to another list and returns it; blocks while the source is empty.",
+    handler: (ctx, argv) => bmove(ctx, argv[1], argv[2], endArg(argv[3]), endArg(argv[4]), argv[5]),
+  }),
+  command({
+    name: "brpoplpush",
+    arity: 4,
+    flags: [...flags],
+    firstKey: 1,
+    lastKey: 2,
+    step: 1,
+    group: "list",
+    summary:
+      "Pops an element from a list, pushes it to another list and returns it; blocks while the source is empty.",
+    handler: (ctx, argv) => bmove(ctx, argv[1], argv[2], "right", "left", argv[3]),
+  }),
+];

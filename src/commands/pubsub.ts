@@ -1,0 +1,263 @@
+/**
+ * Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB, and keyspace
+ * notifications (`notify-keyspace-events`). The hub is protocol-agnostic: a RESP connection and an
+ * HTTP event stream are both `Subscriber`s.
+ *
+ * @module
+ */
+import { globMatch } from "./_glob.ts";
+import { ReplyError, unknownSubcommand } from "./errors.ts";
+import { command, type CommandContext, type CommandSpec } from "./types.ts";
+
+/** Something that receives published messages. */
+export interface Subscriber {
+  readonly channels: Set<string>;
+  readonly patterns: Set<string>;
+  /** Delivers a message; `pattern` is set for a pattern match (`pmessage`). */
+  deliver(channel: string, message: string, pattern: string | null): void;
+}
+
+/**
+ * Channels and patterns to subscribers.
+ *
+ * @example
+ * ```ts
+ * import { PubSub } from "./pubsub.ts";
+ * const hub = new PubSub();
+ * const got: string[] = [];
+ * const sub = { channels: new Set<string>(), patterns: new Set<string>(), deliver: (c: string, m: string) => got.push(`${c}:${m}`) };
+ * hub.subscribe(sub, "news");
+ * hub.publish("news", "hello"); // 1, and got is ["news:hello"]
+ * ```
+ */
+export class PubSub {
+  readonly channels = new Map<string, Set<Subscriber>>();
+  readonly patterns = new Map<string, Set<Subscriber>>();
+
+  subscribe(subscriber: Subscriber, channel: string): void {
+    subscriber.channels.add(channel);
+    let set = this.channels.get(channel);
+    if (set === undefined) this.channels.set(channel, set = new Set());
+    set.add(subscriber);
+  }
+
+  unsubscribe(subscriber: Subscriber, channel: string): boolean {
+    if (!subscriber.channels.delete(channel)) return false;
+    const set = this.channels.get(channel)!;
+    set.delete(subscriber);
+    if (set.size === 0) this.channels.delete(channel);
+    return true;
+  }
+
+  psubscribe(subscriber: Subscriber, pattern: string): void {
+    subscriber.patterns.add(pattern);
+    let set = this.patterns.get(pattern);
+    if (set === undefined) this.patterns.set(pattern, set = new Set());
+    set.add(subscriber);
+  }
+
+  punsubscribe(subscriber: Subscriber, pattern: string): boolean {
+    if (!subscriber.patterns.delete(pattern)) return false;
+    const set = this.patterns.get(pattern)!;
+    set.delete(subscriber);
+    if (set.size === 0) this.patterns.delete(pattern);
+    return true;
+  }
+
+  /** Removes every subscription of `subscriber` (a closed connection). */
+  drop(subscriber: Subscriber): void {
+    for (const channel of [...subscriber.channels]) this.unsubscribe(subscriber, channel);
+    for (const pattern of [...subscriber.patterns]) this.punsubscribe(subscriber, pattern);
+  }
+
+  /** Sends `message` to every subscriber of `channel` and of matching patterns; returns how many. */
+  publish(channel: string, message: string): number {
+    let receivers = 0;
+    const direct = this.channels.get(channel);
+    if (direct !== undefined) {
+      for (const subscriber of direct) subscriber.deliver(channel, message, null);
+      receivers += direct.size;
+    }
+    for (const [pattern, set] of this.patterns) {
+      if (!globMatch(pattern, channel)) continue;
+      for (const subscriber of set) subscriber.deliver(channel, message, pattern);
+      receivers += set.size;
+    }
+    return receivers;
+  }
+}
+
+/** Encodes pub/sub pushes for a RESP connection: arrays in RESP2, push types in RESP3. */
+export function encodePush(protocol: 2 | 3, items: (string | number | null)[]): string {
+  let text = `${protocol === 3 ? ">" : "*"}${items.length}\r\n`;
+  for (const item of items) {
+    if (item === null) text += protocol === 3 ? "_\r\n" : "$-1\r\n";
+    else if (typeof item === "number") text += `:${item}\r\n`;
+    else text += `$${item.length}\r\n${item}\r\n`;
+  }
+  return text;
+}
+
+function subscriberOf(ctx: CommandContext): Subscriber {
+  const subscriber = ctx.server.pubsub?.subscriber(ctx.client);
+  if (subscriber === undefined) {
+    throw new ReplyError(
+      `ERR ${ctx.client.lastCommand.toUpperCase()} is not available on this connection`,
+    );
+  }
+  return subscriber;
+}
+
+function count(subscriber: Subscriber): number {
+  return subscriber.channels.size + subscriber.patterns.size;
+}
+
+function confirm(
+  ctx: CommandContext,
+  kind: string,
+  name: string | null,
+  subscriber: Subscriber,
+): void {
+  ctx.out.rawText(encodePush(ctx.client.protocol, [kind, name, count(subscriber)]));
+}
+
+function subscribe(patterns: boolean) {
+  return (ctx: CommandContext, argv: string[]): void => {
+    const hub = ctx.server.pubsub!.hub;
+    const subscriber = subscriberOf(ctx);
+    for (const name of argv.slice(1)) {
+      if (patterns) hub.psubscribe(subscriber, name);
+      else hub.subscribe(subscriber, name);
+      confirm(ctx, patterns ? "psubscribe" : "subscribe", name, subscriber);
+    }
+    ctx.server.pubsub!.changed(ctx.client, count(subscriber));
+  };
+}
+
+function unsubscribe(patterns: boolean) {
+  return (ctx: CommandContext, argv: string[]): void => {
+    const hub = ctx.server.pubsub!.hub;
+    const subscriber = subscriberOf(ctx);
+    const kind = patterns ? "punsubscribe" : "unsubscribe";
+    const names = argv.length > 1
+      ? argv.slice(1)
+      : [...(patterns ? subscriber.patterns : subscriber.channels)];
+    if (names.length === 0) confirm(ctx, kind, null, subscriber);
+    for (const name of names) {
+      if (patterns) hub.punsubscribe(subscriber, name);
+      else hub.unsubscribe(subscriber, name);
+      confirm(ctx, kind, name, subscriber);
+    }
+    ctx.server.pubsub!.changed(ctx.client, count(subscriber));
+  };
+}
+
+function pubsub(ctx: CommandContext, argv: string[]): void {
+  const hub = ctx.server.pubsub?.hub ?? new PubSub();
+  const sub = argv[1].toUpperCase();
+  if (sub === "CHANNELS") {
+    const pattern = argv[2] ?? null;
+    const names = [...hub.channels.keys()].filter((c) => pattern === null || globMatch(pattern, c));
+    return ctx.out.bulkArray(names);
+  }
+  if (sub === "NUMSUB") {
+    ctx.out.mapHeader(argv.length - 2);
+    for (const channel of argv.slice(2)) {
+      ctx.out.bulk(channel);
+      ctx.out.integer(hub.channels.get(channel)?.size ?? 0);
+    }
+    return;
+  }
+  if (sub === "NUMPAT") return ctx.out.integer(hub.patterns.size);
+  throw new ReplyError(unknownSubcommand(argv));
+}
+
+const flags = ["pubsub", "noscript", "loading", "stale"] as const;
+
+export const pubsubCommands: CommandSpec[] = [
+  command({
+    name: "subscribe",
+    arity: -2,
+    flags,
+    group: "pubsub",
+    summary: "Listens for messages published to channels.",
+    handler: subscribe(false),
+  }),
+  command({
+    name: "unsubscribe",
+    arity: -1,
+    flags,
+    group: "pubsub",
+    summary: "Stops listening to messages posted to channels.",
+    handler: unsubscribe(false),
+  }),
+  command({
+    name: "psubscribe",
+    arity: -2,
+    flags,
+    group: "pubsub",
+    summary: "Listens for messages published to channels that match one or more patterns.",
+    handler: subscribe(true),
+  }),
+  command({
+    name: "punsubscribe",
+    arity: -1,
+    flags,
+    group: "pubsub",
+    summary: "Stops listening to messages published to channels that match one or more patterns.",
+    handler: unsubscribe(true),
+  }),
+  command({
+    name: "publish",
+    arity: 3,
+    flags: ["pubsub", "loading", "stale", "fast"],
+    group: "pubsub",
+    summary: "Posts a message to a channel.",
+    handler: (ctx, argv) => ctx.out.integer(ctx.server.pubsub?.hub.publish(argv[1], argv[2]) ?? 0),
+  }),
+  command({
+    name: "pubsub",
+    arity: -2,
+    flags: ["pubsub", "loading", "stale"],
+    group: "pubsub",
+    summary: "PUBSUB CHANNELS, NUMSUB and NUMPAT.",
+    handler: pubsub,
+  }),
+];
+
+/** Commands a RESP2 connection in subscribed mode may still run. */
+export const SUBSCRIBED_MODE_COMMANDS = new Set([
+  "subscribe",
+  "unsubscribe",
+  "psubscribe",
+  "punsubscribe",
+  "ping",
+  "quit",
+  "reset",
+]);
+
+/**
+ * Keyspace notifications as Redis's `notify-keyspace-events` describes them: `K` keyspace and
+ * `E` keyevent channels, for the classes g (generic), $ (string), l, s, h, z, x (expired),
+ * e (evicted), or A for all of g$lshzxe.
+ */
+export class KeyspaceNotifier {
+  private flags = "";
+
+  constructor(private readonly hub: PubSub) {}
+
+  configure(flags: string): void {
+    this.flags = flags.includes("A") ? flags.replace("A", "g$lshzxe") : flags;
+  }
+
+  get enabled(): boolean {
+    return this.flags.length > 0 && (this.flags.includes("K") || this.flags.includes("E"));
+  }
+
+  /** Publishes `event` on `key` of store `db` if the class is enabled. */
+  notify(eventClass: string, event: string, db: number, key: string): void {
+    if (!this.flags.includes(eventClass)) return;
+    if (this.flags.includes("K")) this.hub.publish(`__keyspace@${db}__:${key}`, event);
+    if (this.flags.includes("E")) this.hub.publish(`__keyevent@${db}__:${event}`, key);
+  }
+}
