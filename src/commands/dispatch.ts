@@ -41,6 +41,61 @@ export function permitted(spec: CommandSpec, role: UserRole): boolean {
 /** Commands that run, instead of being queued, while MULTI is open. */
 const TRANSACTION_CONTROL = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
 
+/** The MULTI/EXEC/WATCH commands' view of a connection's transaction state. */
+class Transaction implements TransactionControl {
+  constructor(private readonly ctx: Context, private readonly dispatcher: Dispatcher) {}
+
+  get open(): boolean {
+    return this.ctx.queue !== null;
+  }
+
+  get executing(): boolean {
+    return this.ctx.executing;
+  }
+
+  begin(): void {
+    const ctx = this.ctx;
+    if (ctx.queue !== null) throw new ReplyError("ERR MULTI calls can not be nested");
+    ctx.queue = [];
+    ctx.queueFailed = false;
+    ctx.out.ok();
+  }
+
+  discard(): void {
+    const ctx = this.ctx;
+    if (ctx.queue === null) throw new ReplyError("ERR DISCARD without MULTI");
+    ctx.queue = null;
+    ctx.unwatchAll();
+    ctx.out.ok();
+  }
+
+  exec(): void {
+    this.dispatcher.exec(this.ctx);
+  }
+
+  watch(keys: string[]): void {
+    const ctx = this.ctx;
+    if (ctx.queue !== null) throw new ReplyError("ERR WATCH inside MULTI is not allowed");
+    for (const key of keys) {
+      // Expire it now if due, so a key already gone at WATCH time does not abort EXEC later.
+      ctx.store.lookup(key, false);
+      ctx.store.watch(key, ctx);
+      ctx.watched.push({ store: ctx.store, key });
+    }
+    ctx.out.ok();
+  }
+
+  unwatch(): void {
+    this.ctx.unwatchAll();
+    this.ctx.out.ok();
+  }
+
+  reset(): void {
+    this.ctx.queue = null;
+    this.ctx.unwatchAll();
+  }
+}
+
 class Context implements CommandContext, KeyWatcher {
   propagated: string[] | null = null;
   /** Queued commands while MULTI is open, else null. */
@@ -60,46 +115,7 @@ class Context implements CommandContext, KeyWatcher {
     readonly server: ServerHooks,
     dispatcher: Dispatcher,
   ) {
-    const ctx = this;
-    this.transaction = {
-      get open() {
-        return ctx.queue !== null;
-      },
-      get executing() {
-        return ctx.executing;
-      },
-      begin: () => {
-        if (ctx.queue !== null) throw new ReplyError("ERR MULTI calls can not be nested");
-        ctx.queue = [];
-        ctx.queueFailed = false;
-        ctx.out.ok();
-      },
-      discard: () => {
-        if (ctx.queue === null) throw new ReplyError("ERR DISCARD without MULTI");
-        ctx.queue = null;
-        ctx.unwatchAll();
-        ctx.out.ok();
-      },
-      exec: () => dispatcher.exec(ctx),
-      watch: (keys) => {
-        if (ctx.queue !== null) throw new ReplyError("ERR WATCH inside MULTI is not allowed");
-        for (const key of keys) {
-          // Expire it now if due, so a key already gone at WATCH time does not abort EXEC later.
-          ctx.store.lookup(key, false);
-          ctx.store.watch(key, ctx);
-          ctx.watched.push({ store: ctx.store, key });
-        }
-        ctx.out.ok();
-      },
-      unwatch: () => {
-        ctx.unwatchAll();
-        ctx.out.ok();
-      },
-      reset: () => {
-        ctx.queue = null;
-        ctx.unwatchAll();
-      },
-    };
+    this.transaction = new Transaction(this, dispatcher);
   }
 
   unwatchAll(): void {
