@@ -47,6 +47,7 @@ try {
 console.log(
   `hypercache ${VERSION} on ${runtime.name} ${runtime.version}: node ${config.nodeId} ` +
     `ready, RESP on ${config.bind}:${node.resp.port}` +
+    (node.resp.tlsPort ? `, TLS on ${config.bind}:${node.resp.tlsPort}` : "") +
     (node.http ? `, HTTP on ${config.bind}:${node.http.port}` : ""),
 );
 

@@ -178,6 +178,22 @@ const EVENT_CLASSES: Record<string, string> = {
   generic: "g",
 };
 
+/** Reads the TLS certificate and key named in the config. */
+async function readTls(
+  runtime: Runtime,
+  config: NodeConfig,
+): Promise<{ certPem: string; keyPem: string }> {
+  const read = async (path: string, what: string) => {
+    const bytes = await runtime.fs.readFile(path);
+    if (bytes === null) throw new Error(`tls.${what}: ${path} does not exist`);
+    return new TextDecoder().decode(bytes);
+  };
+  return {
+    certPem: await read(config.tls.certFile, "cert_file"),
+    keyPem: await read(config.tls.keyFile, "key_file"),
+  };
+}
+
 /** Builds every part of a node from its config and starts serving. */
 export async function startNode(config: NodeConfig, runtime: Runtime): Promise<HyperCacheNode> {
   const startedMs = runtime.clock.realtimeMs();
@@ -187,7 +203,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     info: (sections: string[], _client: ClientState) =>
       infoText({ ...node, persistence, auth: hooks.auth }, runtime, startedMs, sections),
   };
-  const auth = new Auth(config.requirePass, []);
+  const auth = new Auth(config.requirePass, config.users);
   hooks.auth = auth;
   hooks.clientIds = () => [...resp.clients.keys()];
   hooks.clientInfo = (id) => resp.clientInfo(id);
@@ -262,6 +278,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     maxClients: config.maxClients,
     ...config.limits,
     requireAuth: auth.required,
+    tls: config.tls.enabled ? await readTls(runtime, config) : undefined,
+    tlsPort: config.tls.port,
     durability,
   });
   resp.pubsub = hub;
@@ -275,7 +293,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     keyspace,
     setMaxClients: (count) => resp.setMaxClients(count),
     setRequirePass: (password) => {
-      hooks.auth = new Auth(password, []);
+      hooks.auth = new Auth(password, config.users);
       resp.setRequireAuth(hooks.auth.required);
     },
     resetStats: () => {
@@ -299,7 +317,11 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     appendfsync: config.persistence.appendfsync,
     setNotifyKeyspaceEvents: (flags) => notifier.configure(flags),
   });
-  await listening(config.bind, config.port, () => resp.start());
+  await listening(
+    config.bind,
+    config.tls.enabled ? config.tls.port : config.port,
+    () => resp.start(),
+  );
   let http: HttpServer | null = null;
   if (config.http.enabled) {
     const app = createHttpApp({ config, dispatcher, runtime, startedMs });

@@ -25,6 +25,7 @@ const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
  * 100) and is at least 64 MB (`auto-rewrite-min-size`). */
 const DEFAULT_AUTO_REWRITE_PERCENTAGE = 100;
 const DEFAULT_AUTO_REWRITE_MIN_BYTES = 64 * 1024 * 1024;
+import { passwordDigest } from "../server/auth.ts";
 import { EVICTION_POLICIES, type StoreOptions } from "../keyspace/store.ts";
 
 /** A configuration that cannot be used; the message names the field. */
@@ -50,6 +51,10 @@ export interface NodeConfig {
     maxOutputBufferBytes: number;
   };
   stores: StoreOptions[];
+  /** Named RESP users (besides `requirepass`, the default user). */
+  users: UserEntry[];
+  /** A TLS listener beside the plain one (Redis's `tls-port`). */
+  tls: { enabled: boolean; port: number; certFile: string; keyFile: string };
   http: {
     enabled: boolean;
     port: number;
@@ -241,6 +246,43 @@ class Reader {
   }
 }
 
+/** A RESP user: name, SHA-256 of the password (hex) and role. */
+export interface UserEntry {
+  name: string;
+  passwordSha256: string;
+  role: "readonly" | "readwrite" | "admin";
+}
+
+function readUsers(root: Reader): UserEntry[] {
+  const names = new Set<string>();
+  return (root.list("users") ?? []).map((reader, index) => {
+    reader.only(["name", "password", "password_sha256", "role"]);
+    const name = reader.string("name", "");
+    if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) {
+      throw new ConfigError(
+        `users[${index}].name: ${show(name)} is not a user name (letters, digits, _ . @ -)`,
+      );
+    }
+    if (names.has(name)) throw new ConfigError(`users[${index}].name: ${show(name)} is used twice`);
+    names.add(name);
+    const password = reader.string("password", "");
+    const digest = reader.string("password_sha256", "").toLowerCase();
+    if ((password === "") === (digest === "")) {
+      throw new ConfigError(`users[${index}]: give exactly one of password or password_sha256`);
+    }
+    if (digest !== "" && !/^[0-9a-f]{64}$/.test(digest)) {
+      throw new ConfigError(
+        `users[${index}].password_sha256: ${show(digest)} is not 64 hex digits`,
+      );
+    }
+    return {
+      name,
+      passwordSha256: digest !== "" ? digest : passwordDigest(password),
+      role: reader.oneOf("role", "readwrite", ["readonly", "readwrite", "admin"] as const),
+    };
+  });
+}
+
 function readHttpTokens(http: Reader): HttpToken[] {
   return (http.list("tokens") ?? []).map((reader, index) => {
     reader.only(["token", "role"]);
@@ -314,7 +356,11 @@ export function buildConfig(raw: Raw): NodeConfig {
     "stores",
     "http",
     "persistence",
+    "users",
+    "tls",
   ]);
+  const tls = root.section("tls");
+  tls.only(["enabled", "port", "cert_file", "key_file"]);
   const limits = root.section("limits");
   limits.only([
     "proto_max_bulk_len",
@@ -366,6 +412,13 @@ export function buildConfig(raw: Raw): NodeConfig {
       maxOutputBufferBytes: limits.size("client_output_buffer_limit", 256 * 1024 * 1024),
     },
     stores,
+    users: readUsers(root),
+    tls: {
+      enabled: tls.boolean("enabled", false),
+      port: tls.integer("port", 6380, 0, 65535),
+      certFile: tls.string("cert_file", ""),
+      keyFile: tls.string("key_file", ""),
+    },
     http: {
       enabled: http.boolean("enabled", true),
       port: http.integer("port", 8080, 0, 65535),
@@ -417,6 +470,13 @@ export function buildConfig(raw: Raw): NodeConfig {
         "such a bulk could never be received",
     );
   }
+  if (config.tls.enabled && (config.tls.certFile === "" || config.tls.keyFile === "")) {
+    throw new ConfigError(
+      `tls: cert_file and key_file are required when tls.enabled is yes (got ${
+        show(config.tls.certFile)
+      } and ${show(config.tls.keyFile)})`,
+    );
+  }
   if (config.nodeId === "") config.nodeId = `${config.bind}:${config.port}`;
   return config;
 }
@@ -449,6 +509,10 @@ const OVERRIDES: Override[] = [
   { flag: "auto-rewrite-percentage", path: ["persistence", "auto_rewrite_percentage"] },
   { flag: "auto-rewrite-min-size", path: ["persistence", "auto_rewrite_min_size"] },
   { flag: "aof-load-truncated", path: ["persistence", "aof_load_truncated"] },
+  { flag: "tls", path: ["tls", "enabled"] },
+  { flag: "tls-port", path: ["tls", "port"] },
+  { flag: "tls-cert-file", path: ["tls", "cert_file"] },
+  { flag: "tls-key-file", path: ["tls", "key_file"] },
 ];
 
 /** The usage text for `--help`. */

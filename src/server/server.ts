@@ -26,7 +26,9 @@ export interface Durability {
 export interface RespServerOptions {
   hostname: string;
   port: number;
+  /** A second listener speaking TLS, on `tlsPort`. */
   tls?: TlsOptions;
+  tlsPort?: number;
   maxClients: number;
   maxBulkBytes: number;
   maxMultibulkLength: number;
@@ -122,6 +124,7 @@ export class RespServer {
     outputLimitDisconnections: 0,
   };
   private listener: TcpListener | null = null;
+  private tlsListener: TcpListener | null = null;
   private nextId = 1;
   private readonly out = new ReplyWriter();
   private stopping = false;
@@ -147,22 +150,43 @@ export class RespServer {
   }
 
   async start(): Promise<void> {
-    this.listener = await this.runtime.listenTcp(
-      { hostname: this.options.hostname, port: this.options.port, tls: this.options.tls },
-      {
-        onOpen: (conn) => this.open(conn),
-        onData: (conn, bytes) => this.data(conn, bytes),
-        onDrain: (conn) => {
-          if (conn.data instanceof Client) conn.resume();
-        },
-        onClose: (conn) => {
-          if (!(conn.data instanceof Client)) return;
-          this.clients.delete(conn.data.id);
-          this.pubsub?.drop(conn.data);
-          this.unblock(conn.data);
-        },
+    const handlers = {
+      onOpen: (conn: TcpConnection) => this.open(conn),
+      onData: (conn: TcpConnection, bytes: Uint8Array) => this.data(conn, bytes),
+      onDrain: (conn: TcpConnection) => {
+        if (conn.data instanceof Client) conn.resume();
       },
+      onClose: (conn: TcpConnection) => {
+        if (!(conn.data instanceof Client)) return;
+        this.clients.delete(conn.data.id);
+        this.pubsub?.drop(conn.data);
+        this.unblock(conn.data);
+      },
+    };
+    this.listener = await this.runtime.listenTcp(
+      { hostname: this.options.hostname, port: this.options.port },
+      handlers,
     );
+    if (this.options.tls !== undefined) {
+      try {
+        this.tlsListener = await this.runtime.listenTcp(
+          {
+            hostname: this.options.hostname,
+            port: this.options.tlsPort ?? 0,
+            tls: this.options.tls,
+          },
+          handlers,
+        );
+      } catch (error) {
+        await this.listener.close();
+        throw error;
+      }
+    }
+  }
+
+  /** Port of the TLS listener, or 0 without one. */
+  get tlsPort(): number {
+    return this.tlsListener?.port ?? 0;
   }
 
   private open(conn: TcpConnection): void {
@@ -422,6 +446,7 @@ export class RespServer {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.listener?.close();
+    await this.tlsListener?.close();
     // Replies waiting for an fsync go out before their connections close.
     await Promise.all([...this.clients.values()].map((client) => client.held));
     for (const client of this.clients.values()) client.conn.close();

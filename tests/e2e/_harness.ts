@@ -17,7 +17,7 @@ export const RUNTIMES: RuntimeName[] = process.env.HYPERCACHE_RUNTIME
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MAIN = join(ROOT, "src/main.ts");
-const READY = /RESP on [^:]+:(\d+)(?:, HTTP on [^:]+:(\d+))?/;
+const READY = /RESP on [^:]+:(\d+)(?:, TLS on [^:]+:(\d+))?(?:, HTTP on [^:]+:(\d+))?/;
 
 const onDeno = "Deno" in globalThis;
 const onBun = "Bun" in globalThis;
@@ -46,6 +46,8 @@ export interface NodeProcess {
   runtime: RuntimeName;
   port: number;
   httpPort: number;
+  /** Port of the TLS listener, 0 without one. */
+  tlsPort: number;
   dataDir: string;
   process: ChildProcess;
   output(): string;
@@ -113,7 +115,8 @@ export async function startNode(
   return {
     runtime,
     port: Number(match[1]),
-    httpPort: Number(match[2] ?? 0),
+    tlsPort: Number(match[2] ?? 0),
+    httpPort: Number(match[3] ?? 0),
     dataDir,
     process: child,
     output: () => output,
