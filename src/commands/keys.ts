@@ -298,7 +298,7 @@ const objectSubcommands: CommandSpec[] = [
         `ERR An LFU maxmemory policy is selected, idle time not tracked. ${POLICY_SWITCH_NOTE}`,
       );
     }
-    ctx.out.integer(Math.max(0, Math.floor((ctx.store.now() - entry.accessMs) / 1000)));
+    ctx.out.integer(Math.floor(ctx.store.idleMs(entry) / 1000));
   }, "Returns the time since the last access to a Redis object."),
   objectSub("refcount", 3, (ctx, argv) => {
     const entry = ctx.store.lookup(argv[2], false);
