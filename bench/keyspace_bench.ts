@@ -31,21 +31,33 @@ let cursor = 0;
 let sink = 0;
 
 for (const [name, store] of [["no filter", plain], ["filter", filtered]] as const) {
-  Deno.bench(`GET hit x${BATCH} (${name})`, { group: "get-hit", baseline: name === "no filter" }, () => {
-    for (let i = 0; i < BATCH; i++) {
-      const entry = store.read(keys[cursor++ % KEY_COUNT]);
-      if (entry !== undefined) sink++;
-    }
-  });
-  Deno.bench(`GET miss x${BATCH} (${name})`, { group: "get-miss", baseline: name === "no filter" }, () => {
-    for (let i = 0; i < BATCH; i++) {
-      const entry = store.read(absent[cursor++ % KEY_COUNT]);
-      if (entry !== undefined) sink++;
-    }
-  });
-  Deno.bench(`SET existing x${BATCH} (${name})`, { group: "set", baseline: name === "no filter" }, () => {
-    for (let i = 0; i < BATCH; i++) store.set(keys[cursor++ % KEY_COUNT], value);
-  });
+  Deno.bench(
+    `GET hit x${BATCH} (${name})`,
+    { group: "get-hit", baseline: name === "no filter" },
+    () => {
+      for (let i = 0; i < BATCH; i++) {
+        const entry = store.read(keys[cursor++ % KEY_COUNT]);
+        if (entry !== undefined) sink++;
+      }
+    },
+  );
+  Deno.bench(
+    `GET miss x${BATCH} (${name})`,
+    { group: "get-miss", baseline: name === "no filter" },
+    () => {
+      for (let i = 0; i < BATCH; i++) {
+        const entry = store.read(absent[cursor++ % KEY_COUNT]);
+        if (entry !== undefined) sink++;
+      }
+    },
+  );
+  Deno.bench(
+    `SET existing x${BATCH} (${name})`,
+    { group: "set", baseline: name === "no filter" },
+    () => {
+      for (let i = 0; i < BATCH; i++) store.set(keys[cursor++ % KEY_COUNT], value);
+    },
+  );
 }
 
 globalThis.addEventListener("unload", () => {
