@@ -161,7 +161,8 @@ function pubsub(ctx: CommandContext, argv: string[]): void {
     return ctx.out.bulkArray(names);
   }
   if (sub === "NUMSUB") {
-    ctx.out.mapHeader(argv.length - 2);
+    // A flat array in RESP3 too, as Redis 7 sends it (clients pair it up themselves).
+    ctx.out.arrayHeader((argv.length - 2) * 2);
     for (const channel of argv.slice(2)) {
       ctx.out.bulk(channel);
       ctx.out.integer(hub.channels.get(channel)?.size ?? 0);
