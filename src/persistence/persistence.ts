@@ -262,8 +262,13 @@ export class Persistence {
   ): number {
     const client = replayClient();
     const sink = new ReplyWriter();
-    const hook = dispatcher.onPropagate;
+    // Replay rebuilds the keyspace and nothing else: no logging, no notifications, no wakeups
+    // of blocked clients (the servers are not even listening yet).
+    const { onPropagate, onWrite } = dispatcher;
+    const keyReady = dispatcher.server.keyReady;
     dispatcher.onPropagate = null;
+    dispatcher.onWrite = null;
+    dispatcher.server.keyReady = undefined;
     let scan;
     try {
       scan = scanAof(bytes, (argv) => {
@@ -272,7 +277,9 @@ export class Persistence {
         if (sink.size > 65536) sink.take();
       });
     } finally {
-      dispatcher.onPropagate = hook;
+      dispatcher.onPropagate = onPropagate;
+      dispatcher.onWrite = onWrite;
+      dispatcher.server.keyReady = keyReady;
     }
     report.commandsReplayed += scan.recordCount;
     const { problem, validBytes: valid } = scan;
