@@ -115,6 +115,17 @@ function infoText(
     ["client_output_buffer_limit_disconnections", resp.stats.outputLimitDisconnections],
   ]);
   section("Replication", [["role", "master"], ["connected_slaves", 0]]);
+  const cpu = runtime.cpuUsageMicros();
+  section("CPU", [
+    ["used_cpu_sys", (cpu.system / 1e6).toFixed(6)],
+    ["used_cpu_user", (cpu.user / 1e6).toFixed(6)],
+  ]);
+  section("Modules", []);
+  const errorLines: [string, string][] = [];
+  for (const [code, count] of dispatcher.stats.errorCodes) {
+    errorLines.push([`errorstat_${code}`, `count=${count}`]);
+  }
+  section("Errorstats", errorLines);
   section("Cluster", [["cluster_enabled", 0]]);
   const commandLines: [string, string][] = [];
   for (const [name, counters] of dispatcher.stats.perCommand) {

@@ -26,6 +26,8 @@ export interface DispatchStats {
   /** Calls and errors per command name. */
   perCommand: Map<string, { calls: number; errors: number }>;
   errorReplies: number;
+  /** Error replies by their code (`ERR`, `WRONGTYPE`, ...). */
+  errorCodes: Map<string, number>;
 }
 
 /** Receives every write that changed data, in execution order, as the argv to log. */
@@ -139,7 +141,12 @@ interface Compiled {
 }
 
 export class Dispatcher {
-  readonly stats: DispatchStats = { commandsProcessed: 0, perCommand: new Map(), errorReplies: 0 };
+  readonly stats: DispatchStats = {
+    commandsProcessed: 0,
+    perCommand: new Map(),
+    errorReplies: 0,
+    errorCodes: new Map(),
+  };
   onPropagate: PropagateHook | null = null;
   /** Called after every write command that changed data (keyspace notifications). */
   onWrite: ((db: number, spec: CommandSpec, argv: string[]) => void) | null = null;
@@ -236,8 +243,7 @@ export class Dispatcher {
       return;
     }
     if (failure !== null) {
-      this.stats.errorReplies++;
-      out.error(failure);
+      this.replyError(out, failure);
       return;
     }
     this.runEntry(entry!, client, out, argv);
@@ -256,8 +262,7 @@ export class Dispatcher {
     }
     if (failure !== null) {
       ctx.queueFailed = true;
-      this.stats.errorReplies++;
-      out.error(failure);
+      this.replyError(out, failure);
       return;
     }
     ctx.queue!.push(argv);
@@ -293,7 +298,7 @@ export class Dispatcher {
       for (const argv of queue) {
         const entry = this.lookup(argv[0])!;
         const failure = this.checkEntry(entry, argv, ctx.client);
-        if (failure !== null) out.error(failure);
+        if (failure !== null) this.replyError(out, failure);
         else this.runEntry(entry, ctx.client, out, argv);
       }
     } finally {
@@ -320,13 +325,13 @@ export class Dispatcher {
       const refusal = this.writeGate();
       if (refusal !== null) {
         this.countCall(entry, true);
-        out.error(refusal);
+        this.replyError(out, refusal, false);
         return;
       }
     }
     if (entry.denyoom && !store.ensureMemory()) {
       this.countCall(entry, true);
-      out.error(OOM);
+      this.replyError(out, OOM, false);
       return;
     }
     const dirtyBefore = isWrite ? this.dirtyTotal() : 0;
@@ -338,13 +343,23 @@ export class Dispatcher {
     } catch (error) {
       if (!(error instanceof ReplyError)) throw error;
       failed = true;
-      out.error(error.message);
+      this.replyError(out, error.message, false);
     }
     this.countCall(entry, failed);
     if (isWrite && this.dirtyTotal() !== dirtyBefore) {
       this.onPropagate?.(store.index, ctx.propagated ?? argv);
       this.onWrite?.(store.index, spec, argv);
     }
+  }
+
+  /** Writes an error reply and counts it by its code (INFO errorstats). `count` is false when
+   * `countCall` counts the reply itself. */
+  private replyError(out: ReplyWriter, text: string, count = true): void {
+    if (count) this.stats.errorReplies++;
+    const space = text.indexOf(" ");
+    const code = space === -1 ? text : text.slice(0, space);
+    this.stats.errorCodes.set(code, (this.stats.errorCodes.get(code) ?? 0) + 1);
+    out.error(text);
   }
 
   private dirtyTotal(): number {

@@ -183,6 +183,7 @@ declare const process: {
   exit(code: number): never;
   on(signal: SignalName, handler: () => void): void;
   memoryUsage(): { rss: number };
+  cpuUsage(): { user: number; system: number };
 };
 
 /** The runtime as Bun provides it. */
@@ -225,6 +226,7 @@ export const bunRuntime: Runtime = {
   env: (name) => process.env[name],
   args: () => process.argv.slice(2),
   memoryRssBytes: () => process.memoryUsage().rss,
+  cpuUsageMicros: () => process.cpuUsage(),
   pid: () => process.pid,
   exit: (code) => process.exit(code),
 };

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { nodeFileSystem } from "./node_fs.ts";
 import { bindNodeUdp } from "./node_udp.ts";
 import type {
@@ -218,6 +219,7 @@ export const denoRuntime: Runtime = {
   env: (name) => Deno.env.get(name),
   args: () => Deno.args,
   memoryRssBytes: () => Deno.memoryUsage().rss,
+  cpuUsageMicros: () => process.cpuUsage(),
   pid: () => Deno.pid,
   exit: (code) => Deno.exit(code),
 };

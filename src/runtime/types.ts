@@ -151,6 +151,8 @@ export interface Runtime {
   args(): string[];
   /** Resident set size of this process in bytes. */
   memoryRssBytes(): number;
+  /** CPU time this process has used, in microseconds (INFO cpu). */
+  cpuUsageMicros(): { user: number; system: number };
   pid(): number;
   exit(code: number): never;
 }
