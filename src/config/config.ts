@@ -49,6 +49,8 @@ export interface NodeConfig {
     maxQueryBufferBytes: number;
     /** Replies queued for a client that does not read, before it is disconnected. */
     maxOutputBufferBytes: number;
+    /** Messages queued for a subscriber that does not read, before it is disconnected. */
+    maxPubsubOutputBytes: number;
   };
   stores: StoreOptions[];
   /** Named RESP users (besides `requirepass`, the default user). */
@@ -367,6 +369,7 @@ export function buildConfig(raw: Raw): NodeConfig {
     "max_multibulk_length",
     "client_query_buffer_limit",
     "client_output_buffer_limit",
+    "client_output_buffer_limit_pubsub",
   ]);
   const http = root.section("http");
   http.only(["enabled", "port", "tokens", "cors_origins", "max_body_bytes"]);
@@ -410,6 +413,7 @@ export function buildConfig(raw: Raw): NodeConfig {
       ),
       maxQueryBufferBytes: limits.size("client_query_buffer_limit", DEFAULT_MAX_QUERY_BUFFER_BYTES),
       maxOutputBufferBytes: limits.size("client_output_buffer_limit", 256 * 1024 * 1024),
+      maxPubsubOutputBytes: limits.size("client_output_buffer_limit_pubsub", 32 * 1024 * 1024),
     },
     stores,
     users: readUsers(root),

@@ -34,16 +34,13 @@ export interface RespServerOptions {
   maxMultibulkLength: number;
   maxQueryBufferBytes: number;
   maxOutputBufferBytes: number;
+  maxPubsubOutputBytes: number;
   /** Whether a new connection must AUTH first. */
   requireAuth: boolean;
   durability?: Durability;
 }
 
 /** A connection's state: the client as commands see it plus its parser. */
-/** Pending output above which a subscriber that does not read is disconnected (Redis's pubsub
- * client-output-buffer-limit is 32mb). */
-const PUBSUB_OUTPUT_LIMIT_BYTES = 32 * 1024 * 1024;
-
 /** Commands a client may pipeline behind a blocked command before it is disconnected. */
 const MAX_PENDING_COMMANDS = 100_000;
 
@@ -74,6 +71,8 @@ export class Client implements ClientState, Subscriber {
   currentArgv: string[] = [];
   readonly channels = new Set<string>();
   readonly patterns = new Set<string>();
+  /** Pending output above which a subscriber that does not read is disconnected. */
+  maxPubsubOutputBytes = Infinity;
   /** Set when the connection went over its pub/sub output limit. */
   onOverflow: (() => void) | null = null;
   readonly parser: RespParser;
@@ -103,7 +102,7 @@ export class Client implements ClientState, Subscriber {
       ? ["message", channel, message]
       : ["pmessage", pattern, channel, message];
     this.conn.write(Buffer.from(encodePush(this.protocol, items), "latin1"));
-    if (this.conn.pendingBytes() > PUBSUB_OUTPUT_LIMIT_BYTES) this.onOverflow?.();
+    if (this.conn.pendingBytes() > this.maxPubsubOutputBytes) this.onOverflow?.();
   }
 }
 
@@ -206,6 +205,7 @@ export class RespServer {
       this.options,
     );
     conn.data = client;
+    client.maxPubsubOutputBytes = this.options.maxPubsubOutputBytes;
     client.onOverflow = () => {
       this.stats.outputLimitDisconnections++;
       client.closeAfterReply = true;

@@ -1,0 +1,85 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connect, type Socket } from "node:net";
+import { cleanup, type NodeProcess, redisCli, RUNTIMES, startNode } from "./_harness.ts";
+import { RespClient } from "./_resp_client.ts";
+
+function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+function closed(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.destroyed) resolve();
+    socket.once("close", () => resolve());
+  });
+}
+
+for (const runtime of RUNTIMES) {
+  describe(`limits on ${runtime}`, () => {
+    let node: NodeProcess;
+    before(async () => {
+      node = await startNode(runtime, {
+        config: "limits:\n  client_output_buffer_limit_pubsub: 1mb\nmaxclients: 20\n",
+      });
+    });
+    after(async () => {
+      await cleanup(node);
+    });
+
+    it("disconnects a subscriber that does not read, and keeps serving", async () => {
+      const subscriber = await open(node.port);
+      subscriber.write("*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nfeed\r\n");
+      await new Promise((resolve) => subscriber.once("data", resolve));
+      // Stop reading: the kernel buffers fill, then the server's queue for this client grows.
+      subscriber.pause();
+      const publisher = await RespClient.open(node.port);
+      const message = "m".repeat(64 * 1024);
+      let receivers = 1;
+      for (let i = 0; i < 2000 && receivers === 1; i++) {
+        receivers = (await publisher.send("PUBLISH", "feed", message)) as number;
+      }
+      assert.equal(receivers, 0, "the slow subscriber was dropped");
+      subscriber.destroy();
+      await closed(subscriber);
+      const info = (await publisher.send("INFO", "stats")) as string;
+      assert.match(info, /client_output_buffer_limit_disconnections:[1-9]/);
+      assert.equal(await publisher.send("PING"), "PONG");
+      publisher.close();
+    });
+
+    it("refuses connections beyond maxclients with Redis's error", async () => {
+      const sockets: Socket[] = [];
+      for (let i = 0; i < 20; i++) sockets.push(await open(node.port));
+      const extra = await open(node.port);
+      const reply = await new Promise<string>((resolve) =>
+        extra.once("data", (d) => resolve(d.toString()))
+      );
+      assert.equal(reply, "-ERR max number of clients reached\r\n");
+      for (const socket of sockets) socket.destroy();
+      extra.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal((await redisCli(node.port, ["PING"])).stdout.trim(), "PONG");
+    });
+
+    it("serves a blocked BLPOP from a later push, first come first served", async () => {
+      const first = await RespClient.open(node.port);
+      const second = await RespClient.open(node.port);
+      const pusher = await RespClient.open(node.port);
+      const a = first.send("BLPOP", "jobs", "5");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const b = second.send("BLPOP", "jobs", "5");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await pusher.send("RPUSH", "jobs", "one", "two"), 2);
+      assert.deepEqual(await a, ["jobs", "one"]);
+      assert.deepEqual(await b, ["jobs", "two"]);
+      const started = Date.now();
+      assert.equal(await first.send("BLPOP", "jobs", "0.2"), null);
+      assert.ok(Date.now() - started >= 150, "waited for the timeout");
+      for (const client of [first, second, pusher]) client.close();
+    });
+  });
+}
