@@ -5,15 +5,17 @@
  *   deno run -A examples/gossip-node.ts --id b --port 7947 --seeds 127.0.0.1:7946 --key <base64>
  *
  * Prints one JSON line per event on stdout (`ready`, `join`, `leave`, `fail`, `update`, `user`,
- * `members`, `stats`, `left`) with `t`, milliseconds on the wall clock. Reads commands on stdin:
- * `event <name> <payload>`, `meta <text>`, `members`, `stats`, `leave`. SIGTERM or SIGINT leaves
+ * `members`, `stats`, `left`) with `t`, milliseconds on the wall clock. `--loss 0.05` drops 5% of
+ * incoming datagrams (fault injection for benchmarks). Reads commands on stdin:
+ * `event <name> <payload>`, `meta <text>`, `members`, `stats`, `block <ms>` (busy-waits, blocking
+ * the event loop), `leave`. SIGTERM or SIGINT leaves
  * gracefully, then exits.
  */
 import { startGossip } from "../src/gossip/driver.ts";
 import { Keyring } from "../src/gossip/keyring.ts";
 import type { GossipProfile } from "../src/gossip/config.ts";
 import type { Address } from "../src/gossip/types.ts";
-import { currentRuntime } from "../src/runtime/mod.ts";
+import { currentRuntime, type Runtime } from "../src/runtime/mod.ts";
 
 function parseFlags(args: string[]): Map<string, string> {
   const flags = new Map<string, string>();
@@ -39,8 +41,23 @@ function print(record: Record<string, unknown>): void {
   console.log(JSON.stringify({ t: Date.now(), ...record }));
 }
 
-const runtime = await currentRuntime();
-const flags = parseFlags(runtime.args());
+const realRuntime = await currentRuntime();
+const flags = parseFlags(realRuntime.args());
+// --loss p drops that fraction of incoming datagrams: injected packet loss for benchmarks.
+const lossRate = Number(flags.get("loss") ?? 0);
+const runtime: Runtime = lossRate > 0 ? withLoss(realRuntime, lossRate) : realRuntime;
+
+function withLoss(inner: Runtime, rate: number): Runtime {
+  const lossy = Object.create(inner) as Runtime;
+  lossy.bindUdp = (options) =>
+    inner.bindUdp({
+      ...options,
+      onMessage(data, from) {
+        if (Math.random() >= rate) options.onMessage(data, from);
+      },
+    });
+  return lossy;
+}
 const id = flags.get("id") ?? "";
 if (id === "") {
   console.error("Cannot start gossip node: '--id' is required");
@@ -110,6 +127,10 @@ for await (const chunk of stdin.pipeThrough(decoder)) {
       print({ event: "members", members: members() });
     } else if (command === "stats") {
       print({ event: "stats", stats: agent.stats() });
+    } else if (command === "block") {
+      // Blocks the event loop, as a long synchronous task would: for the stall benchmark.
+      const until = performance.now() + Number(rest[0] ?? 1000);
+      while (performance.now() < until) { /* busy */ }
     } else if (command === "leave") {
       await leaveAndExit();
     }
