@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Runtime, TcpConnection, UdpSocket } from "../runtime/types.ts";
+import type { Runtime, TcpConnection, TcpListener, UdpSocket } from "../runtime/types.ts";
 import { type GossipConfig, gossipConfig, type GossipProfile, MAX_STREAM_BYTES } from "./config.ts";
 import { ENCRYPTED_MARKER, ENCRYPTION_OVERHEAD_BYTES, Keyring } from "./keyring.ts";
 import { GossipNode } from "./node.ts";
@@ -50,6 +50,8 @@ export interface GossipAgentStats extends GossipStats {
 }
 
 const FRAME_HEADER_BYTES = 4;
+/** Tries to find a port free for both UDP and TCP when asked for port 0. */
+const BIND_ATTEMPTS = 20;
 
 /**
  * A running gossip member.
@@ -390,32 +392,52 @@ export async function startGossip(options: GossipAgentOptions): Promise<GossipAg
   }
   const ref: { agent?: GossipAgent } = {};
   const early: [Uint8Array, { hostname: string; port: number }][] = [];
-  const udp = await runtime.bindUdp({
-    hostname: bindHost,
-    port: options.port,
-    onMessage(data, from) {
-      if (ref.agent !== undefined) ref.agent.onDatagram(data, from);
-      else if (early.length < 64) early.push([data.slice(), from]);
-    },
-  });
   const frames = new WeakMap<TcpConnection, FrameReader>();
   const idleTimers = new WeakMap<TcpConnection, ReturnType<typeof setTimeout>>();
-  const tcp = await runtime.listenTcp({ hostname: bindHost, port: udp.port }, {
-    onOpen(conn) {
-      idleTimers.set(conn, setTimeout(() => conn.close(), config.tcpTimeoutMs));
-    },
-    onClose(conn) {
-      clearTimeout(idleTimers.get(conn));
-    },
-    onData(conn, bytes) {
-      let reader = frames.get(conn);
-      if (reader === undefined) {
-        reader = new FrameReader((frame) => ref.agent?.onStreamFrame(conn, frame) ?? conn.close());
-        frames.set(conn, reader);
-      }
-      if (!reader.push(bytes)) conn.close();
-    },
-  });
+  const bindBoth = async (): Promise<[UdpSocket, TcpListener]> => {
+    const udp = await runtime.bindUdp({
+      hostname: bindHost,
+      port: options.port,
+      onMessage(data, from) {
+        if (ref.agent !== undefined) ref.agent.onDatagram(data, from);
+        else if (early.length < 64) early.push([data.slice(), from]);
+      },
+    });
+    try {
+      const tcp = await runtime.listenTcp({ hostname: bindHost, port: udp.port }, {
+        onOpen(conn) {
+          idleTimers.set(conn, setTimeout(() => conn.close(), config.tcpTimeoutMs));
+        },
+        onClose(conn) {
+          clearTimeout(idleTimers.get(conn));
+        },
+        onData(conn, bytes) {
+          let reader = frames.get(conn);
+          if (reader === undefined) {
+            reader = new FrameReader((frame) =>
+              ref.agent?.onStreamFrame(conn, frame) ?? conn.close()
+            );
+            frames.set(conn, reader);
+          }
+          if (!reader.push(bytes)) conn.close();
+        },
+      });
+      return [udp, tcp];
+    } catch (error) {
+      await udp.close();
+      throw error;
+    }
+  };
+  let udp: UdpSocket, tcp: TcpListener;
+  for (let attempt = 1;; attempt++) {
+    try {
+      [udp, tcp] = await bindBoth();
+      break;
+    } catch (error) {
+      // With port 0 the UDP port the kernel picked may be taken for TCP: pick again.
+      if (options.port !== 0 || attempt >= BIND_ATTEMPTS) throw error;
+    }
+  }
   const address = { host: options.advertiseHost ?? bindHost, port: udp.port };
   const node = new GossipNode({
     id: options.id,
