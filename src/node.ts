@@ -13,7 +13,7 @@ import { Keyspace } from "./keyspace/keyspace.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { Client, RespServer } from "./server/server.ts";
 import { KeyspaceNotifier, PubSub } from "./commands/pubsub.ts";
-import { commandKeys } from "./commands/types.ts";
+import { keyspaceEvents } from "./commands/events.ts";
 import { VERSION } from "./version.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServer } from "./runtime/types.ts";
@@ -179,16 +179,6 @@ async function listening<T>(hostname: string, port: number, start: () => Promise
   }
 }
 
-/** Keyspace notification class of each command group (`notify-keyspace-events`). */
-const EVENT_CLASSES: Record<string, string> = {
-  string: "$",
-  list: "l",
-  set: "s",
-  hash: "h",
-  "sorted-set": "z",
-  generic: "g",
-};
-
 /** Reads the TLS certificate and key named in the config. */
 async function readTls(
   runtime: Runtime,
@@ -236,8 +226,11 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   const dispatcher = new Dispatcher(table, keyspace, hooks);
   dispatcher.onWrite = (db, spec, argv) => {
     if (!notifier.enabled) return;
-    const eventClass = EVENT_CLASSES[spec.group] ?? "g";
-    for (const key of commandKeys(spec, argv)) notifier.notify(eventClass, spec.name, db, key);
+    const store = keyspace.stores[db];
+    const exists = (key: string) => store.lookup(key, false) !== undefined;
+    for (const [eventClass, event, key] of keyspaceEvents(spec, argv, exists)) {
+      notifier.notify(eventClass, event, db, key);
+    }
   };
   const persistence = config.persistence.appendonly
     ? await Persistence.open(runtime, keyspace, dispatcher, {
