@@ -69,6 +69,18 @@ function hasExpiry(argv: readonly string[]): boolean {
   return false;
 }
 
+/** Whether a ZADD has the INCR option (options come before the first score). */
+function zaddIncr(argv: readonly string[]): boolean {
+  for (let i = 2; i < argv.length; i++) {
+    const option = argv[i].toUpperCase();
+    if (option === "INCR") return true;
+    if (!ZADD_OPTIONS.has(option)) return false;
+  }
+  return false;
+}
+
+const ZADD_OPTIONS = new Set(["NX", "XX", "GT", "LT", "CH"]);
+
 /** The notifications of `argv` after it ran and changed data; `exists` tells which keys remain. */
 export function keyspaceEvents(
   spec: CommandSpec,
@@ -104,13 +116,13 @@ export function keyspaceEvents(
     return exists(argv[1]) ? [[typeClass, name, argv[1]]] : [["g", "del", argv[1]]];
   }
   if (name === "getex") {
-    const persist = argv.some((arg) => arg.toUpperCase() === "PERSIST");
+    const persist = argv[2]?.toUpperCase() === "PERSIST";
     return [["g", persist ? "persist" : "expire", argv[1]]];
   }
   if (name === "setex" || name === "psetex" || name === "set" && hasExpiry(argv)) {
     return [["$", "set", argv[1]], ["g", "expire", argv[1]]];
   }
-  const incr = name === "zadd" && argv.some((arg) => arg.toUpperCase() === "INCR");
+  const incr = name === "zadd" && zaddIncr(argv);
   const event = incr ? "zincr" : RENAMED[name] ?? name;
   const eventClass = EXPIRES.has(name) || DELETES.has(name) ? "g" : typeClass;
   for (const key of commandKeys(spec, argv)) {
