@@ -65,6 +65,24 @@ for (const runtime of RUNTIMES) {
       assert.equal((await redisCli(node.port, ["PING"])).stdout.trim(), "PONG");
     });
 
+    it("survives 200 connections sending random bytes, and serves the next client", async () => {
+      let seed = 12345;
+      const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+      for (let i = 0; i < 200; i++) {
+        const socket = await open(node.port);
+        const garbage = new Uint8Array(1 + Math.floor(random() * 2000));
+        for (let j = 0; j < garbage.length; j++) garbage[j] = Math.floor(random() * 256);
+        // Start some with a valid prefix so the parser gets deep into a command first.
+        if (i % 2 === 0) garbage.set(new TextEncoder().encode("*3\r\n$3\r\nSET\r\n"), 0);
+        socket.resume(); // read (and drop) whatever comes back, so the close is seen
+        socket.write(garbage);
+        socket.end();
+        await closed(socket);
+      }
+      assert.equal((await redisCli(node.port, ["SET", "after", "fuzz"])).stdout.trim(), "OK");
+      assert.equal((await redisCli(node.port, ["GET", "after"])).stdout.trim(), "fuzz");
+    });
+
     it("serves a blocked BLPOP from a later push, first come first served", async () => {
       const first = await RespClient.open(node.port);
       const second = await RespClient.open(node.port);
