@@ -15,9 +15,9 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import type { AppendFsync } from "../config/config.ts";
 import type { FileHandle } from "../runtime/types.ts";
+import { latin1Bytes } from "./_latin1.ts";
 
 /** Pause between retries of a failed write, so a full disk is not hammered. */
 const RETRY_DELAY_MS = 100;
@@ -29,10 +29,6 @@ export function encodeCommand(argv: readonly string[]): string {
   let text = `*${argv.length}\r\n`;
   for (const arg of argv) text += `$${arg.length}\r\n${arg}\r\n`;
   return text;
-}
-
-function latin1Bytes(text: string): Uint8Array {
-  return Buffer.from(text, "latin1");
 }
 
 /** Counters for INFO persistence and /metrics. */

@@ -4,6 +4,10 @@
  *
  * @module
  */
+import zlib from "node:zlib";
+
+/** zlib's own CRC-32 where the runtime has it (Deno and Bun do): 10-30x the table's speed. */
+const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
 const TABLE = (() => {
   const table = new Uint32Array(256);
@@ -25,6 +29,7 @@ const TABLE = (() => {
  * ```
  */
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length, crc = 0): number {
+  if (native !== undefined) return native(bytes.subarray(start, end), crc) >>> 0;
   let c = ~crc >>> 0;
   for (let i = start; i < end; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;

@@ -334,9 +334,10 @@ export class Persistence {
     const next = this.nextManifest();
     const previous = this.manifest;
     let file: FileHandle | null = null;
+    let old: FileHandle | null = null;
     try {
       file = await fs.open(join(dir, next.aof), "w");
-      const { old, result: snapshot } = await this.aof.rotate(file, () => {
+      const rotated = await this.aof.rotate(file, () => {
         this.writesSinceSave = 0;
         return encodeSnapshot(this.keyspace);
       }, async () => {
@@ -350,17 +351,22 @@ export class Persistence {
         this.manifest = chained;
       });
       file = null;
+      old = rotated.old;
       // Step 2 and 3: the snapshot, then the manifest that makes the old files unneeded.
-      await fs.writeFileAtomic(join(dir, next.snapshot!), snapshot);
+      await fs.writeFileAtomic(join(dir, next.snapshot!), rotated.result);
       await fs.writeFileAtomic(join(dir, "manifest.json"), this.manifestBytes(next));
       this.manifest = next;
       this.saved();
-      await this.retire(old, previous);
+      const retiring = old;
+      old = null;
+      await this.retire(retiring, previous);
       return true;
     } catch (error) {
       this.lastRewriteError = (error as Error).message;
-      // A new AOF that never joined the chain is closed; start-up removes it if it stays.
+      // A new AOF that never joined the chain is closed; start-up removes it if it stays. An old
+      // one that did is complete and fsynced: the manifest still names it, its handle can go.
       await file?.close().catch(() => {});
+      await old?.close().catch(() => {});
       throw error;
     } finally {
       this.rewriting = false;

@@ -15,6 +15,7 @@ import { Buffer } from "node:buffer";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import { restoreContainer } from "../keyspace/values.ts";
 import { crc32 } from "./crc32.ts";
+import { writeLatin1 } from "./_latin1.ts";
 
 const MAGIC = "HCSNAP01";
 const KIND_STRING = 1;
@@ -67,10 +68,10 @@ export function encodeSnapshot(keyspace: Keyspace): Uint8Array {
     }
   }
   const buffer = Buffer.allocUnsafe(size);
-  let offset = buffer.write(MAGIC, 0, "latin1");
+  let offset = writeLatin1(buffer, MAGIC, 0);
   const text = (value: string) => {
     offset = buffer.writeUInt32BE(value.length, offset);
-    offset += buffer.write(value, offset, "latin1");
+    offset += writeLatin1(buffer, value, offset);
   };
   for (const item of items) {
     const isString = typeof item.value === "string";
@@ -82,7 +83,7 @@ export function encodeSnapshot(keyspace: Keyspace): Uint8Array {
       text(item.value as string);
     } else {
       offset = buffer.writeUInt8(item.type.length, offset);
-      offset += buffer.write(item.type, offset, "latin1");
+      offset += writeLatin1(buffer, item.type, offset);
       const elements = item.value as string[];
       offset = buffer.writeUInt32BE(elements.length, offset);
       for (const element of elements) text(element);

@@ -359,6 +359,8 @@ describe("manifest swap interrupted", () => {
             "no temporary file left",
           );
           await recovered.close();
+          // The abandoned node's files are closed too (Bun fails on a FileHandle left to GC).
+          await node.close();
         });
       }
       assert.ok(steps >= 3, `the switch has several steps (counted ${steps})`);
