@@ -75,7 +75,8 @@ class BunConnection implements TcpConnection {
       data = data.subarray(written);
     }
     // The kernel buffer is full: keep a copy until `drain`.
-    this.queue.push(data.slice());
+    // A copy: `data` may be a Buffer, whose slice() is a view, and the caller reuses it.
+    this.queue.push(Uint8Array.prototype.slice.call(data));
     this.queuedBytes += data.length;
   }
 
@@ -103,7 +104,7 @@ class BunConnection implements TcpConnection {
 
   deliver(bytes: Uint8Array): void {
     if (this.paused) {
-      this.held.push(bytes.slice());
+      this.held.push(Uint8Array.prototype.slice.call(bytes));
       return;
     }
     this.handlers.onData(this, bytes);

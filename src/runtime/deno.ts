@@ -38,7 +38,8 @@ class DenoConnection implements TcpConnection {
   write(data: Uint8Array): void {
     if (this.closed || this.closing) return;
     // Deno has no synchronous socket write, so the bytes are copied before the caller reuses them.
-    this.queue.push(data.slice());
+    // A copy: `data` may be a Buffer, whose slice() is a view, and the caller reuses it.
+    this.queue.push(Uint8Array.prototype.slice.call(data));
     this.queuedBytes += data.length;
     if (!this.writing) void this.flush();
   }

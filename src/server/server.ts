@@ -254,7 +254,8 @@ export class RespServer {
     const out = this.out;
     const wait = this.options.durability?.waitSince(mark) ?? null;
     if (wait !== null || client.heldCount > 0) {
-      this.hold(client, out.take().slice(), wait);
+      // A copy (Buffer.slice would be a view of the reused reply buffer).
+      this.hold(client, Uint8Array.prototype.slice.call(out.take()), wait);
       return;
     }
     if (out.size > 0) client.conn.write(out.take());
