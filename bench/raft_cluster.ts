@@ -15,6 +15,7 @@ export interface NodeStatus {
 export interface BenchNode {
   id: number;
   httpPort: number;
+  respPort: number;
   child: Deno.ChildProcess | undefined;
 }
 
@@ -25,7 +26,12 @@ export class BenchCluster {
   private readonly cluster: string;
 
   constructor(readonly dir: string, basePort: number) {
-    this.nodes = [1, 2, 3].map((id) => ({ id, httpPort: basePort + 100 + id, child: undefined }));
+    this.nodes = [1, 2, 3].map((id) => ({
+      id,
+      httpPort: basePort + 100 + id,
+      respPort: basePort + 200 + id,
+      child: undefined,
+    }));
     this.cluster = [1, 2, 3].map((id) => `${id}=127.0.0.1:${basePort + id}`).join(",");
   }
 
@@ -45,6 +51,8 @@ export class BenchCluster {
         `${this.dir}/${id}`,
         "--http",
         String(node.httpPort),
+        "--resp",
+        String(node.respPort),
       ],
       stdout: "null",
       stderr: "inherit",

@@ -22,12 +22,16 @@
  * `/status`), and a new leader answers within a few hundred milliseconds; restart the old one and
  * it catches up from its files and the new leader.
  *
+ * Each node also speaks a little RESP (PING, SET, GET, DEL) on port 8200 + id, so `redis-cli` and
+ * `redis-benchmark` work against it: `redis-cli -p 8201 set greeting hello`.
+ *
  * Options: `--cluster 1=127.0.0.1:7101,2=...` (bus addresses), `--dir .data/raft-kv/<id>`,
- * `--secret S` (HMAC-SHA-256 on every frame), `--tick-ms 10`.
+ * `--http PORT`, `--resp PORT`, `--secret S` (HMAC-SHA-256 on every frame), `--tick-ms 10`.
  *
  * @module
  */
 import { currentRuntime } from "../src/runtime/mod.ts";
+import type { TcpConnection } from "../src/runtime/types.ts";
 import {
   DurableStorage,
   type NodeId,
@@ -121,13 +125,20 @@ async function runNode(args: string[]): Promise<void> {
   ref.driver = driver;
   driver.start();
 
+  const respPort = Number(flag(args, "resp", String(8200 + id)));
+  await runtime.listenTcp({ hostname: "127.0.0.1", port: respPort }, {
+    onOpen: (conn) => {
+      conn.data = { reader: new RespReader(), tail: Promise.resolve() };
+    },
+    onData: (conn, bytes) => serveResp(conn, bytes, driver, machine),
+  });
   await runtime.serveHttp({
     hostname: "127.0.0.1",
     port: httpPort,
     fetch: (request) => handle(request, driver, machine, runtime.pid()),
   });
   console.log(
-    `node ${id}: bus ${self.hostname}:${self.port}, http 127.0.0.1:${httpPort}, data ${dir}`,
+    `node ${id}: bus ${self.hostname}:${self.port}, http 127.0.0.1:${httpPort}, resp 127.0.0.1:${respPort}, data ${dir}`,
   );
   const stop = () => {
     driver.stop();
@@ -177,6 +188,139 @@ async function handle(
   } catch (error) {
     const leader = error instanceof ProposalDroppedError ? error.leaderId : driver.leader;
     return Response.json({ error: (error as Error).message, leader }, { status: 503 });
+  }
+}
+
+/** Limits of the RESP reader: enough for a demo, small enough that nobody can exhaust memory. */
+const MAX_RESP_ARGS = 64;
+const MAX_RESP_BULK_BYTES = 1024 * 1024;
+
+/** Splits RESP arrays of bulk strings (what redis-cli and redis-benchmark send) into commands. */
+class RespReader {
+  private buffer = new Uint8Array(0);
+
+  push(bytes: Uint8Array): string[][] {
+    const joined = new Uint8Array(this.buffer.length + bytes.length);
+    joined.set(this.buffer);
+    joined.set(bytes, this.buffer.length);
+    const commands: string[][] = [];
+    let at = 0;
+    for (;;) {
+      const parsed = this.parse(joined, at);
+      if (!parsed) break;
+      commands.push(parsed.args);
+      at = parsed.end;
+    }
+    this.buffer = joined.slice(at);
+    if (this.buffer.length > MAX_RESP_BULK_BYTES + 1024) throw new RangeError("request too large");
+    return commands;
+  }
+
+  private line(bytes: Uint8Array, at: number): { text: string; end: number } | undefined {
+    for (let i = at; i + 1 < bytes.length; i++) {
+      if (bytes[i] === 13 && bytes[i + 1] === 10) return { text: latin1(bytes, at, i), end: i + 2 };
+    }
+    return undefined;
+  }
+
+  private parse(bytes: Uint8Array, at: number): { args: string[]; end: number } | undefined {
+    const header = this.line(bytes, at);
+    if (!header) return undefined;
+    if (header.text[0] !== "*") {
+      return { args: header.text.split(" ").filter(Boolean), end: header.end };
+    }
+    const count = Number(header.text.slice(1));
+    if (!Number.isInteger(count) || count < 0 || count > MAX_RESP_ARGS) {
+      throw new RangeError("bad array length");
+    }
+    const args: string[] = [];
+    let p = header.end;
+    for (let i = 0; i < count; i++) {
+      const bulk = this.line(bytes, p);
+      if (!bulk) return undefined;
+      const length = Number(bulk.text.slice(1));
+      if (
+        bulk.text[0] !== "$" || !Number.isInteger(length) || length < 0 ||
+        length > MAX_RESP_BULK_BYTES
+      ) {
+        throw new RangeError("bad bulk length");
+      }
+      if (bulk.end + length + 2 > bytes.length) return undefined;
+      args.push(latin1(bytes, bulk.end, bulk.end + length));
+      p = bulk.end + length + 2;
+    }
+    return { args, end: p };
+  }
+}
+
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  let text = "";
+  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
+  return text;
+}
+
+function bulk(value: string | undefined): string {
+  return value === undefined ? "$-1\r\n" : `$${value.length}\r\n${value}\r\n`;
+}
+
+function fromLatin1(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+async function execute(
+  args: string[],
+  driver: RaftDriver,
+  machine: KvStateMachine,
+): Promise<string> {
+  const name = (args[0] ?? "").toUpperCase();
+  try {
+    switch (name) {
+      case "PING":
+        return "+PONG\r\n";
+      case "SET":
+        if (args.length !== 3) return "-ERR wrong number of arguments for 'set' command\r\n";
+        await driver.propose(fromLatin1(`${args[1]}\0${args[2]}`));
+        return "+OK\r\n";
+      case "DEL":
+        if (args.length !== 2) return "-ERR wrong number of arguments for 'del' command\r\n";
+        await driver.propose(fromLatin1(`${args[1]}\0`));
+        return ":1\r\n";
+      case "GET":
+        if (args.length !== 2) return "-ERR wrong number of arguments for 'get' command\r\n";
+        await driver.read();
+        return bulk(machine.data.get(args[1]));
+      case "CONFIG":
+      case "COMMAND":
+        return "*0\r\n";
+      default:
+        return `-ERR unknown command '${args[0]}'\r\n`;
+    }
+  } catch (error) {
+    return `-ERR ${(error as Error).message.replaceAll(/[\r\n]/g, " ")}\r\n`;
+  }
+}
+
+function serveResp(
+  conn: TcpConnection,
+  bytes: Uint8Array,
+  driver: RaftDriver,
+  machine: KvStateMachine,
+): void {
+  const state = conn.data as { reader: RespReader; tail: Promise<void> };
+  let commands: string[][];
+  try {
+    commands = state.reader.push(bytes);
+  } catch (error) {
+    conn.write(fromLatin1(`-ERR Protocol error: ${(error as Error).message}\r\n`));
+    conn.close();
+    return;
+  }
+  for (const args of commands) {
+    // Replies go out in request order, while the commands themselves overlap (pipelining).
+    const reply = execute(args, driver, machine);
+    state.tail = state.tail.then(async () => conn.write(fromLatin1(await reply)));
   }
 }
 

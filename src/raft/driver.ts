@@ -162,21 +162,28 @@ export class RaftDriver {
 
   private proposeQueue: { seq: number; data: Uint8Array }[] = [];
 
-  /** Proposals made in the same turn go to the core together, as one batch of entries. */
+  /**
+   * Proposals go to the core in batches: those made in one turn, or while a write is under way
+   * (group commit), become one append per follower.
+   */
   private queueProposal(seq: number, data: Uint8Array): void {
     this.proposeQueue.push({ seq, data });
-    if (this.proposeQueue.length > 1) return;
+    if (this.processing || this.proposeQueue.length > 1) return;
     queueMicrotask(() => {
-      const batch = this.proposeQueue;
-      this.proposeQueue = [];
-      try {
-        this.node.proposeBatch(batch.map((p) => p.data));
-      } catch (error) {
-        for (const p of batch) this.fail(this.proposals, p.seq, error as Error);
-        return;
-      }
+      this.flushProposals();
       this.process();
     });
+  }
+
+  private flushProposals(): void {
+    if (this.proposeQueue.length === 0) return;
+    const batch = this.proposeQueue;
+    this.proposeQueue = [];
+    try {
+      this.node.proposeBatch(batch.map((p) => p.data));
+    } catch (error) {
+      for (const p of batch) this.fail(this.proposals, p.seq, error as Error);
+    }
   }
 
   private fail<K>(map: Map<K, Waiter>, key: K, error: Error): void {
@@ -187,17 +194,31 @@ export class RaftDriver {
     waiter.reject(error);
   }
 
-  /** Resolves once this node's state machine reflects every write committed before the call. */
+  /**
+   * Resolves once this node's state machine reflects every write committed before the call
+   * (ReadIndex, or the leader lease). Reads made in the same turn share one request.
+   */
   read(): Promise<void> {
-    const context = `${this.incarnation}:${this.nextSeq++}`;
-    return this.wait(
-      this.reads,
-      context,
-      () => this.node.readIndex(new TextEncoder().encode(context)),
-    ).then(
-      () => {},
-    );
+    return new Promise((resolve, reject) => {
+      if (this.readBatch) {
+        this.readBatch.push({ resolve, reject });
+        return;
+      }
+      const batch = [{ resolve, reject }];
+      this.readBatch = batch;
+      queueMicrotask(() => {
+        this.readBatch = undefined;
+        const context = `${this.incarnation}:${this.nextSeq++}`;
+        this.wait(this.reads, context, () => this.node.readIndex(new TextEncoder().encode(context)))
+          .then(
+            () => batch.forEach((w) => w.resolve()),
+            (error: Error) => batch.forEach((w) => w.reject(error)),
+          );
+      });
+    });
   }
+
+  private readBatch: { resolve(): void; reject(error: Error): void }[] | undefined;
 
   /** Proposes a membership change; resolves with the new membership once applied here. */
   changeMembership(change: ConfChange): Promise<ConfState> {
@@ -269,10 +290,19 @@ export class RaftDriver {
     try {
       do {
         this.again = false;
-        while (this.node.hasReady() && !this.stopped) await this.handle(this.node.ready());
+        this.flushProposals();
+        while (this.node.hasReady() && !this.stopped) {
+          await this.handle(this.node.ready());
+          this.flushProposals();
+        }
       } while (this.again && !this.stopped);
     } finally {
       this.processing = false;
+    }
+    // Proposals queued during the last write, if the loop ended before picking them up.
+    if (this.proposeQueue.length > 0 && !this.stopped) {
+      this.flushProposals();
+      this.process();
     }
   }
 

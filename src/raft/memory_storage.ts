@@ -180,6 +180,11 @@ export class MemoryStorage implements Storage {
     const fresh = first > entries[0].index ? entries.slice(first - entries[0].index) : entries;
     const offset = fresh[0].index - this.ents[0].index;
     assert(offset <= this.ents.length, `missing log entry before ${fresh[0].index}`);
-    this.ents = this.ents.slice(0, offset).concat(fresh);
+    if (offset === this.ents.length) {
+      // The common case, appending at the end, must not copy the whole log.
+      for (const entry of fresh) this.ents.push(entry);
+    } else {
+      this.ents = this.ents.slice(0, offset).concat(fresh);
+    }
   }
 }

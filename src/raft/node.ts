@@ -272,6 +272,8 @@ export class RaftNode {
   /** False once this leader sent TimeoutNow: forced elections ignore leases. */
   private leaseUsable = true;
   private snapshotInbox: SnapshotInbox | undefined = undefined;
+  /** The commit index moved: tell followers once per `Ready`, not once per acknowledgement. */
+  private commitBroadcastPending = false;
 
   private prevSoftState: SoftState;
   private prevHardState: HardState;
@@ -461,6 +463,7 @@ export class RaftNode {
 
   hasReady(): boolean {
     if (this.pendingReady) return false;
+    if (this.commitBroadcastPending && this.state === "leader") return true;
     if (this.msgs.length > 0 || this.readStates.length > 0) return true;
     if (this.log.unstableEntries().length > 0 || this.log.unstableSnapshot()) return true;
     if (this.log.hasNextCommittedEntries()) return true;
@@ -474,6 +477,8 @@ export class RaftNode {
    */
   ready(): Ready {
     assert(this.pendingReady === undefined, "ready() called twice without advance()");
+    if (this.commitBroadcastPending && this.state === "leader") this.bcastAppend();
+    this.commitBroadcastPending = false;
     const snapshot = this.log.unstableSnapshot();
     const entries = this.log.unstableEntries().slice();
     const committedEntries = snapshot ? [] : this.log.nextCommittedEntries();
@@ -482,7 +487,7 @@ export class RaftNode {
     const rd: Ready = {
       entries,
       committedEntries,
-      messages: this.msgs,
+      messages: coalesceAppendResponses(this.msgs),
       readStates: this.readStates,
       mustSync: entries.length > 0 || hardState.term !== this.prevHardState.term ||
         hardState.vote !== this.prevHardState.vote || snapshot !== undefined,
@@ -559,6 +564,7 @@ export class RaftNode {
     this.readOnly = new ReadOnly(this.cfg.maxPendingReadCount);
     this.pendingReadIndexMessages = [];
     this.leaseUsable = true;
+    this.commitBroadcastPending = false;
   }
 
   private newProgress(): Progress {
@@ -950,7 +956,9 @@ export class RaftNode {
   private selfAcknowledge(): void {
     const pr = this.progress.get(this.id);
     if (!pr) return;
-    if (pr.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) this.bcastAppend();
+    if (pr.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) {
+      this.commitBroadcastPending = true;
+    }
   }
 
   private maybeAutoLeave(): void {
@@ -1094,7 +1102,7 @@ export class RaftNode {
         pr.becomeReplicate();
       }
     } else pr.inflights.freeLE(m.index);
-    if (this.maybeCommit()) this.bcastAppend();
+    if (this.maybeCommit()) this.commitBroadcastPending = true;
     else if (wasPaused) this.maybeSendAppend(m.from, true);
     // Pipelining: fill the in-flight window with whatever is left.
     while (this.maybeSendAppend(m.from, false)) {
@@ -1375,6 +1383,40 @@ export class RaftNode {
     this.switchToConfig(conf);
     return true;
   }
+}
+
+/**
+ * Keeps one accepted append response per leader and term, with the highest index: within a term
+ * the leader's log only grows, so the newest acknowledgement implies the earlier ones.
+ */
+function coalesceAppendResponses(msgs: Message[]): Message[] {
+  const best = new Map<string, Message>();
+  let duplicates = false;
+  for (const m of msgs) {
+    if (m.type !== "MsgAppResp" || m.reject) continue;
+    const key = `${m.to}:${m.term}`;
+    const seen = best.get(key);
+    if (!seen) {
+      best.set(key, m);
+      continue;
+    }
+    duplicates = true;
+    const sentTick = Math.max(seen.sentTick ?? -Infinity, m.sentTick ?? -Infinity);
+    const merged = { ...m, index: Math.max(seen.index, m.index) };
+    if (sentTick !== -Infinity) merged.sentTick = sentTick;
+    best.set(key, merged);
+  }
+  if (!duplicates) return msgs;
+  const out: Message[] = [];
+  const lastAt = new Map<string, number>();
+  msgs.forEach((m, i) => {
+    if (m.type === "MsgAppResp" && !m.reject) lastAt.set(`${m.to}:${m.term}`, i);
+  });
+  msgs.forEach((m, i) => {
+    if (m.type !== "MsgAppResp" || m.reject) out.push(m);
+    else if (lastAt.get(`${m.to}:${m.term}`) === i) out.push(best.get(`${m.to}:${m.term}`)!);
+  });
+  return out;
 }
 
 /** Bytes of entries that carry data (empty entries never count against the uncommitted limit). */

@@ -34,7 +34,12 @@ export class LocalCluster {
   readonly members = new Map<NodeId, Member>();
   readonly ports = new Map<NodeId, number>();
 
-  constructor(readonly fs: FileSystem, readonly ids: NodeId[], readonly secret?: Uint8Array) {}
+  constructor(
+    readonly fs: FileSystem,
+    readonly ids: NodeId[],
+    readonly secret?: Uint8Array,
+    readonly snapshotEveryEntries = 50,
+  ) {}
 
   async startAll(): Promise<void> {
     // Bind every port first so that each member knows all addresses.
@@ -66,8 +71,8 @@ export class LocalCluster {
       storage,
       stateMachine: machine,
       send: (messages) => transport.send(messages),
-      snapshotEveryEntries: 50,
-      compactionLagEntries: 10,
+      snapshotEveryEntries: this.snapshotEveryEntries,
+      compactionLagEntries: Math.ceil(this.snapshotEveryEntries / 5),
     });
     ref.driver = driver;
     driver.start();
