@@ -45,6 +45,15 @@ export class RespClient {
     this.socket.destroy();
   }
 
+  /** Stops reading replies (they queue in the kernel, then in the server). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   private drain(): void {
     while (this.waiting.length > 0) {
       const parsed = parseReply(this.buffer, 0);

@@ -83,6 +83,36 @@ for (const runtime of RUNTIMES) {
       assert.equal((await redisCli(node.port, ["GET", "after"])).stdout.trim(), "fuzz");
     });
 
+    it("keeps every reply intact when a pipeline's replies outrun the socket", async () => {
+      const client = await RespClient.open(node.port);
+      const values: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        const value = String.fromCharCode(65 + (i % 26)).repeat(20_000) + i;
+        values.push(value);
+        await client.send("SET", `big:${i}`, value);
+      }
+      // 2,000 GETs sent at once: about 40 MB of replies, queued behind a full socket.
+      const replies = await Promise.all(
+        Array.from({ length: 2000 }, (_, i) => client.send("GET", `big:${i % 50}`)),
+      );
+      for (let i = 0; i < replies.length; i++) {
+        if (replies[i] !== values[i % 50]) assert.fail(`reply ${i} differs`);
+      }
+      // Now small replies, one read each, queued behind big ones the client does not read yet.
+      client.pause();
+      const big = Array.from({ length: 150 }, () => client.send("GET", "big:0"));
+      const small: Promise<unknown>[] = [];
+      for (let i = 0; i < 300; i++) {
+        small.push(client.send("ECHO", `small-${i}`));
+        if (i % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      client.resume();
+      for (const reply of await Promise.all(big)) assert.equal(reply, values[0]);
+      const echoed = await Promise.all(small);
+      for (let i = 0; i < echoed.length; i++) assert.equal(echoed[i], `small-${i}`);
+      client.close();
+    });
+
     it("serves a blocked BLPOP from a later push, first come first served", async () => {
       const first = await RespClient.open(node.port);
       const second = await RespClient.open(node.port);
