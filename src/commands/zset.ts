@@ -119,7 +119,7 @@ function nodesByRank(zset: ZSetValue, start: number, end: number, reverse: boole
   let node = zset.list.byRank(reverse ? length - start : start + 1);
   for (let i = start; i <= end && node !== null; i++) {
     nodes.push(node);
-    node = reverse ? node.backward : node.levels[0].forward;
+    node = reverse ? node.backward : node.forward[0];
   }
   return nodes;
 }
@@ -144,7 +144,7 @@ function nodesInRange(
       if (limit >= 0 && nodes.length >= limit) break;
       nodes.push(node);
     }
-    node = reverse ? node.backward : node.levels[0].forward;
+    node = reverse ? node.backward : node.forward[0];
   }
   return nodes;
 }

@@ -9,17 +9,17 @@
 const MAX_LEVEL = 32;
 const P = 0.25;
 
-interface Level {
-  forward: SkipNode | null;
-  /** How many elements the forward link skips over (its rank distance). */
-  span: number;
-}
-
+/** An element. Links and spans sit in two flat arrays per node (not an object per level), so
+ * a search step reads one array slot instead of chasing a level object. */
 export class SkipNode {
   backward: SkipNode | null = null;
-  readonly levels: Level[];
+  /** The next node at each level. */
+  readonly forward: (SkipNode | null)[];
+  /** How many elements each forward link skips over (its rank distance). */
+  readonly span: number[];
   constructor(readonly member: string, public score: number, level: number) {
-    this.levels = Array.from({ length: level }, () => ({ forward: null, span: 0 }));
+    this.forward = new Array<SkipNode | null>(level).fill(null);
+    this.span = new Array<number>(level).fill(0);
   }
 }
 
@@ -55,11 +55,11 @@ export class SkipList {
     let x = this.header;
     for (let i = this.level - 1; i >= 0; i--) {
       rank[i] = i === this.level - 1 ? 0 : rank[i + 1];
-      let next = x.levels[i].forward;
+      let next = x.forward[i];
       while (next !== null && before(next.score, next.member, score, member)) {
-        rank[i] += x.levels[i].span;
+        rank[i] += x.span[i];
         x = next;
-        next = x.levels[i].forward;
+        next = x.forward[i];
       }
       update[i] = x;
     }
@@ -68,20 +68,20 @@ export class SkipList {
       for (let i = this.level; i < level; i++) {
         rank[i] = 0;
         update[i] = this.header;
-        update[i].levels[i].span = this.length;
+        update[i].span[i] = this.length;
       }
       this.level = level;
     }
     const node = new SkipNode(member, score, level);
     for (let i = 0; i < level; i++) {
-      node.levels[i].forward = update[i].levels[i].forward;
-      update[i].levels[i].forward = node;
-      node.levels[i].span = update[i].levels[i].span - (rank[0] - rank[i]);
-      update[i].levels[i].span = rank[0] - rank[i] + 1;
+      node.forward[i] = update[i].forward[i];
+      update[i].forward[i] = node;
+      node.span[i] = update[i].span[i] - (rank[0] - rank[i]);
+      update[i].span[i] = rank[0] - rank[i] + 1;
     }
-    for (let i = level; i < this.level; i++) update[i].levels[i].span++;
+    for (let i = level; i < this.level; i++) update[i].span[i]++;
     node.backward = update[0] === this.header ? null : update[0];
-    if (node.levels[0].forward !== null) node.levels[0].forward.backward = node;
+    if (node.forward[0] !== null) node.forward[0].backward = node;
     else this.tail = node;
     this.length++;
     return node;
@@ -92,14 +92,14 @@ export class SkipList {
     const update = new Array<SkipNode>(MAX_LEVEL);
     let x = this.header;
     for (let i = this.level - 1; i >= 0; i--) {
-      let next = x.levels[i].forward;
+      let next = x.forward[i];
       while (next !== null && before(next.score, next.member, score, member)) {
         x = next;
-        next = x.levels[i].forward;
+        next = x.forward[i];
       }
       update[i] = x;
     }
-    const node = x.levels[0].forward;
+    const node = x.forward[0];
     if (node === null || node.score !== score || node.member !== member) return false;
     this.unlink(node, update);
     return true;
@@ -107,16 +107,16 @@ export class SkipList {
 
   private unlink(node: SkipNode, update: SkipNode[]): void {
     for (let i = 0; i < this.level; i++) {
-      if (update[i].levels[i].forward === node) {
-        update[i].levels[i].span += node.levels[i].span - 1;
-        update[i].levels[i].forward = node.levels[i].forward;
+      if (update[i].forward[i] === node) {
+        update[i].span[i] += node.span[i] - 1;
+        update[i].forward[i] = node.forward[i];
       } else {
-        update[i].levels[i].span--;
+        update[i].span[i]--;
       }
     }
-    if (node.levels[0].forward !== null) node.levels[0].forward.backward = node.backward;
+    if (node.forward[0] !== null) node.forward[0].backward = node.backward;
     else this.tail = node.backward;
-    while (this.level > 1 && this.header.levels[this.level - 1].forward === null) this.level--;
+    while (this.level > 1 && this.header.forward[this.level - 1] === null) this.level--;
     this.length--;
   }
 
@@ -125,15 +125,15 @@ export class SkipList {
     let rank = 0;
     let x = this.header;
     for (let i = this.level - 1; i >= 0; i--) {
-      let next = x.levels[i].forward;
+      let next = x.forward[i];
       while (
         next !== null &&
         (before(next.score, next.member, score, member) ||
           (next.score === score && next.member === member))
       ) {
-        rank += x.levels[i].span;
+        rank += x.span[i];
         x = next;
-        next = x.levels[i].forward;
+        next = x.forward[i];
       }
       if (x !== this.header && x.member === member && x.score === score) return rank;
     }
@@ -146,9 +146,9 @@ export class SkipList {
     let traversed = 0;
     let x = this.header;
     for (let i = this.level - 1; i >= 0; i--) {
-      while (x.levels[i].forward !== null && traversed + x.levels[i].span <= rank) {
-        traversed += x.levels[i].span;
-        x = x.levels[i].forward!;
+      while (x.forward[i] !== null && traversed + x.span[i] <= rank) {
+        traversed += x.span[i];
+        x = x.forward[i]!;
       }
       if (traversed === rank) return x;
     }
@@ -162,16 +162,16 @@ export class SkipList {
   firstWhere(below: (node: SkipNode) => boolean): SkipNode | null {
     let x = this.header;
     for (let i = this.level - 1; i >= 0; i--) {
-      while (x.levels[i].forward !== null && below(x.levels[i].forward!)) x = x.levels[i].forward!;
+      while (x.forward[i] !== null && below(x.forward[i]!)) x = x.forward[i]!;
     }
-    return x.levels[0].forward;
+    return x.forward[0];
   }
 
   /** The last node for which `within(node)` holds, where `within` holds for a prefix; or null. */
   lastWhere(within: (node: SkipNode) => boolean): SkipNode | null {
     let x = this.header;
     for (let i = this.level - 1; i >= 0; i--) {
-      while (x.levels[i].forward !== null && within(x.levels[i].forward!)) x = x.levels[i].forward!;
+      while (x.forward[i] !== null && within(x.forward[i]!)) x = x.forward[i]!;
     }
     return x === this.header ? null : x;
   }

@@ -74,7 +74,7 @@ export class ZSetValue implements Container {
 
   dump(): string[] {
     const elements: string[] = [];
-    for (let node = this.list.byRank(1); node !== null; node = node.levels[0].forward) {
+    for (let node = this.list.byRank(1); node !== null; node = node.forward[0]) {
       elements.push(node.member, formatDouble(node.score));
     }
     return elements;
