@@ -1,5 +1,8 @@
 /** A real cluster in one process: drivers, durable storage and TCP transports on loopback. */
-import { denoRuntime } from "../../src/runtime/deno.ts";
+import { currentRuntime } from "../../src/runtime/mod.ts";
+
+/** The adapter of the runtime running the tests (Deno or Bun). */
+const runtime = await currentRuntime();
 import { RaftDriver, type StateMachine } from "../../src/raft/driver.ts";
 import { DurableStorage } from "../../src/raft/storage.ts";
 import { type PeerAddress, Transport } from "../../src/raft/transport.ts";
@@ -54,7 +57,7 @@ export class LocalCluster {
     const peers = new Map<NodeId, PeerAddress>();
     for (const [peer, port] of this.ports) peers.set(peer, { hostname: "127.0.0.1", port });
     const transport = await Transport.start({
-      runtime: denoRuntime,
+      runtime,
       id,
       listen: { hostname: "127.0.0.1", port: this.ports.get(id) ?? 0 },
       peers,

@@ -19,6 +19,7 @@ import type {
   Snapshot,
 } from "../../src/raft/types.ts";
 import type { Operation } from "./_linearizability.ts";
+import process from "node:process";
 
 /** sfc32: small, fast and good enough to drive a simulation reproducibly. */
 export class Prng {
@@ -981,7 +982,7 @@ function expectLine(sim: Simulation, what: string, args: string[]): void {
 
 /** The seed to replay (`RAFT_SEED=N`), or undefined. */
 export function replaySeed(): number | undefined {
-  const value = Deno.env.get("RAFT_SEED");
+  const value = process.env.RAFT_SEED;
   return value === undefined ? undefined : Number(value);
 }
 

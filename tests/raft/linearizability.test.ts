@@ -120,7 +120,7 @@ describe("linearizability of the replicated key-value store", () => {
     assert.ok(checkHistory(sim.completedHistory()).ok);
   });
 
-  it("catches the broken read path in random runs too", () => {
+  it("catches the broken read path in random runs too", { timeout: 60_000 }, () => {
     let caught = 0;
     forSeeds(150, 500_000, (seed) => {
       const sim = new Simulation({ seed, readMode: "brokenLocal" });

@@ -13,9 +13,12 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { forSeeds, type SimOptions, Simulation } from "./_sim.ts";
 import { checkHistory } from "./_linearizability.ts";
+import process from "node:process";
 
 const FILE = "tests/raft/simulation.test.ts";
-const SCALE = Number(Deno.env.get("RAFT_SEEDS") ?? "1");
+/** Thousands of seeds take longer than a test runner's default timeout (Bun: 5 s). */
+const LONG = { timeout: 180_000 };
+const SCALE = Number(process.env.RAFT_SEEDS ?? "1");
 
 function seeds(base: number): number {
   return Math.max(1, Math.round(base * SCALE));
@@ -56,19 +59,23 @@ function runMany(
 }
 
 describe("raft simulation", () => {
-  it("keeps every safety property and recovers under loss, delay, partitions and crashes", () => {
-    const totals = runMany(seeds(4000), 1, {}, {});
-    // The faults and features must actually have been exercised.
-    assert.ok(totals.crashes > 0 && totals.partitions > 0 && totals.leaderTerms > seeds(4000));
-    assert.ok(totals.readsServed > 0 && totals.writesApplied > 0 && totals.snapshotsRestored > 0);
-  });
+  it(
+    "keeps every safety property and recovers under loss, delay, partitions and crashes",
+    LONG,
+    () => {
+      const totals = runMany(seeds(4000), 1, {}, {});
+      // The faults and features must actually have been exercised.
+      assert.ok(totals.crashes > 0 && totals.partitions > 0 && totals.leaderTerms > seeds(4000));
+      assert.ok(totals.readsServed > 0 && totals.writesApplied > 0 && totals.snapshotsRestored > 0);
+    },
+  );
 
-  it("changes membership (simple and joint) under the same faults", () => {
+  it("changes membership (simple and joint) under the same faults", LONG, () => {
     const totals = runMany(seeds(2000), 100_000, {}, { membership: true });
     assert.ok(totals.confChangesApplied > seeds(2000));
   });
 
-  it("installs chunked snapshots on lagging and new nodes under the same faults", () => {
+  it("installs chunked snapshots on lagging and new nodes under the same faults", LONG, () => {
     const totals = runMany(
       seeds(1000),
       200_000,
@@ -78,11 +85,11 @@ describe("raft simulation", () => {
     assert.ok(totals.snapshotsRestored > seeds(1000));
   });
 
-  it("serves linearizable lease reads under the same faults", () => {
+  it("serves linearizable lease reads under the same faults", LONG, () => {
     runMany(seeds(1000), 300_000, { readOnly: "lease" }, {});
   });
 
-  it("runs five voters with heavy loss and long delays", () => {
+  it("runs five voters with heavy loss and long delays", LONG, () => {
     runMany(seeds(800), 400_000, {
       voterCount: 5,
       dropRate: 0.2,
@@ -91,14 +98,14 @@ describe("raft simulation", () => {
     }, {});
   });
 
-  it("replays a seed exactly", () => {
+  it("replays a seed exactly", LONG, () => {
     const a = runSeed({ seed: 42 }, { membership: true });
     const b = runSeed({ seed: 42 }, { membership: true });
     assert.equal(a.eventCount, b.eventCount);
     assert.deepEqual(a.history, b.history);
   });
 
-  it("reports the seed and the replay command when a run fails", () => {
+  it("reports the seed and the replay command when a run fails", LONG, () => {
     assert.throws(
       () => forSeeds(1, 7, (seed) => new Simulation({ seed }).fail("boom"), FILE),
       /seed=7 failed: seed=7 t=0ms: boom\nreplay: RAFT_SEED=7 deno test -A tests\/raft\/simulation.test.ts/,

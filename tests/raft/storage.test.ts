@@ -5,6 +5,9 @@ import { crc32 } from "../../src/raft/_crc32.ts";
 import { nodeFileSystem } from "../../src/runtime/node_fs.ts";
 import type { Entry } from "../../src/raft/types.ts";
 import { MemFileSystem } from "./_memfs.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const DIR = "/data/raft";
 const WAL = `${DIR}/raft.wal`;
@@ -194,7 +197,7 @@ describe("durable raft storage", () => {
   });
 
   it("works on the real file system", async () => {
-    const dir = await Deno.makeTempDir({ prefix: "raft-storage-" });
+    const dir = await mkdtemp(join(tmpdir(), "raft-storage-"));
     try {
       const storage = await DurableStorage.open({ fs: nodeFileSystem, dir });
       await storage.bootstrap([1, 2, 3]);
@@ -211,7 +214,7 @@ describe("durable raft storage", () => {
       assert.deepEqual(again.initialState().hardState, { term: 2, vote: 3, commit: 39 });
       await again.close();
     } finally {
-      await Deno.remove(dir, { recursive: true });
+      await rm(dir, { recursive: true });
     }
   });
 });

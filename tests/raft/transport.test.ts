@@ -1,6 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { denoRuntime } from "../../src/runtime/deno.ts";
+import { currentRuntime } from "../../src/runtime/mod.ts";
+
+/** The adapter of the runtime running the tests (Deno or Bun). */
+const runtime = await currentRuntime();
 import {
   decodeMessage,
   encodeFrame,
@@ -142,7 +145,7 @@ describe("raft tcp transport", () => {
   async function pair(secretA?: Uint8Array, secretB?: Uint8Array) {
     const received: Message[] = [];
     const b = await Transport.start({
-      runtime: denoRuntime,
+      runtime,
       id: 2,
       listen: { hostname: "127.0.0.1", port: 0 },
       peers: new Map(),
@@ -150,7 +153,7 @@ describe("raft tcp transport", () => {
       onMessage: (m) => received.push(m),
     });
     const a = await Transport.start({
-      runtime: denoRuntime,
+      runtime,
       id: 1,
       listen: { hostname: "127.0.0.1", port: 0 },
       peers: new Map([[2, { hostname: "127.0.0.1", port: b.port }]]),
@@ -190,7 +193,7 @@ describe("raft tcp transport", () => {
     const { a, b, received } = await pair();
     try {
       let closed = false;
-      const conn = await denoRuntime.connectTcp({ hostname: "127.0.0.1", port: b.port }, {
+      const conn = await runtime.connectTcp({ hostname: "127.0.0.1", port: b.port }, {
         onData: () => {},
         onClose: () => {
           closed = true;
@@ -210,7 +213,7 @@ describe("raft tcp transport", () => {
   it("reconnects with backoff when the peer comes back", async () => {
     const received: Message[] = [];
     const first = await Transport.start({
-      runtime: denoRuntime,
+      runtime,
       id: 2,
       listen: { hostname: "127.0.0.1", port: 0 },
       peers: new Map(),
@@ -219,7 +222,7 @@ describe("raft tcp transport", () => {
     const port = first.port;
     await first.close();
     const a = await Transport.start({
-      runtime: denoRuntime,
+      runtime,
       id: 1,
       listen: { hostname: "127.0.0.1", port: 0 },
       peers: new Map([[2, { hostname: "127.0.0.1", port }]]),
@@ -231,7 +234,7 @@ describe("raft tcp transport", () => {
     a.send([sample()]);
     await until(() => unreachable > 0);
     const b = await Transport.start({
-      runtime: denoRuntime,
+      runtime,
       id: 2,
       listen: { hostname: "127.0.0.1", port },
       peers: new Map(),
