@@ -14,3 +14,12 @@
  */
 export { type ParserLimits, ProtocolError, RespParser, splitInlineArgs } from "./parser.ts";
 export { formatDouble, ReplyWriter, type RespVersion } from "./writer.ts";
+export {
+  decodeReply,
+  RespDecodeError,
+  RespDecoder,
+  type RespDecoderOptions,
+  RespError,
+  RespPush,
+  type RespValue,
+} from "./decoder.ts";
