@@ -157,6 +157,7 @@ export class CuckooFilter {
   private readonly initialBucketCount: number;
   private seed = 0x9e3779b9;
 
+  /** Creates an empty filter sized for `capacity` items at `errorRate`. */
   constructor(options: CuckooFilterOptions = {}) {
     const capacity = options.capacity ?? 1024;
     const errorRate = options.errorRate ?? 0.01;
@@ -263,6 +264,7 @@ export class CuckooFilter {
     return this.count / this.slotCount;
   }
 
+  /** Sub-filters chained so far (1 until the first growth). */
   get subFilterCount(): number {
     return this.filters.length;
   }

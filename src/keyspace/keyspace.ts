@@ -21,11 +21,13 @@ import { Store, type StoreOptions } from "./store.ts";
  * ```
  */
 export class Keyspace {
+  /** The stores, by index (store 0 is the default). */
   readonly stores: Store[];
   private readonly byName = new Map<string, Store>();
   /** The store the next active-expiry cycle starts with. */
   private nextExpireStoreIndex = 0;
 
+  /** Creates the stores; names must be unique and at least one store is needed. */
   constructor(options: StoreOptions[], readonly clock: Clock) {
     if (options.length === 0) {
       throw new RangeError("Cannot create keyspace: it needs at least one store");
@@ -39,6 +41,7 @@ export class Keyspace {
     }
   }
 
+  /** The store at `index` (callers validate the index). */
   store(index: number): Store {
     return this.stores[index];
   }
@@ -49,12 +52,14 @@ export class Keyspace {
     return this.byName.get(indexOrName);
   }
 
+  /** Memory accounted across every store. */
   get usedMemoryBytes(): number {
     let total = 0;
     for (const store of this.stores) total += store.usedMemoryBytes;
     return total;
   }
 
+  /** Keys across every store. */
   get keyCount(): number {
     let total = 0;
     for (const store of this.stores) total += store.size;

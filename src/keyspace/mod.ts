@@ -20,9 +20,11 @@ export {
   Entry,
   EVICTION_POLICIES,
   type EvictionPolicy,
+  type KeyWatcher,
   type RemovalCause,
   Store,
   type StoreOptions,
   type StoreStats,
 } from "./store.ts";
 export { type Container, typeName, type Value, valueSizeBytes } from "./values.ts";
+export type { Clock } from "../runtime/types.ts";

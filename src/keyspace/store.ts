@@ -28,13 +28,16 @@ export const EVICTION_POLICIES = [
   "volatile-ttl",
   "session",
 ] as const;
+/** One of `EVICTION_POLICIES`. */
 export type EvictionPolicy = typeof EVICTION_POLICIES[number];
 
 /** Settings of one store. */
 export interface StoreOptions {
+  /** Store name, for `SELECT <name>` and the HTTP API. */
   name: string;
   /** 0 means no limit. */
   maxMemoryBytes: number;
+  /** What to evict when `maxMemoryBytes` is reached. */
   evictionPolicy: EvictionPolicy;
   /** TTL given to keys written without one; 0 for none. For `session`, the idle timeout. */
   defaultTtlMs: number;
@@ -63,14 +66,15 @@ export class Entry {
    */
   accessMs: number;
   /** Logarithmic access counter, as Redis's LFU. */
-  lfu = LFU_INIT_VALUE;
+  lfu: number = LFU_INIT_VALUE;
   /** Index in `Store.entries`. */
-  index = -1;
+  index: number = -1;
   /** Index in `Store.volatile`, or -1 without a TTL. */
-  volatileIndex = -1;
+  volatileIndex: number = -1;
   /** Bytes accounted for this entry. */
   sizeBytes = 0;
 
+  /** A new entry; `accessMs` is relative to its store's `epochMs`. */
   constructor(readonly key: string, public value: Value, accessMs: number) {
     this.accessMs = accessMs;
   }
@@ -81,26 +85,48 @@ const LFU_INIT_VALUE = 5;
 
 /** A client watching keys: set to true when one of them changes (WATCH / EXEC). */
 export interface KeyWatcher {
+  /** Set when a watched key changed. */
   watchTouched: boolean;
 }
 
 /** Counters reported by `INFO` and `HSTATS`. */
 export interface StoreStats {
+  /** Reads that found their key. */
   hits: number;
+  /** Reads that did not. */
   misses: number;
+  /** Keys removed by the eviction policy. */
   evictions: number;
+  /** Keys removed because their TTL passed. */
   expirations: number;
+  /** Lookups the cuckoo filter answered "absent" without touching the map. */
   filterNegatives: number;
 }
 
+/**
+ * One named store: its keys, TTLs, memory accounting, eviction and filter.
+ *
+ * @example
+ * ```ts
+ * import { Store } from "@hypercache/hypercache/keyspace";
+ * const clock = { monotonicMs: () => performance.now(), realtimeMs: () => Date.now() };
+ * const store = new Store(0, { name: "default", maxMemoryBytes: 0, evictionPolicy: "allkeys-lru", defaultTtlMs: 0 }, clock);
+ * store.set("k", "v", Date.now() + 60_000);
+ * store.read("k")?.value; // "v"
+ * ```
+ */
 export class Store {
+  /** Keys to entries. */
   readonly map: Map<string, Entry> = new Map();
   /** Every entry, for random sampling (eviction, SCAN order, RANDOMKEY). */
   readonly entries: Entry[] = [];
   /** Entries with a TTL, for active expiry and volatile policies. */
   readonly volatile: Entry[] = [];
+  /** Memory accounted for the store's keys and values. */
   usedMemoryBytes = 0;
+  /** The cuckoo filter in front of `map`, or null. */
   readonly filter: CuckooFilter | null;
+  /** Counters for INFO, HSTATS and /metrics. */
   readonly stats: StoreStats = {
     hits: 0,
     misses: 0,
@@ -115,8 +141,10 @@ export class Store {
   /** Origin of `Entry.accessMs`. */
   readonly epochMs: number;
   private seed = 0x2545f491;
+  /** Settings with their defaults filled in; CONFIG SET changes some at run time. */
   readonly options: Required<Omit<StoreOptions, "filter">> & Pick<StoreOptions, "filter">;
 
+  /** Creates an empty store; `index` is its position in the keyspace. */
   constructor(readonly index: number, options: StoreOptions, readonly clock: Clock) {
     this.options = {
       evictionSamples: DEFAULT_EVICTION_SAMPLES,
@@ -129,18 +157,22 @@ export class Store {
     this.epochMs = clock.realtimeMs();
   }
 
+  /** The store's name. */
   get name(): string {
     return this.options.name;
   }
 
+  /** Keys in the store (expired ones not yet collected included). */
   get size(): number {
     return this.map.size;
   }
 
+  /** Keys with a TTL. */
   get volatileCount(): number {
     return this.volatile.length;
   }
 
+  /** Wall-clock Unix ms from the store's clock. */
   now(): number {
     return this.clock.realtimeMs();
   }
@@ -177,6 +209,7 @@ export class Store {
     return entry;
   }
 
+  /** Counts an access for the eviction policy; `session` slides the TTL. */
   private touch(entry: Entry, now: number): void {
     const policy = this.options.evictionPolicy;
     if (policy === "allkeys-lfu" || policy === "volatile-lfu") {
@@ -188,6 +221,7 @@ export class Store {
     entry.accessMs = now - this.epochMs;
   }
 
+  /** The LFU counter after decay for the minutes since the last access. */
   private lfuDecayed(entry: Entry, now: number): number {
     const periods = Math.floor(
       (now - this.epochMs - entry.accessMs) / (this.options.lfuDecayMinutes * 60_000),
@@ -195,6 +229,7 @@ export class Store {
     return periods > 0 ? Math.max(0, entry.lfu - periods) : entry.lfu;
   }
 
+  /** Redis's logarithmic increment: likelier the smaller the counter. */
   private lfuIncremented(counter: number): number {
     if (counter >= 255) return 255;
     const base = Math.max(0, counter - LFU_INIT_VALUE);
@@ -202,6 +237,7 @@ export class Store {
     return this.random() < probability ? counter + 1 : counter;
   }
 
+  /** xorshift32 in [0, 1): deterministic sampling for eviction and expiry. */
   private random(): number {
     let x = this.seed;
     x ^= x << 13;
@@ -267,6 +303,7 @@ export class Store {
     return true;
   }
 
+  /** Removes a live entry from every index and the filter. */
   removeEntry(entry: Entry): void {
     assert(this.map.get(entry.key) === entry, "a removed entry is the map's entry for its key");
     this.map.delete(entry.key);
@@ -292,6 +329,7 @@ export class Store {
     set.add(watcher);
   }
 
+  /** Stops watching `key` for `watcher`. */
   unwatch(key: string, watcher: KeyWatcher): void {
     const set = this.watchers?.get(key);
     if (set === undefined) return;
@@ -300,6 +338,7 @@ export class Store {
     if (this.watchers!.size === 0) this.watchers = null;
   }
 
+  /** Tells the watchers of `key` that it changed. */
   private signal(key: string): void {
     if (this.watchers === null) return;
     const set = this.watchers.get(key);

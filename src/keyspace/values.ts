@@ -10,6 +10,7 @@ export const ELEMENT_OVERHEAD_BYTES = 16;
 
 /** A container value: hash, list, set or sorted set. */
 export interface Container {
+  /** The Redis type name. */
   readonly type: "hash" | "list" | "set" | "zset";
   /** Bytes of the elements, with per-element overhead. */
   sizeBytes: number;
@@ -44,6 +45,7 @@ export function restoreContainer(type: string, elements: string[]): Container {
   return restore(elements);
 }
 
+/** A stored value: a latin1 string, or a container. */
 export type Value = string | Container;
 
 /** The name TYPE replies with. */
@@ -51,6 +53,7 @@ export function typeName(value: Value): string {
   return typeof value === "string" ? "string" : value.type;
 }
 
+/** Bytes a value is accounted for. */
 export function valueSizeBytes(value: Value): number {
   return typeof value === "string" ? value.length : value.sizeBytes;
 }

@@ -34,6 +34,7 @@ import { Buffer } from "node:buffer";
 
 /** An error reply (`-ERR ...` or RESP3 `!`): a value the server sent, not a decoding failure. */
 export class RespError {
+  /** An error reply with its text (`ERR ...`). */
   constructor(readonly message: string) {}
 
   /** The error code: the first word (`ERR`, `WRONGTYPE`, `NOPERM`). */
@@ -45,6 +46,7 @@ export class RespError {
 
 /** An out-of-band RESP3 push (pub/sub message, invalidation). */
 export class RespPush {
+  /** A RESP3 push with its items. */
   constructor(readonly items: RespValue[]) {}
 }
 
@@ -63,6 +65,7 @@ export type RespValue =
 
 /** The input is not RESP, or crosses a limit; the message says where and why. */
 export class RespDecodeError extends Error {
+  /** Error name. */
   override name = "RespDecodeError";
 }
 
@@ -101,6 +104,7 @@ export class RespDecoder {
   private readonly maxDepth: number;
   private readonly maxBufferBytes: number;
 
+  /** A decoder with the given limits. */
   constructor(options: RespDecoderOptions = {}) {
     this.maxBulkBytes = options.maxBulkBytes ?? 512 * 1024 * 1024;
     this.maxElementCount = options.maxElementCount ?? 16 * 1024 * 1024;
@@ -141,6 +145,7 @@ export class RespDecoder {
     return values;
   }
 
+  /** The next CRLF-terminated line, or INCOMPLETE. */
   private line(): string | typeof INCOMPLETE {
     const end = this.buffer.indexOf("\r\n", this.pos);
     if (end === -1) return INCOMPLETE;
@@ -149,6 +154,7 @@ export class RespDecoder {
     return text;
   }
 
+  /** Decodes one value at nesting `depth`. */
   private value(depth: number): Step {
     if (this.pos >= this.buffer.length) return INCOMPLETE;
     const type = this.buffer[this.pos++];
@@ -196,6 +202,7 @@ export class RespDecoder {
     }
   }
 
+  /** Decodes a length-prefixed body. */
   private bulk(header: string, make: (text: string) => RespValue): Step {
     const length = count(header, "bulk length");
     if (length === -1) return null;
@@ -214,6 +221,7 @@ export class RespDecoder {
     return make(text);
   }
 
+  /** Decodes an array, set, map or push. */
   private aggregate(
     header: string,
     depth: number,

@@ -20,6 +20,7 @@ export interface ParserLimits {
 
 /** A request the client sent that cannot be parsed; the connection must be closed after it. */
 export class ProtocolError extends Error {
+  /** Error name. */
   override name = "ProtocolError";
 }
 
@@ -86,6 +87,7 @@ export class RespParser {
   /** Bytes of complete commands parsed so far (AOF replay reports offsets with it). */
   consumedBytes = 0;
 
+  /** A parser enforcing `limits`. */
   constructor(private readonly limits: ParserLimits) {}
 
   /** Bytes held from an incomplete command. */
@@ -129,6 +131,7 @@ export class RespParser {
     this.keep(buffer, start, length);
   }
 
+  /** Adds a read to the residue, within the query buffer limit. */
   private append(bytes: Uint8Array): void {
     const needed = this.residueLength + bytes.length;
     if (needed > this.limits.maxQueryBufferBytes) {
@@ -206,6 +209,7 @@ export class RespParser {
     return negative ? -value : value;
   }
 
+  /** Parses `*N` then N bulk strings; returns the end offset or INCOMPLETE. */
   private parseMultibulk(buffer: Buffer, length: number): number {
     const headerEnd = this.lineEnd(buffer, this.pos, length, "mbulk");
     if (headerEnd === INCOMPLETE) return INCOMPLETE;
@@ -249,6 +253,7 @@ export class RespParser {
     return INCOMPLETE;
   }
 
+  /** Parses an inline command line; returns the end offset or INCOMPLETE. */
   private parseInline(buffer: Buffer, length: number): number {
     const newline = buffer.indexOf(LF, this.pos);
     if (newline === -1 || newline >= length) {

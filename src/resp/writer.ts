@@ -62,6 +62,7 @@ export class ReplyWriter {
     this.out += text;
   }
 
+  /** Turns latin1 reply text into bytes in the reused buffer. */
   private encode(text: string): Uint8Array {
     if (this.buffer.length < text.length) {
       this.buffer = Buffer.allocUnsafe(Math.max(text.length, this.buffer.length * 2));
@@ -74,6 +75,7 @@ export class ReplyWriter {
     return this.buffer.subarray(0, length);
   }
 
+  /** Appends protocol text. */
   private ascii(text: string): void {
     this.out += text;
   }
@@ -83,6 +85,7 @@ export class ReplyWriter {
     this.ascii(`+${text}\r\n`);
   }
 
+  /** `+OK` */
   ok(): void {
     this.ascii("+OK\r\n");
   }
@@ -92,6 +95,7 @@ export class ReplyWriter {
     this.ascii(`-${text.replace(/[\r\n]+/g, " ")}\r\n`);
   }
 
+  /** An integer reply (`:n`). */
   integer(value: number | bigint): void {
     this.ascii(`:${value}\r\n`);
   }
@@ -112,6 +116,7 @@ export class ReplyWriter {
     this.ascii(this.protocol === 3 ? "_\r\n" : "*-1\r\n");
   }
 
+  /** The header of an array of `count` items; the items follow. */
   arrayHeader(count: number): void {
     this.ascii(`*${count}\r\n`);
   }

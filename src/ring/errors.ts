@@ -19,5 +19,6 @@
  * ```
  */
 export class SlotMapDecodeError extends Error {
+  /** Error name. */
   override name = "SlotMapDecodeError";
 }
