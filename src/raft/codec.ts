@@ -208,13 +208,17 @@ export function encodeFrame(type: number, payload: Uint8Array, secret?: Uint8Arr
 
 /** One frame read off a connection. `authentic` is false when its tag did not verify. */
 export interface Frame {
+  /** Frame type byte. */
   type: number;
+  /** The CBOR payload (without the tag). */
   payload: Uint8Array;
+  /** Whether the tag verified (always true without a secret). */
   authentic: boolean;
 }
 
 /** Thrown for bytes that are not a frame of ours: the connection must be closed. */
 export class FrameError extends Error {
+  /** Always "FrameError". */
   override name = "FrameError";
 }
 
@@ -233,6 +237,7 @@ export class FrameDecoder {
   private readonly maxFrameBytes: number;
   private readonly secret?: Uint8Array;
 
+  /** `maxFrameBytes` bounds a frame's body; `secret` enables HMAC verification. */
   constructor(options: { maxFrameBytes: number; secret?: Uint8Array }) {
     this.maxFrameBytes = options.maxFrameBytes;
     this.secret = options.secret;

@@ -32,15 +32,21 @@ export interface StateMachine {
 
 /** What the driver needs from storage: reads for the core, durable writes for it. */
 export interface DriverStorage extends Storage {
+  /** Persists a `Ready`'s snapshot, entries and hard state; resolves once durable. */
   save(update: StorageUpdate): Promise<void>;
+  /** Records the application's snapshot at `index`. */
   createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot>;
+  /** Drops entries up to `index`, which a snapshot covers. */
   compact(index: number): Promise<void>;
 }
 
 /** Options of {@linkcode RaftDriver}. */
 export interface DriverOptions {
+  /** The core's settings (storage and applied index come from `storage`). */
   raft: Omit<RaftConfig, "storage" | "appliedIndex">;
+  /** Durable storage, such as `DurableStorage`. */
   storage: DriverStorage;
+  /** The application. */
   stateMachine: StateMachine;
   /** Sends the messages of a `Ready` (after they are durable). */
   send(messages: Message[]): void;
@@ -78,6 +84,7 @@ const HEADER_BYTES = 12;
  * ```
  */
 export class RaftDriver {
+  /** The core, for status and direct calls. */
   readonly node: RaftNode;
   private readonly options: DriverOptions;
   private readonly tickMs: number;
@@ -94,8 +101,10 @@ export class RaftDriver {
   private leaderId: NodeId = NONE;
   /** Distinguishes this process's proposals from an earlier incarnation's. */
   private readonly incarnation = Math.floor(Math.random() * 0xffffffff);
+  /** Set when storage failed: the node stopped and must be restarted. */
   failure: Error | undefined;
 
+  /** Restores the state machine from the storage's snapshot and creates the core. */
   constructor(options: DriverOptions) {
     this.options = options;
     this.tickMs = options.tickMs ?? 10;
@@ -141,6 +150,7 @@ export class RaftDriver {
     this.process();
   }
 
+  /** The leader this node knows of, or NONE. */
   get leader(): NodeId {
     return this.leaderId;
   }
@@ -231,6 +241,7 @@ export class RaftDriver {
 
   private pendingConfChange = 0;
 
+  /** Asks the leader to hand leadership to `to`. */
   transferLeadership(to: NodeId): void {
     this.node.transferLeadership(to);
     this.process();

@@ -30,6 +30,7 @@ function copyConfState(conf: ConfState): ConfState {
  * ```
  */
 export class MemoryStorage implements Storage {
+  /** Term, vote and commit, as last set. */
   hardState: HardState = { term: 0, vote: NONE, commit: 0 };
   private snap: Snapshot = {
     metadata: { index: 0, term: 0, confState: emptyConfState() },
@@ -68,6 +69,7 @@ export class MemoryStorage implements Storage {
     };
   }
 
+  /** Records the hard state of a `Ready`. */
   setHardState(hardState: HardState): void {
     this.hardState = { ...hardState };
   }

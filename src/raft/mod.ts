@@ -27,9 +27,11 @@ export {
   RaftNode,
   type RaftStatus,
   type ReadOnlyOption,
+  type ResolvedRaftConfig,
   validateConfig,
 } from "./node.ts";
 export { MemoryStorage } from "./memory_storage.ts";
+export type { FileSystem, Runtime } from "../runtime/types.ts";
 export {
   CorruptionError,
   DurableStorage,

@@ -37,8 +37,10 @@ export type ReadOnlyOption = "safe" | "lease";
 export interface RaftConfig {
   /** This node's id: a positive integer, unique in the cluster. */
   id: NodeId;
+  /** Where the log, hard state and snapshot are read from. */
   storage: Storage;
   /** @default 5 */
+  /** Ticks between heartbeats. @default 5 */
   heartbeatTicks?: number;
   /** Smallest election timeout; followers wait at least this long for a leader. @default 15 */
   electionTicks?: number;
@@ -87,7 +89,10 @@ export interface RaftConfig {
 
 const MiB = 1024 * 1024;
 
-type FullConfig = Required<Omit<RaftConfig, "appliedIndex">> & { appliedIndex: number };
+/** A {@linkcode RaftConfig} with every default filled in. */
+export type ResolvedRaftConfig = Required<Omit<RaftConfig, "appliedIndex">> & {
+  appliedIndex: number;
+};
 
 function positiveInteger(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value <= 0) {
@@ -107,9 +112,9 @@ function positiveInteger(name: string, value: number): void {
  * validateConfig({ id: 1, storage: new MemoryStorage() }).electionTicks; // 15
  * ```
  */
-export function validateConfig(config: RaftConfig): FullConfig {
+export function validateConfig(config: RaftConfig): ResolvedRaftConfig {
   const electionTicks = config.electionTicks ?? 15;
-  const full: FullConfig = {
+  const full: ResolvedRaftConfig = {
     id: config.id,
     storage: config.storage,
     heartbeatTicks: config.heartbeatTicks ?? 5,
@@ -183,24 +188,39 @@ export function validateConfig(config: RaftConfig): FullConfig {
 
 /** The progress of one peer as reported by {@linkcode RaftNode.status}. */
 export interface PeerStatus {
+  /** Highest index known to match the leader's log. */
   match: number;
+  /** Next index the leader will send. */
   next: number;
+  /** How the leader replicates to this peer. */
   state: "probe" | "replicate" | "snapshot";
+  /** Whether the peer is a learner. */
   isLearner: boolean;
+  /** Whether the peer answered within the last election timeout. */
   recentActive: boolean;
 }
 
 /** A node's state for monitoring and tests. */
 export interface RaftStatus {
+  /** This node. */
   id: NodeId;
+  /** Current term. */
   term: number;
+  /** Vote cast in the current term, or NONE. */
   vote: NodeId;
+  /** Commit index. */
   commit: number;
+  /** Index the state machine has applied. */
   applied: number;
+  /** Index of the last log entry. */
   lastIndex: number;
+  /** The leader this node knows of, or NONE. */
   leaderId: NodeId;
+  /** This node's role. */
   role: Role;
+  /** On the leader: the peer leadership is being handed to, or NONE. */
   leadTransferee: NodeId;
+  /** Current membership. */
   confState: ConfState;
   /** Only on the leader. */
   progress: Map<NodeId, PeerStatus>;
@@ -238,13 +258,15 @@ const RESPONSE_TYPE: Partial<Record<MessageType, MessageType>> = {
  * ```
  */
 export class RaftNode {
+  /** This node's id. */
   readonly id: NodeId;
   private term = 0;
   private vote: NodeId = NONE;
   private lead: NodeId = NONE;
   private state: Role = "follower";
+  /** The log (storage plus unstable entries), for inspection. */
   readonly log: RaftLog;
-  private readonly cfg: FullConfig;
+  private readonly cfg: ResolvedRaftConfig;
 
   private progress = new Map<NodeId, Progress>();
   private voters = new JointConfig([]);
@@ -281,6 +303,7 @@ export class RaftNode {
     | { lastEntry?: Entry; snapshotIndex?: number; lastCommitted?: Entry; committedBytes: number }
     | undefined;
 
+  /** Validates `config` (see {@linkcode validateConfig}) and restores state from its storage. */
   constructor(config: RaftConfig) {
     this.cfg = validateConfig(config);
     this.id = this.cfg.id;
@@ -312,14 +335,17 @@ export class RaftNode {
 
   // ---- public API ----------------------------------------------------------------------------
 
+  /** This node's role. */
   get role(): Role {
     return this.state;
   }
 
+  /** The leader this node knows of, or NONE. */
   get leaderId(): NodeId {
     return this.lead;
   }
 
+  /** This node's current term. */
   get currentTerm(): number {
     return this.term;
   }
@@ -433,6 +459,7 @@ export class RaftNode {
     };
   }
 
+  /** A snapshot of this node's state, with per-peer progress on the leader. */
   status(): RaftStatus {
     const progress = new Map<NodeId, PeerStatus>();
     if (this.state === "leader") {
@@ -461,6 +488,7 @@ export class RaftNode {
     };
   }
 
+  /** Whether `ready()` has anything to do. */
   hasReady(): boolean {
     if (this.pendingReady) return false;
     if (this.commitBroadcastPending && this.state === "leader") return true;

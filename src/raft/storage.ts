@@ -29,7 +29,9 @@ const RECORD_SNAPSHOT_MARKER = 3;
 
 /** Thrown when a file is damaged somewhere other than its torn tail: it needs an operator. */
 export class CorruptionError extends Error {
+  /** Always "CorruptionError". */
   override name = "CorruptionError";
+  /** `file` and `offsetBytes` say where the damage is; `reason` what it is. */
   constructor(readonly file: string, readonly offsetBytes: number, reason: string) {
     super(`Cannot open Raft storage: ${file} is corrupt at offset ${offsetBytes}: ${reason}`);
   }
@@ -37,6 +39,7 @@ export class CorruptionError extends Error {
 
 /** Options of {@linkcode DurableStorage.open}. */
 export interface DurableStorageOptions {
+  /** The runtime's file system (or a fake in tests). */
   fs: FileSystem;
   /** Directory holding the log and snapshots; created if missing. */
   dir: string;
@@ -54,13 +57,17 @@ export interface RecoveryReport {
   truncatedBytes: number;
   /** Where the cut was made. */
   truncatedAtOffset: number;
+  /** Entry records read from the log. */
   entryCount: number;
 }
 
 /** What one `Ready` asks to persist. */
 export interface StorageUpdate {
+  /** A snapshot received from the leader: it replaces the log. */
   snapshot?: Snapshot;
+  /** Entries to append, replacing any from the first one's index on. */
   entries: Entry[];
+  /** Term, vote and commit. */
   hardState?: HardState;
   /** False when nothing needs an fsync now (a commit index change alone). @default true */
   mustSync?: boolean;
@@ -232,8 +239,11 @@ export class DurableStorage implements Storage {
   private pending: Uint8Array[] = [];
   private tail: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
+  /** Index of the newest snapshot whose file is known to be durable. */
+  private durableSnapshotIndex: number;
   /** Number of fsyncs of the log, for tests and metrics. */
   syncCount = 0;
+  /** What opening found at the end of the log. */
   readonly recovery: RecoveryReport;
 
   private constructor(
@@ -251,6 +261,7 @@ export class DurableStorage implements Storage {
     this.wal = wal;
     this.walBytes = walBytes;
     this.recovery = recovery;
+    this.durableSnapshotIndex = memory.snapshot().metadata.index;
   }
 
   /** Opens (or creates) the storage in `options.dir`, truncating a torn log tail. */
@@ -423,9 +434,11 @@ export class DurableStorage implements Storage {
 
   /** Replaces the log with one holding only what is live: a marker, entries and hard state. */
   private async rewrite(): Promise<void> {
+    const snap = this.memory.snapshot().metadata;
+    // The new log starts with a marker for this snapshot: its file must already be on disk.
+    if (snap.index !== this.durableSnapshotIndex) return;
     await this.flush();
     const writer = new RecordWriter();
-    const snap = this.memory.snapshot().metadata;
     writer.record(RECORD_SNAPSHOT_MARKER, [snap.index, snap.term]);
     const first = this.memory.firstIndex();
     const last = this.memory.lastIndex();
@@ -447,6 +460,7 @@ export class DurableStorage implements Storage {
       `${this.dir}/${snapshotName(snapshot.metadata.index)}`,
       encodeSnapshotFile(snapshot),
     );
+    this.durableSnapshotIndex = Math.max(this.durableSnapshotIndex, snapshot.metadata.index);
     const names = (await this.fs.readDir(this.dir)).filter((n) => /^snap-\d{16}\.snap$/.test(n))
       .sort();
     for (const old of names.slice(0, Math.max(0, names.length - this.keepSnapshotCount))) {

@@ -18,18 +18,25 @@ import type { Message, NodeId } from "./types.ts";
 
 /** Where a peer listens. */
 export interface PeerAddress {
+  /** Host name or IP address. */
   hostname: string;
+  /** TCP port of the cluster bus. */
   port: number;
 }
 
 /** Options of {@linkcode Transport.start}. */
 export interface TransportOptions {
+  /** The runtime adapter that provides TCP. */
   runtime: Pick<Runtime, "listenTcp" | "connectTcp">;
+  /** This node's id: messages for others are ignored. */
   id: NodeId;
+  /** Where to listen for peers (port 0 picks one). */
   listen: PeerAddress;
+  /** Every peer's address, by id. */
   peers: ReadonlyMap<NodeId, PeerAddress>;
   /** Cluster secret: when set, every frame carries an HMAC-SHA-256 tag and unsigned ones are dropped. */
   secret?: Uint8Array;
+  /** Receives each valid, authentic message addressed to this node. */
   onMessage(message: Message): void;
   /** Told when messages to a peer were dropped (queue full, connection down). */
   onUnreachable?(id: NodeId): void;
@@ -47,7 +54,9 @@ export interface TransportOptions {
 
 /** Counters for monitoring and tests. */
 export interface TransportStats {
+  /** Frames handed to connections. */
   framesSent: number;
+  /** Frames delivered to `onMessage`. */
   framesReceived: number;
   /** Frames dropped because their tag did not verify. */
   unauthenticatedFrames: number;
@@ -55,6 +64,7 @@ export interface TransportStats {
   malformedFrames: number;
   /** Messages dropped because a peer's queue was full. */
   queueDrops: number;
+  /** Successful connections to peers. */
   connects: number;
 }
 
@@ -186,6 +196,7 @@ class PeerLink {
  * ```
  */
 export class Transport {
+  /** Counters for monitoring. */
   readonly stats: TransportStats = {
     framesSent: 0,
     framesReceived: 0,
@@ -194,12 +205,14 @@ export class Transport {
     queueDrops: 0,
     connects: 0,
   };
+  /** The limits in force, defaults filled in. */
   readonly limits: Required<
     Pick<
       TransportOptions,
       "maxFrameBytes" | "maxQueueBytes" | "maxQueueCount" | "reconnectMinMs" | "reconnectMaxMs"
     >
   >;
+  /** The runtime adapter in use. */
   readonly runtime: TransportOptions["runtime"];
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly inbound = new Set<TcpConnection>();
@@ -257,6 +270,7 @@ export class Transport {
     }
   }
 
+  /** Adds a peer, or changes its address. */
   addPeer(id: NodeId, address: PeerAddress): void {
     if (id === this.options.id) return;
     const link = this.links.get(id);
@@ -264,6 +278,7 @@ export class Transport {
     else this.links.set(id, new PeerLink(this, id, address));
   }
 
+  /** Forgets a peer and closes its connection. */
   removePeer(id: NodeId): void {
     this.links.get(id)?.close();
     this.links.delete(id);

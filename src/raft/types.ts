@@ -24,8 +24,11 @@ export type EntryType = "normal" | "confChange";
  * ```
  */
 export interface Entry {
+  /** Term of the leader that created the entry. */
   term: number;
+  /** Position in the log, from 1. */
   index: number;
+  /** A command for the state machine, or a membership change. */
   type: EntryType;
   /** Application bytes, or an encoded {@linkcode ConfChange} when `type` is "confChange". */
   data: Uint8Array;
@@ -41,9 +44,11 @@ export interface Entry {
  * ```
  */
 export interface HardState {
+  /** The latest term this node has seen. */
   term: number;
   /** Who this node voted for in `term`, or {@linkcode NONE}. */
   vote: NodeId;
+  /** Highest index known committed. */
   commit: number;
 }
 
@@ -57,7 +62,9 @@ export interface HardState {
  * ```
  */
 export interface ConfState {
+  /** Voters (of the incoming configuration while joint). */
   voters: NodeId[];
+  /** Members that receive the log but do not vote. */
   learners: NodeId[];
   /** Voters of the old configuration while in a joint configuration; empty otherwise. */
   votersOutgoing: NodeId[];
@@ -69,8 +76,11 @@ export interface ConfState {
 
 /** Where a snapshot sits in the log, and the membership at that point. */
 export interface SnapshotMetadata {
+  /** Index of the last entry the snapshot replaces. */
   index: number;
+  /** Term of that entry. */
   term: number;
+  /** Membership as of that entry. */
   confState: ConfState;
 }
 
@@ -87,13 +97,17 @@ export interface SnapshotMetadata {
  * ```
  */
 export interface Snapshot {
+  /** Where the snapshot sits in the log. */
   metadata: SnapshotMetadata;
+  /** The application's state, opaque to Raft. */
   data: Uint8Array;
 }
 
 /** One membership step. */
 export interface ConfChangeSingle {
+  /** Add (or promote) a voter, add (or demote to) a learner, or remove a member. */
   type: "addVoter" | "addLearner" | "removeNode";
+  /** The member concerned. */
   nodeId: NodeId;
 }
 
@@ -112,6 +126,7 @@ export interface ConfChangeSingle {
  * ```
  */
 export interface ConfChange {
+  /** The steps, applied together. */
   changes: ConfChangeSingle[];
   /**
    * "auto" (default): simple when safe, else joint and left automatically. "joint": always joint,
@@ -158,15 +173,23 @@ export type MessageType =
  * ```
  */
 export interface Message {
+  /** What the message is. */
   type: MessageType;
+  /** Recipient. */
   to: NodeId;
+  /** Sender. */
   from: NodeId;
+  /** Sender's term; 0 on forwarded proposals and reads, which act as local requests. */
   term: number;
   /** Term of the entry at `index` (the entry before `entries`, or the candidate's last entry). */
   logTerm: number;
+  /** Index of the entry before `entries`, an acknowledged index, or a read's index. */
   index: number;
+  /** Entries to append or propose. */
   entries: Entry[];
+  /** The leader's commit index. */
   commit: number;
+  /** Set on a refused vote or a rejected append. */
   reject: boolean;
   /** On a rejected append: the follower's guess of where the logs diverge (fast backtracking). */
   rejectHint: number;
@@ -213,7 +236,9 @@ export type Role = "follower" | "preCandidate" | "candidate" | "leader";
 
 /** Volatile state that the application may want to show or act on. */
 export interface SoftState {
+  /** The leader this node follows, or {@linkcode NONE}. */
   leaderId: NodeId;
+  /** This node's role. */
   role: Role;
 }
 
@@ -222,7 +247,9 @@ export interface SoftState {
  * it is linearizable.
  */
 export interface ReadState {
+  /** Commit index at the time of the read: serve it once applied. */
   index: number;
+  /** The context passed to `readIndex`. */
   context: Uint8Array;
 }
 
@@ -284,6 +311,7 @@ export interface Storage {
   term(index: number): number | undefined;
   /** Index of the first entry still held (the snapshot's index + 1). */
   firstIndex(): number;
+  /** Index of the last entry held. */
   lastIndex(): number;
   /** The latest snapshot, to send to a follower that is too far behind. */
   snapshot(): Snapshot;
@@ -294,9 +322,11 @@ export interface Storage {
  * taken: no leader known, a transfer in progress, a pending membership change.
  */
 export class ProposalDroppedError extends Error {
+  /** Always "ProposalDroppedError". */
   override name = "ProposalDroppedError";
   /** The leader this node knows of, or {@linkcode NONE}; retry there. */
   readonly leaderId: NodeId;
+  /** `message` says why the request was dropped. */
   constructor(message: string, leaderId: NodeId) {
     super(message);
     this.leaderId = leaderId;
