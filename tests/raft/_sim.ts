@@ -78,6 +78,8 @@ export interface SimOptions {
   maxInflightCount?: number;
   /** Longest simulated write of a `Ready` (0: writes are instant). */
   diskDelayMs?: number;
+  /** How far a node's clock rate may differ from real time: 0.1 is ±10%. */
+  clockDriftRate?: number;
   /** Longest simulated write when the disk stalls (one write in ten). */
   slowDiskDelayMs?: number;
   /** Overrides for every node's Raft config. */
@@ -114,6 +116,9 @@ interface SimNode {
   /** Bumped by every crash, so that a write of the previous life never lands. */
   incarnation: number;
   writing: boolean;
+  /** Ticks per real tick (1 = a perfect clock) and the fraction accumulated so far. */
+  clockRate: number;
+  clock: number;
 }
 
 interface InFlight {
@@ -248,6 +253,7 @@ export class Simulation {
       maxInflightCount: 8,
       diskDelayMs: 4,
       slowDiskDelayMs: 60,
+      clockDriftRate: 0.05,
       raft: {},
       ...options,
     };
@@ -274,6 +280,8 @@ export class Simulation {
       reads: [],
       incarnation: 0,
       writing: false,
+      clockRate: 1 + (this.rng.next() * 2 - 1) * this.opts.clockDriftRate,
+      clock: 0,
     };
     this.nodes.set(id, node);
     this.start(node);
@@ -423,8 +431,13 @@ export class Simulation {
   tickAll(): void {
     for (const id of this.liveIds()) {
       const node = this.nodes.get(id)!;
-      node.raft!.tick();
-      this.processReady(node);
+      // A drifting clock ticks a little faster or slower than real time.
+      node.clock += node.clockRate;
+      while (node.clock >= 1 && node.raft) {
+        node.clock -= 1;
+        node.raft.tick();
+        this.processReady(node);
+      }
     }
   }
 
@@ -750,6 +763,7 @@ export class Simulation {
     crashes?: boolean;
     partitions?: boolean;
     membership?: boolean;
+    transfers?: boolean;
     clients?: number;
     keys?: number;
   }): void {
@@ -771,6 +785,7 @@ export class Simulation {
       }
       if (this.rng.chance(0.02)) this.heal();
       if (options.membership && this.rng.chance(0.01)) this.randomMembershipChange(maxId);
+      if (options.transfers && this.rng.chance(0.01)) this.randomTransfer();
       for (let c = 0; c < clientCount; c++) {
         if ((busyUntil.get(c) ?? 0) > this.nowMs || !this.rng.chance(0.3)) continue;
         const targets = this.liveIds();
@@ -786,6 +801,20 @@ export class Simulation {
       }
     });
     this.recover(options.recoveryMs ?? 5000);
+  }
+
+  private randomTransfer(): void {
+    const leader = this.leader();
+    if (leader === undefined) return;
+    const raft = this.raft(leader);
+    const voters = raft.confState().voters.filter((id) => id !== leader);
+    if (voters.length === 0) return;
+    try {
+      raft.transferLeadership(this.rng.pick(voters));
+    } catch {
+      return;
+    }
+    this.processReady(this.node(leader));
   }
 
   private randomMembershipChange(maxId: number): void {

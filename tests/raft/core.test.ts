@@ -277,7 +277,7 @@ describe("raft node", () => {
 
   it("answers reads at once under a valid lease, after a heartbeat round otherwise", () => {
     for (const readOnly of ["lease", "safe"] as const) {
-      const sim = new Simulation({ seed: 1, spareCount: 0, readOnly });
+      const sim = new Simulation({ seed: 1, spareCount: 0, readOnly, clockDriftRate: 0 });
       sim.faulty = false;
       runScript(sim, "tick 40\nstabilize");
       const leader = sim.leader()!;
@@ -300,6 +300,7 @@ describe("raft node", () => {
   it("sends a large snapshot in bounded chunks", () => {
     const sim = new Simulation({
       seed: 3,
+      clockDriftRate: 0,
       voterCount: 3,
       spareCount: 1,
       snapshotEveryEntries: 5,

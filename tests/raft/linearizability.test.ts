@@ -80,6 +80,7 @@ describe("linearizability of the replicated key-value store", () => {
       seed: 1,
       readMode: "brokenLocal",
       spareCount: 0,
+      clockDriftRate: 0,
       raft: { checkQuorum: false },
     });
     sim.faulty = false;
@@ -108,7 +109,7 @@ describe("linearizability of the replicated key-value store", () => {
   });
 
   it("the same scenario through ReadIndex is linearizable: the deposed leader cannot answer", () => {
-    const sim = new Simulation({ seed: 1, spareCount: 0 });
+    const sim = new Simulation({ seed: 1, spareCount: 0, clockDriftRate: 0 });
     sim.faulty = false;
     runScript(sim, "campaign 1\nstabilize\npropose 1 old\nstabilize\ntick 5\nisolate 1\ntick 13");
     assert.equal(sim.raft(1).role, "leader");
@@ -118,6 +119,34 @@ describe("linearizability of the replicated key-value store", () => {
     assert.ok(sim.write(leader, "x", "new"));
     runScript(sim, "tick 10");
     assert.ok(checkHistory(sim.completedHistory()).ok);
+  });
+
+  it("lease reads are only as safe as the clock-drift bound: a clock at 30% speed breaks them", () => {
+    for (const readOnly of ["lease", "safe"] as const) {
+      const sim = new Simulation({ seed: 1, spareCount: 0, readOnly, clockDriftRate: 0 });
+      sim.faulty = false;
+      runScript(sim, "tick 40\nstabilize");
+      const old = sim.leader()!;
+      assert.ok(sim.write(old, "x", "old"));
+      runScript(sim, "tick 5");
+      // The leader's clock slows to 30%: its lease looks valid three times too long.
+      sim.node(old).clockRate = 0.3;
+      sim.isolate([old]);
+      let next: number | undefined;
+      for (let i = 0; i < 60 && next === undefined; i++) {
+        runScript(sim, "tick 1");
+        next = sim.ids().find((id) => id !== old && sim.node(id).raft?.role === "leader");
+      }
+      assert.ok(next !== undefined, "the majority elects a new leader");
+      assert.ok(sim.write(next, "x", "new"));
+      runScript(sim, "tick 3");
+      assert.equal(sim.raft(old).role, "leader", "the old leader still believes it leads");
+      sim.read(old, "x");
+      runScript(sim, "tick 1");
+      const result = checkHistory(sim.completedHistory());
+      if (readOnly === "lease") assert.deepEqual(result, { ok: false, key: "x" });
+      else assert.ok(result.ok, "a ReadIndex read cannot complete on the deposed leader");
+    }
   });
 
   it("catches the broken read path in random runs too", { timeout: 60_000 }, () => {

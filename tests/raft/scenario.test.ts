@@ -7,7 +7,7 @@ import { runScript, Simulation } from "./_sim.ts";
 
 /** A quiet network (fixed 1 ms delay, no loss) for scripts. */
 function cluster(voterCount: number, raft: Record<string, unknown> = {}): Simulation {
-  const sim = new Simulation({ seed: 1, voterCount, spareCount: 0, raft });
+  const sim = new Simulation({ seed: 1, voterCount, spareCount: 0, clockDriftRate: 0, raft });
   sim.faulty = false;
   return sim;
 }

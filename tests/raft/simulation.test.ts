@@ -28,6 +28,7 @@ interface RunOptions {
   crashes?: boolean;
   partitions?: boolean;
   membership?: boolean;
+  transfers?: boolean;
   durationMs?: number;
 }
 
@@ -85,8 +86,21 @@ describe("raft simulation", () => {
     assert.ok(totals.snapshotsRestored > seeds(1000));
   });
 
-  it("serves linearizable lease reads under the same faults", LONG, () => {
-    runMany(seeds(1000), 300_000, { readOnly: "lease" }, {});
+  it(
+    "serves linearizable lease reads under the same faults, with clocks drifting within the bound",
+    LONG,
+    () => {
+      // Rates within ±6%: over an election timeout of 15 ticks two clocks drift apart by under 2
+      // ticks, the default leaseClockDriftTicks.
+      runMany(seeds(1000), 300_000, { readOnly: "lease", clockDriftRate: 0.06 }, {
+        transfers: true,
+      });
+    },
+  );
+
+  it("transfers leadership under the same faults", LONG, () => {
+    const totals = runMany(seeds(800), 500_000, {}, { transfers: true, membership: true });
+    assert.ok(totals.leaderTerms > seeds(800) * 2);
   });
 
   it("runs five voters with heavy loss and long delays", LONG, () => {
