@@ -227,6 +227,8 @@ export interface RaftStatus {
 }
 
 interface SnapshotInbox {
+  /** The leader sending it: chunks of two senders' encodings must never mix. */
+  from: NodeId;
   snapshot: Snapshot;
   chunks: Uint8Array[];
   receivedBytes: number;
@@ -1356,12 +1358,25 @@ export class RaftNode {
       return;
     }
     if (total > this.cfg.maxSnapshotBytes) return;
-    if (offset === 0) {
-      this.snapshotInbox = { snapshot: piece, chunks: [], receivedBytes: 0, totalBytes: total };
+    const current = this.snapshotInbox;
+    const isCurrent = current !== undefined && current.from === m.from &&
+      current.snapshot.metadata.index === meta.index &&
+      current.snapshot.metadata.term === meta.term &&
+      current.totalBytes === total;
+    // A first chunk starts over, unless it is a duplicate of the transfer under way.
+    if (offset === 0 && !(isCurrent && current.receivedBytes > 0)) {
+      this.snapshotInbox = {
+        from: m.from,
+        snapshot: piece,
+        chunks: [],
+        receivedBytes: 0,
+        totalBytes: total,
+      };
     }
     const inbox = this.snapshotInbox;
-    const sameSnapshot = inbox !== undefined && inbox.snapshot.metadata.index === meta.index &&
-      inbox.snapshot.metadata.term === meta.term && inbox.totalBytes === total;
+    const sameSnapshot = inbox !== undefined && inbox.from === m.from &&
+      inbox.snapshot.metadata.index === meta.index && inbox.snapshot.metadata.term === meta.term &&
+      inbox.totalBytes === total;
     if (!sameSnapshot || offset !== inbox.receivedBytes) {
       this.send(emptyMessage({
         type: "MsgSnapResp",
