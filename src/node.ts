@@ -216,6 +216,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     subscriber: (client) => (client instanceof Client ? client : undefined),
     changed: (client, count) => (client.subscriptions = count),
   };
+  hooks.purgeMemory = () => runtime.collectGarbage();
   hooks.block = (client, keys, timeoutMs) => resp.block(client, keys, timeoutMs);
   hooks.keyReady = (store, key) => resp.keyReady(store.index, key);
   hooks.resetClient = (client) => {

@@ -263,6 +263,11 @@ function time(ctx: CommandContext): void {
 
 function memory(ctx: CommandContext, argv: string[]): void {
   const sub = argv[1].toUpperCase();
+  if (sub === "PURGE" && argv.length === 2) {
+    // Redis asks jemalloc to return free pages; here a full collection lets the engine do so.
+    ctx.server.purgeMemory?.();
+    return ctx.out.ok();
+  }
   if (sub !== "USAGE") throw new ReplyError(unknownSubcommand(argv));
   if (argv.length !== 3 && !(argv.length === 5 && argv[3].toUpperCase() === "SAMPLES")) {
     throw new ReplyError(SYNTAX);
@@ -402,7 +407,7 @@ export const connectionCommands: CommandSpec[] = [
     firstKey: 2,
     lastKey: 2,
     step: 1,
-    summary: "MEMORY USAGE: the bytes a key is accounted for.",
+    summary: "MEMORY USAGE (the bytes a key is accounted for) and MEMORY PURGE.",
     handler: memory,
   }),
   server({

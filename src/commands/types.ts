@@ -133,6 +133,8 @@ export interface ServerHooks {
    * current store) gets data or `timeoutMs` passes (0 = forever). False when it cannot wait.
    */
   block?(client: ClientState, keys: string[], timeoutMs: number): boolean;
+  /** Runs a full garbage collection where the runtime allows it (MEMORY PURGE). */
+  purgeMemory?(): void;
   /** Pub/sub: the hub, and the subscriber that stands for a connection. */
   pubsub?: {
     hub: PubSub;

@@ -31,6 +31,7 @@ interface BunSocketHandlers {
 
 interface BunGlobal {
   version: string;
+  gc(force: boolean): void;
   listen(options: {
     hostname: string;
     port: number;
@@ -228,6 +229,10 @@ export const bunRuntime: Runtime = {
   args: () => process.argv.slice(2),
   memoryRssBytes: () => process.memoryUsage().rss,
   cpuUsageMicros: () => process.cpuUsage(),
+  collectGarbage: () => {
+    Bun.gc(true);
+    return true;
+  },
   pid: () => process.pid,
   exit: (code) => process.exit(code),
 };

@@ -221,6 +221,12 @@ export const denoRuntime: Runtime = {
   args: () => Deno.args,
   memoryRssBytes: () => Deno.memoryUsage().rss,
   cpuUsageMicros: () => process.cpuUsage(),
+  collectGarbage: () => {
+    const gc = (globalThis as { gc?: (options?: { type: string }) => void }).gc;
+    if (gc === undefined) return false;
+    gc({ type: "major" });
+    return true;
+  },
   pid: () => Deno.pid,
   exit: (code) => Deno.exit(code),
 };

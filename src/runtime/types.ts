@@ -151,6 +151,9 @@ export interface Runtime {
   args(): string[];
   /** Resident set size of this process in bytes. */
   memoryRssBytes(): number;
+  /** Runs a full, compacting garbage collection if the runtime exposes one (Deno needs
+   * `--v8-flags=--expose-gc`); false when it cannot. */
+  collectGarbage(): boolean;
   /** CPU time this process has used, in microseconds (INFO cpu). */
   cpuUsageMicros(): { user: number; system: number };
   pid(): number;
