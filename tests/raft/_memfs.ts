@@ -21,6 +21,15 @@ export class MemFileSystem implements FileSystem {
   syncCount = 0;
   /** When set, the next write throws (a failing disk). */
   failNextWrite = false;
+  /** Bumped by `crash()`: handles opened before it fail, as a dead process's would. */
+  private epoch = 0;
+
+  /** `syncDelayMs` makes each fsync take real time, so a crash can land between write and sync. */
+  constructor(readonly syncDelayMs = 0) {}
+
+  private alive(epoch: number): void {
+    if (epoch !== this.epoch) throw new Error("EIO: the process that opened this file crashed");
+  }
 
   open(path: string, mode: "a" | "w" | "r+"): Promise<FileHandle> {
     let file = this.files.get(path);
@@ -30,8 +39,10 @@ export class MemFileSystem implements FileSystem {
     }
     // deno-lint-ignore no-this-alias
     const fs = this;
+    const epoch = this.epoch;
     const handle: FileHandle = {
       write(data: Uint8Array): Promise<void> {
+        fs.alive(epoch);
         if (fs.failNextWrite) {
           fs.failNextWrite = false;
           return Promise.reject(new Error("EIO: injected write failure"));
@@ -40,14 +51,16 @@ export class MemFileSystem implements FileSystem {
         f.data = concat(f.data, data);
         return Promise.resolve();
       },
-      datasync(): Promise<void> {
+      async datasync(): Promise<void> {
+        if (fs.syncDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, fs.syncDelayMs));
+        fs.alive(epoch);
         const f = fs.files.get(path)!;
         f.durable = f.data.slice();
         fs.syncCount++;
-        return Promise.resolve();
       },
       size: () => Promise.resolve(fs.files.get(path)!.data.length),
       truncate(sizeBytes: number): Promise<void> {
+        fs.alive(epoch);
         const f = fs.files.get(path)!;
         f.data = f.data.slice(0, sizeBytes);
         return Promise.resolve();
@@ -99,6 +112,7 @@ export class MemFileSystem implements FileSystem {
 
   /** Loses unsynced bytes; `tornBytes` of them survive at the end of each file (a torn write). */
   crash(tornBytes = 0): void {
+    this.epoch++;
     for (const file of this.files.values()) {
       const extra = file.data.subarray(file.durable.length, file.durable.length + tornBytes);
       file.data = concat(file.durable, extra);
