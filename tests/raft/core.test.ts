@@ -325,3 +325,40 @@ describe("raft node", () => {
     assert.equal(sim.node(3).kv.data.get("key29"), "x".repeat(20));
   });
 });
+
+describe("raft log backtracking between nodes", () => {
+  it("finds the match point a term at a time, not an entry at a time", () => {
+    // The follower holds 40 entries of term 2 that the new leader (term 3) does not have.
+    const sim = new Simulation({
+      seed: 5,
+      spareCount: 0,
+      clockDriftRate: 0,
+      raft: { preVote: false },
+    });
+    sim.faulty = false;
+    runScript(sim, "campaign 1\nstabilize\nisolate 1");
+    for (let i = 0; i < 40; i++) sim.write(1, "x", `lost${i}`);
+    runScript(sim, "stabilize\ncrash 1\nheal\ntick 40");
+    const leader = sim.leader()!;
+    assert.notEqual(leader, 1);
+    for (let i = 0; i < 50; i++) sim.write(leader, "x", `kept${i}`);
+    // A new leader starts probing node 1 from its own last index, far beyond the divergence.
+    const other = leader === 2 ? 3 : 2;
+    runScript(
+      sim,
+      `stabilize\ntick 5\ntransfer ${leader} ${other}\nstabilize\nexpect leader ${other}\nrestart 1`,
+    );
+    let rejections = 0;
+    const raft1 = sim.raft(1);
+    const step = raft1.step.bind(raft1);
+    raft1.step = (m: Message) => {
+      if (m.type === "MsgApp" && !raft1.log.matchTerm(m.index, m.logTerm)) rejections++;
+      step(m);
+    };
+    runScript(sim, "tick 10\nexpect value 1 x kept49");
+    assert.ok(
+      rejections <= 2,
+      `${rejections} rejected appends for 40 divergent entries under 50 newer ones`,
+    );
+  });
+});

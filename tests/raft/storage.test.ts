@@ -229,3 +229,22 @@ async function encodeAppend(list: Entry[]): Promise<Uint8Array> {
   await storage.save({ entries: list });
   return fs.files.get("/x/raft.wal")!.data.slice(before);
 }
+
+describe("durable raft storage, fsync policy", () => {
+  it("does not fsync a commit-only change, and writes it with the next fsync", async () => {
+    const fs = new MemFileSystem();
+    const storage = await open(fs);
+    await storage.bootstrap([1]);
+    await storage.save({ entries: entries(2, 3, 2), hardState: { term: 2, vote: 1, commit: 1 } });
+    const syncs = fs.syncCount;
+    await storage.save({
+      entries: [],
+      hardState: { term: 2, vote: 1, commit: 3 },
+      mustSync: false,
+    });
+    assert.equal(fs.syncCount, syncs);
+    await storage.save({ entries: entries(4, 4, 2) });
+    assert.equal(fs.syncCount, syncs + 1);
+    assert.equal((await open(fs)).initialState().hardState.commit, 3);
+  });
+});
