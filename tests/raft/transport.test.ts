@@ -210,6 +210,54 @@ describe("raft tcp transport", () => {
     }
   });
 
+  it("closes a connection that announces an oversized frame", async () => {
+    const received: Message[] = [];
+    const b = await Transport.start({
+      runtime,
+      id: 2,
+      listen: { hostname: "127.0.0.1", port: 0 },
+      peers: new Map(),
+      maxFrameBytes: 64,
+      onMessage: (m) => received.push(m),
+    });
+    try {
+      let closed = false;
+      const conn = await runtime.connectTcp({ hostname: "127.0.0.1", port: b.port }, {
+        onData: () => {},
+        onClose: () => {
+          closed = true;
+        },
+      });
+      conn.write(encodeFrame(FrameType.append, new Uint8Array(1000)).subarray(0, 20));
+      await until(() => closed);
+      assert.equal(b.stats.malformedFrames, 1);
+      assert.equal(received.length, 0);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it("bounds the send queue of an unreachable peer and reports it", async () => {
+    let unreachable = 0;
+    const a = await Transport.start({
+      runtime,
+      id: 1,
+      listen: { hostname: "127.0.0.1", port: 0 },
+      // Nobody listens there: the queue fills while connecting fails.
+      peers: new Map([[2, { hostname: "127.0.0.1", port: 1 }]]),
+      maxQueueCount: 10,
+      onMessage: () => {},
+      onUnreachable: () => unreachable++,
+    });
+    try {
+      a.send(Array.from({ length: 25 }, () => sample()));
+      assert.equal(a.stats.queueDrops, 15);
+      assert.ok(unreachable >= 15);
+    } finally {
+      await a.close();
+    }
+  });
+
   it("reconnects with backoff when the peer comes back", async () => {
     const received: Message[] = [];
     const first = await Transport.start({
