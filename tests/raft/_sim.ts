@@ -349,18 +349,21 @@ export class Simulation {
     node.incarnation++;
     node.writing = false;
     this.stats.crashes++;
+    this.trace(`crash ${id}`);
   }
 
   restart(id: NodeId): void {
     const node = this.node(id);
     if (node.raft) return;
     this.stats.restarts++;
+    this.trace(`restart ${id}`);
     this.start(node);
   }
 
   /** Cuts every link between `group` and the other nodes. */
   isolate(group: NodeId[]): void {
     this.stats.partitions++;
+    this.trace(`isolate ${group.join(",")}`);
     for (const a of group) {
       for (const b of this.ids()) {
         if (group.includes(b)) continue;
@@ -402,8 +405,22 @@ export class Simulation {
     if (this.blocked.some((b) => matches(b, message))) return;
     const node = this.nodes.get(message.to);
     if (!node?.raft) return;
+    if (this.tracing) {
+      const m = message;
+      this.trace(
+        `${m.type} ${m.from}->${m.to} t${m.term} i${m.index} lt${m.logTerm} c${m.commit} n${m.entries.length}` +
+          (m.reject ? " reject" : ""),
+      );
+    }
     node.raft.step(message);
     this.processReady(node);
+  }
+
+  /** Set `RAFT_TRACE=1` (with `RAFT_SEED=N`) to print every event of a replayed run. */
+  private readonly tracing = process.env.RAFT_TRACE === "1";
+
+  private trace(line: string): void {
+    if (this.tracing) console.log(`[${this.nowMs}ms] ${line}`);
   }
 
   /** Runs every event up to `untilMs`. */
@@ -628,6 +645,7 @@ export class Simulation {
       if (known === undefined) {
         this.leaderOfTerm.set(term, node.id);
         this.stats.leaderTerms++;
+        this.trace(`leader ${node.id} of term ${term}`);
       } else if (known !== node.id) {
         this.fail(`election safety: ${known} and ${node.id} are both leaders of term ${term}`);
       }

@@ -7,7 +7,8 @@
  *
  *     RAFT_SEED=N deno test -A tests/raft/simulation.test.ts
  *
- * `RAFT_SEEDS=N` scales the number of seeds per test (default in `SEEDS`).
+ * `RAFT_TRACE=1` with `RAFT_SEED=N` also prints every event of the run (messages, crashes,
+ * partitions, elections). `RAFT_SEEDS=X` multiplies the number of seeds of each test.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
