@@ -6,7 +6,7 @@
  *
  *     deno run -A examples/raft-kv.ts cluster
  *
- * or each node by hand, in three terminals:
+ * or each node by hand, in three terminals (`bun examples/raft-kv.ts node ...` works too):
  *
  *     deno run -A examples/raft-kv.ts node --id 1 --http 8101
  *     deno run -A examples/raft-kv.ts node --id 2 --http 8102
@@ -360,7 +360,8 @@ async function runCluster(args: string[]): Promise<void> {
 }
 
 if (import.meta.main) {
-  const [mode, ...rest] = Deno.args;
+  // `node` mode runs on Deno and Bun alike; `cluster` spawns children with Deno.
+  const [mode, ...rest] = (await currentRuntime()).args();
   if (mode === "node") await runNode(rest);
   else if (mode === "cluster") await runCluster(rest);
   else {
