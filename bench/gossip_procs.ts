@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import process from "node:process";
 
 const SCRIPT = fileURLToPath(new URL("../examples/gossip-node.ts", import.meta.url));
 
@@ -45,8 +46,17 @@ export class NodeProcess {
     if (!this.exited) this.child.stdin!.write(command + "\n");
   }
 
+  /**
+   * Signals the process by pid: Deno's `ChildProcess.kill` sends only the first signal it is
+   * given (a SIGSTOP would never be followed by its SIGCONT).
+   */
   kill(signal: NodeJS.Signals): void {
-    if (!this.exited) this.child.kill(signal);
+    if (this.exited || this.child.pid === undefined) return;
+    try {
+      process.kill(this.child.pid, signal);
+    } catch {
+      // Exited meanwhile.
+    }
   }
 
   async exit(): Promise<void> {

@@ -77,8 +77,14 @@ class NodeProcess {
     this.child.stdin!.write(command + "\n");
   }
 
+  /** By pid: Deno's `ChildProcess.kill` sends only the first signal it is given. */
   kill(signal: NodeJS.Signals): void {
-    if (!this.#exited) this.child.kill(signal);
+    if (this.#exited || this.child.pid === undefined) return;
+    try {
+      process.kill(this.child.pid, signal);
+    } catch {
+      // Exited meanwhile.
+    }
   }
 
   async exit(): Promise<void> {
