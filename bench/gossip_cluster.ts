@@ -11,7 +11,7 @@
 import {
   type Line,
   median,
-  NodeProcess,
+  type NodeProcess,
   seenByAll,
   sleep,
   startNode,

@@ -5,7 +5,7 @@
  *
  *   deno run -A bench/gossip_stall.ts --n 5 --profile lan --blocks 1000,3000,5000,8000
  */
-import { NodeProcess, sleep, startNode, until } from "./gossip_procs.ts";
+import { type NodeProcess, sleep, startNode, until } from "./gossip_procs.ts";
 
 function flag(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
