@@ -14,7 +14,7 @@
 import { Buffer } from "node:buffer";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import { restoreContainer } from "../keyspace/values.ts";
-import { crc32 } from "./crc32.ts";
+import { crc32 } from "../_crc32.ts";
 import { writeLatin1 } from "./_latin1.ts";
 
 const MAGIC = "HCSNAP01";

@@ -15,7 +15,7 @@
 import { decode, encode } from "cborg";
 import { assert } from "../_assert.ts";
 import type { FileHandle, FileSystem } from "../runtime/types.ts";
-import { crc32 } from "./_crc32.ts";
+import { crc32 } from "../_crc32.ts";
 import { MemoryStorage } from "./memory_storage.ts";
 import type { ConfState, Entry, HardState, Snapshot, Storage } from "./types.ts";
 import { emptyConfState, entrySizeBytes } from "./types.ts";

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CorruptionError, DurableStorage } from "../../src/raft/storage.ts";
-import { crc32 } from "../../src/raft/_crc32.ts";
+import { crc32 } from "../../src/_crc32.ts";
 import { nodeFileSystem } from "../../src/runtime/node_fs.ts";
 import type { Entry } from "../../src/raft/types.ts";
 import { MemFileSystem } from "./_memfs.ts";

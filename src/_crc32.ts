@@ -1,5 +1,5 @@
 /**
- * CRC-32 (IEEE 802.3, the zlib polynomial), table-driven: checksums for snapshot files and
+ * CRC-32 (IEEE 802.3, the zlib polynomial): checksums for snapshot files, Raft log records and
  * other on-disk records.
  *
  * @module
@@ -24,7 +24,7 @@ const TABLE = (() => {
  *
  * @example
  * ```ts
- * import { crc32 } from "./crc32.ts";
+ * import { crc32 } from "./_crc32.ts";
  * crc32(new TextEncoder().encode("123456789")).toString(16); // "cbf43926"
  * ```
  */
