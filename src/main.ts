@@ -5,7 +5,8 @@
  * @module
  */
 import { ConfigError, loadConfig, parseArgs, usage } from "./config/config.ts";
-import { ListenError, startNode } from "./node.ts";
+import { startNode } from "./node.ts";
+import { ListenError } from "./server/listen.ts";
 import { currentRuntime } from "./runtime/mod.ts";
 import { VERSION } from "./version.ts";
 

@@ -14,13 +14,14 @@ import type { Runtime } from "./runtime/types.ts";
 import { Client, RespServer } from "./server/server.ts";
 import { KeyspaceNotifier, PubSub } from "./commands/pubsub.ts";
 import { keyspaceEvents } from "./commands/events.ts";
-import { VERSION } from "./version.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServer } from "./runtime/types.ts";
 import { Persistence } from "./persistence/persistence.ts";
 import { Auth } from "./server/auth.ts";
 import { liveConfig } from "./config/live.ts";
 import type { Durability } from "./server/server.ts";
+import { infoText } from "./server/info.ts";
+import { listening } from "./server/listen.ts";
 
 /** A running node. */
 export interface HyperCacheNode {
@@ -34,149 +35,6 @@ export interface HyperCacheNode {
   readonly persistence: Persistence | null;
   /** Stops accepting, answers what is in flight, closes. */
   stop(): Promise<void>;
-}
-
-/** The process-level facts INFO reports. */
-function infoText(
-  node: {
-    config: NodeConfig;
-    keyspace: Keyspace;
-    dispatcher: Dispatcher;
-    resp: RespServer;
-    persistence: Persistence | null;
-    auth?: { failures: number };
-  },
-  runtime: Runtime,
-  startedMs: number,
-  sections: string[],
-): string {
-  const { config, keyspace, dispatcher, resp } = node;
-  const wanted = new Set(sections.map((s) => s.toLowerCase()));
-  const all = wanted.size === 0 || wanted.has("all") || wanted.has("everything") ||
-    wanted.has("default");
-  const now = runtime.clock.realtimeMs();
-  const parts: string[] = [];
-  const section = (name: string, lines: [string, string | number][]) => {
-    if (!all && !wanted.has(name.toLowerCase())) return;
-    parts.push(`# ${name}\r\n${lines.map(([k, v]) => `${k}:${v}`).join("\r\n")}\r\n`);
-  };
-  const uptimeSeconds = Math.floor((now - startedMs) / 1000);
-  section("Server", [
-    ["redis_version", "7.2.0"],
-    ["hypercache_version", VERSION],
-    ["redis_mode", "standalone"],
-    ["os", `${runtime.name} ${runtime.version}`],
-    ["arch_bits", 64],
-    ["process_id", runtime.pid()],
-    ["run_id", config.nodeId],
-    ["tcp_port", resp.port],
-    ["uptime_in_seconds", uptimeSeconds],
-    ["uptime_in_days", Math.floor(uptimeSeconds / 86400)],
-    ["executable", runtime.name],
-  ]);
-  section("Clients", [
-    ["connected_clients", resp.clients.size],
-    ["maxclients", config.maxClients],
-    ["blocked_clients", resp.blockedCount],
-  ]);
-  const used = keyspace.usedMemoryBytes;
-  const maxMemory = config.stores.reduce((sum, s) => sum + s.maxMemoryBytes, 0);
-  section("Memory", [
-    ["used_memory", used],
-    ["used_memory_human", humanBytes(used)],
-    ["used_memory_rss", runtime.memoryRssBytes()],
-    ["maxmemory", maxMemory],
-    ["maxmemory_human", humanBytes(maxMemory)],
-    ["maxmemory_policy", config.stores[0].evictionPolicy],
-  ]);
-  section(
-    "Persistence",
-    node.persistence?.info() ??
-      [["loading", 0], ["aof_enabled", 0], ["rdb_changes_since_last_save", 0]],
-  );
-  const totals = { hits: 0, misses: 0, evictions: 0, expirations: 0 };
-  for (const store of keyspace.stores) {
-    totals.hits += store.stats.hits;
-    totals.misses += store.stats.misses;
-    totals.evictions += store.stats.evictions;
-    totals.expirations += store.stats.expirations;
-  }
-  section("Stats", [
-    ["total_connections_received", resp.stats.connectionsReceived],
-    ["total_commands_processed", dispatcher.stats.commandsProcessed],
-    ["rejected_connections", resp.stats.rejectedConnections],
-    ["expired_keys", totals.expirations],
-    ["evicted_keys", totals.evictions],
-    ["keyspace_hits", totals.hits],
-    ["keyspace_misses", totals.misses],
-    ["total_error_replies", dispatcher.stats.errorReplies],
-    ["acl_access_denied_auth", node.auth?.failures ?? 0],
-    ["client_protocol_errors", resp.stats.protocolErrors],
-    ["client_output_buffer_limit_disconnections", resp.stats.outputLimitDisconnections],
-  ]);
-  section("Replication", [["role", "master"], ["connected_slaves", 0]]);
-  const cpu = runtime.cpuUsageMicros();
-  section("CPU", [
-    ["used_cpu_sys", (cpu.system / 1e6).toFixed(6)],
-    ["used_cpu_user", (cpu.user / 1e6).toFixed(6)],
-  ]);
-  section("Modules", []);
-  const errorLines: [string, string][] = [];
-  for (const [code, count] of dispatcher.stats.errorCodes) {
-    errorLines.push([`errorstat_${code}`, `count=${count}`]);
-  }
-  section("Errorstats", errorLines);
-  section("Cluster", [["cluster_enabled", 0]]);
-  const commandLines: [string, string][] = [];
-  for (const [name, counters] of dispatcher.stats.perCommand) {
-    if (counters.calls === 0) continue;
-    commandLines.push([
-      `cmdstat_${name}`,
-      `calls=${counters.calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=${counters.errors}`,
-    ]);
-  }
-  if (wanted.has("commandstats") || wanted.has("everything")) section("Commandstats", commandLines);
-  const keyspaceLines: [string, string][] = [];
-  for (const store of keyspace.stores) {
-    if (store.size === 0) continue;
-    let ttlSum = 0;
-    for (const entry of store.volatile) ttlSum += Math.max(0, entry.expiresAtMs - now);
-    const avgTtl = store.volatileCount === 0 ? 0 : Math.round(ttlSum / store.volatileCount);
-    keyspaceLines.push([
-      `db${store.index}`,
-      `keys=${store.size},expires=${store.volatileCount},avg_ttl=${avgTtl}`,
-    ]);
-  }
-  section("Keyspace", keyspaceLines);
-  return parts.join("\r\n");
-}
-
-function humanBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)}G`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(2)}M`;
-  if (bytes >= 1024) return `${(bytes / 1024).toFixed(2)}K`;
-  return `${bytes}B`;
-}
-
-/** A listener could not be opened; names the address. */
-export class ListenError extends Error {
-  override name = "ListenError";
-  constructor(readonly hostname: string, readonly port: number, cause: unknown) {
-    const code = (cause as { code?: string }).code ?? (cause as Error).name;
-    const inUse = code === "EADDRINUSE" || code === "AddrInUse";
-    super(
-      `cannot listen on ${hostname}:${port}: ` +
-        (inUse ? `port ${port} is already in use` : (cause as Error).message),
-    );
-  }
-}
-
-async function listening<T>(hostname: string, port: number, start: () => Promise<T>): Promise<T> {
-  try {
-    return await start();
-  } catch (error) {
-    throw new ListenError(hostname, port, error);
-  }
 }
 
 /** Reads the TLS certificate and key named in the config. */
@@ -322,11 +180,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     appendfsync: config.persistence.appendfsync,
     setNotifyKeyspaceEvents: (flags) => notifier.configure(flags),
   });
-  await listening(
-    config.bind,
-    config.tls.enabled ? config.tls.port : config.port,
-    () => resp.start(),
-  );
+  await resp.start();
   let http: HttpServer | null = null;
   if (config.http.enabled) {
     const app = createHttpApp({ config, dispatcher, runtime, startedMs });

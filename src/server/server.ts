@@ -9,6 +9,7 @@ import type { Dispatcher } from "../commands/dispatch.ts";
 import { encodePush, type PubSub, type Subscriber } from "../commands/pubsub.ts";
 import type { ClientKillFilter, ClientState, UserRole } from "../commands/types.ts";
 import { ProtocolError, RespParser } from "../resp/parser.ts";
+import { listening } from "./listen.ts";
 import { ReplyWriter } from "../resp/writer.ts";
 import type { Runtime, TcpConnection, TcpListener, TlsOptions } from "../runtime/types.ts";
 
@@ -162,19 +163,18 @@ export class RespServer {
         this.unblock(conn.data);
       },
     };
-    this.listener = await this.runtime.listenTcp(
-      { hostname: this.options.hostname, port: this.options.port },
-      handlers,
+    const { hostname, port, tls, tlsPort = 0 } = this.options;
+    this.listener = await listening(
+      hostname,
+      port,
+      () => this.runtime.listenTcp({ hostname, port }, handlers),
     );
-    if (this.options.tls !== undefined) {
+    if (tls !== undefined) {
       try {
-        this.tlsListener = await this.runtime.listenTcp(
-          {
-            hostname: this.options.hostname,
-            port: this.options.tlsPort ?? 0,
-            tls: this.options.tls,
-          },
-          handlers,
+        this.tlsListener = await listening(
+          hostname,
+          tlsPort,
+          () => this.runtime.listenTcp({ hostname, port: tlsPort, tls }, handlers),
         );
       } catch (error) {
         await this.listener.close();
