@@ -67,6 +67,20 @@ export class Keyspace {
   }
 
   /**
+   * Fixes the time all stores see until `unpinTime`, so a batch of commands reads the clock once
+   * (a clock read costs as much as a whole key lookup on Deno).
+   */
+  pinTime(): void {
+    const now = this.clock.realtimeMs();
+    for (const store of this.stores) store.pinnedNowMs = now;
+  }
+
+  /** Back to reading the clock on every access. */
+  unpinTime(): void {
+    for (const store of this.stores) store.pinnedNowMs = 0;
+  }
+
+  /**
    * Deletes expired keys in every store, Redis-style: rounds of samples while a quarter or more
    * of a round was expired, within `budgetMs` so the event loop is never held long.
    */

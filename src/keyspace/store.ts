@@ -174,8 +174,14 @@ export class Store {
 
   /** Wall-clock Unix ms from the store's clock. */
   now(): number {
-    return this.clock.realtimeMs();
+    return this.pinnedNowMs !== 0 ? this.pinnedNowMs : this.clock.realtimeMs();
   }
+
+  /**
+   * While non-zero, the time every command of the current batch sees (`Keyspace.pinTime`): one
+   * clock read per batch instead of one per key access, as Redis snapshots the time per command.
+   */
+  pinnedNowMs = 0;
 
   /**
    * The live entry for `key`, or undefined. Expires it lazily, and counts the access for the

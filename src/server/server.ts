@@ -219,8 +219,10 @@ export class RespServer {
     const client = conn.data;
     if (!(client instanceof Client) || client.closeAfterReply) return;
     const out = this.out;
-    client.lastActiveMs = this.runtime.clock.realtimeMs();
     const mark = this.options.durability?.mark() ?? 0;
+    const keyspace = this.dispatcher.keyspace;
+    keyspace.pinTime();
+    client.lastActiveMs = keyspace.store(0).pinnedNowMs;
     try {
       client.parser.feed(bytes, (argv) => this.command(client, argv));
     } catch (error) {
@@ -228,6 +230,8 @@ export class RespServer {
       this.stats.protocolErrors++;
       out.error(`ERR ${error.message}`);
       client.closeAfterReply = true;
+    } finally {
+      keyspace.unpinTime();
     }
     this.send(client, mark);
     this.serveReady();
