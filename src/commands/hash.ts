@@ -19,7 +19,14 @@ import { parseLongDouble } from "./_long_double.ts";
 import { parseInt64 } from "./args.ts";
 import { NOT_FLOAT, NOT_INTEGER, OVERFLOW, ReplyError, SYNTAX, wrongArity } from "./errors.ts";
 import { addFloatText, int64Arg } from "./strings.ts";
-import { command, type CommandContext, type CommandFlag, type CommandSpec } from "./types.ts";
+import {
+  command,
+  type CommandContext,
+  type CommandFlag,
+  type CommandSpec,
+  familySpec,
+  KEY_ONE,
+} from "./types.ts";
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -196,6 +203,9 @@ export function randomPositions(size: number, count: bigint): number[] {
   return positions;
 }
 
+const hashFamily = familySpec("hash");
+
+/** Every hash command has its one key at argv[1]. */
 function hashSpec(
   name: string,
   arity: number,
@@ -203,17 +213,7 @@ function hashSpec(
   summary: string,
   handler: CommandSpec["handler"],
 ): CommandSpec {
-  return command({
-    name,
-    arity,
-    flags,
-    firstKey: 1,
-    lastKey: 1,
-    step: 1,
-    group: "hash",
-    summary,
-    handler,
-  });
+  return hashFamily(name, arity, flags, KEY_ONE, summary, handler);
 }
 
 export const hashCommands: CommandSpec[] = [

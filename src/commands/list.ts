@@ -10,7 +10,7 @@ import { containerChanged, containerEntry, containerEntryOrCreate } from "./_con
 import { parseInt64 } from "./args.ts";
 import { NO_SUCH_KEY, NOT_INTEGER, ReplyError, SYNTAX, wrongArity } from "./errors.ts";
 import { int64Arg } from "./strings.ts";
-import { command, type CommandContext, type CommandFlag, type CommandSpec } from "./types.ts";
+import { type CommandContext, type CommandSpec, familySpec, KEY_ONE, KEY_TWO } from "./types.ts";
 
 type End = "left" | "right";
 
@@ -257,20 +257,10 @@ function rpoplpush(ctx: CommandContext, argv: string[]): void {
   ctx.out.bulk(moveElement(ctx, argv[1], argv[2], "right", "left"));
 }
 
-function listSpec(
-  name: string,
-  arity: number,
-  flags: CommandFlag[],
-  keys: [number, number, number],
-  summary: string,
-  handler: CommandSpec["handler"],
-): CommandSpec {
-  const [firstKey, lastKey, step] = keys;
-  return command({ name, arity, flags, firstKey, lastKey, step, group: "list", summary, handler });
-}
+const listSpec = familySpec("list");
 
-const ONE: [number, number, number] = [1, 1, 1];
-const TWO: [number, number, number] = [1, 2, 1];
+const ONE = KEY_ONE;
+const TWO = KEY_TWO;
 
 export const listCommands: CommandSpec[] = [
   listSpec(

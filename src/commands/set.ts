@@ -19,7 +19,7 @@ import { globMatch } from "./_glob.ts";
 import { parseInt64 } from "./args.ts";
 import { NOT_INTEGER, ReplyError, SYNTAX } from "./errors.ts";
 import { randomPositions } from "./hash.ts";
-import { command, type CommandContext, type CommandFlag, type CommandSpec } from "./types.ts";
+import { type CommandContext, type CommandSpec, familySpec, KEY_ALL, KEY_ONE } from "./types.ts";
 
 const LONG_MAX = 2n ** 63n - 1n;
 
@@ -218,20 +218,10 @@ function sscan(ctx: CommandContext, argv: string[]): void {
   scanReply(ctx.out, next, items);
 }
 
-function setSpec(
-  name: string,
-  arity: number,
-  flags: CommandFlag[],
-  keys: [number, number, number],
-  summary: string,
-  handler: CommandSpec["handler"],
-): CommandSpec {
-  const [firstKey, lastKey, step] = keys;
-  return command({ name, arity, flags, firstKey, lastKey, step, group: "set", summary, handler });
-}
+const setSpec = familySpec("set");
 
-const ONE: [number, number, number] = [1, 1, 1];
-const ALL: [number, number, number] = [1, -1, 1];
+const ONE = KEY_ONE;
+const ALL = KEY_ALL;
 
 export const setCommands: CommandSpec[] = [
   setSpec(

@@ -17,7 +17,7 @@ import {
   wrongArity,
   WRONGTYPE,
 } from "./errors.ts";
-import { command, type CommandContext, type CommandFlag, type CommandSpec } from "./types.ts";
+import { command, type CommandContext, type CommandSpec, familySpec, KEY_ONE } from "./types.ts";
 
 /** The string value at `key`, null when absent; WRONGTYPE for another type. */
 export function readString(store: Store, key: string): string | null {
@@ -291,29 +291,9 @@ function getex(ctx: CommandContext, argv: string[]): void {
   }
 }
 
-function stringSpec(
-  name: string,
-  arity: number,
-  flags: CommandFlag[],
-  keys: [number, number, number],
-  summary: string,
-  handler: CommandSpec["handler"],
-): CommandSpec {
-  const [firstKey, lastKey, step] = keys;
-  return command({
-    name,
-    arity,
-    flags,
-    firstKey,
-    lastKey,
-    step,
-    group: "string",
-    summary,
-    handler,
-  });
-}
+const stringSpec = familySpec("string");
 
-const ONE: [number, number, number] = [1, 1, 1];
+const ONE = KEY_ONE;
 
 export const stringCommands: CommandSpec[] = [
   command({

@@ -180,6 +180,30 @@ export function command(
   return { firstKey: 0, lastKey: 0, step: 0, ...spec };
 }
 
+/** Key positions: first, last (-1 = the last argument), step. */
+export type KeyPositions = readonly [number, number, number];
+/** The one key at argv[1]. */
+export const KEY_ONE: KeyPositions = [1, 1, 1];
+/** Two keys, argv[1] and argv[2] (source and destination). */
+export const KEY_TWO: KeyPositions = [1, 2, 1];
+/** Every argument after the name is a key. */
+export const KEY_ALL: KeyPositions = [1, -1, 1];
+
+/** A spec builder for one command family (`group`), positional for compact tables. */
+export function familySpec(group: string) {
+  return (
+    name: string,
+    arity: number,
+    flags: CommandFlag[],
+    keys: KeyPositions,
+    summary: string,
+    handler: CommandHandler,
+  ): CommandSpec => {
+    const [firstKey, lastKey, step] = keys;
+    return { name, arity, flags, firstKey, lastKey, step, group, summary, handler };
+  };
+}
+
 /** The keys of `argv` according to the spec's key positions. */
 export function commandKeys(spec: CommandSpec, argv: readonly string[]): string[] {
   if (spec.firstKey === 0) return [];

@@ -19,7 +19,14 @@ import { globMatch } from "./_glob.ts";
 import { parseDouble, parseInt64 } from "./args.ts";
 import { NOT_FLOAT, ReplyError, SYNTAX } from "./errors.ts";
 import { int64Arg } from "./strings.ts";
-import { command, type CommandContext, type CommandFlag, type CommandSpec } from "./types.ts";
+import {
+  command,
+  type CommandContext,
+  type CommandFlag,
+  type CommandSpec,
+  familySpec,
+  KEY_ONE,
+} from "./types.ts";
 
 const LONG_MAX = 2n ** 63n - 1n;
 const NOT_RANGE_FLOAT = "ERR min or max is not a float";
@@ -455,6 +462,9 @@ function zscan(ctx: CommandContext, argv: string[]): void {
   scanReply(ctx.out, next, items);
 }
 
+const zsetFamily = familySpec("sorted-set");
+
+/** Every sorted-set command here has its one key at argv[1]. */
 function zsetSpec(
   name: string,
   arity: number,
@@ -462,17 +472,7 @@ function zsetSpec(
   summary: string,
   handler: CommandSpec["handler"],
 ): CommandSpec {
-  return command({
-    name,
-    arity,
-    flags,
-    firstKey: 1,
-    lastKey: 1,
-    step: 1,
-    group: "sorted-set",
-    summary,
-    handler,
-  });
+  return zsetFamily(name, arity, flags, KEY_ONE, summary, handler);
 }
 
 export const zsetCommands: CommandSpec[] = [
