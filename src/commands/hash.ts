@@ -20,7 +20,6 @@ import { parseInt64 } from "./args.ts";
 import { NOT_FLOAT, NOT_INTEGER, OVERFLOW, ReplyError, SYNTAX, wrongArity } from "./errors.ts";
 import { addFloatText, int64Arg } from "./strings.ts";
 import {
-  command,
   type CommandContext,
   type CommandFlag,
   type CommandSpec,

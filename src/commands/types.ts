@@ -107,6 +107,27 @@ export interface ClientState {
   readonly remoteAddress: string;
 }
 
+/**
+ * A connection that is not a socket (AOF replay, the HTTP API, tests): authenticated, RESP2, the
+ * default store, with `overrides` applied.
+ */
+export function internalClient(overrides: Partial<ClientState> = {}): ClientState {
+  return {
+    id: 0,
+    db: 0,
+    protocol: 2,
+    name: "",
+    authenticated: true,
+    user: "default",
+    role: "admin",
+    closeAfterReply: false,
+    createdMs: 0,
+    lastCommand: "",
+    remoteAddress: "internal",
+    ...overrides,
+  };
+}
+
 /** Node-level facilities the server commands reach through. */
 export interface ServerHooks {
   /** The INFO text for the given sections (all when empty). */

@@ -20,7 +20,6 @@ import { parseDouble, parseInt64 } from "./args.ts";
 import { NOT_FLOAT, ReplyError, SYNTAX } from "./errors.ts";
 import { int64Arg } from "./strings.ts";
 import {
-  command,
   type CommandContext,
   type CommandFlag,
   type CommandSpec,

@@ -21,7 +21,7 @@
  * @module
  */
 import type { Dispatcher } from "../commands/dispatch.ts";
-import type { ClientState } from "../commands/types.ts";
+import { internalClient } from "../commands/types.ts";
 import type { AppendFsync } from "../config/config.ts";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import { ReplyWriter } from "../resp/writer.ts";
@@ -108,23 +108,6 @@ export async function readManifest(fs: FileSystem, dataDir: string): Promise<Man
       `${join(dataDir, "manifest.json")} is unreadable: ${(error as Error).message}`,
     );
   }
-}
-
-/** A client with every right, for replay. */
-function replayClient(): ClientState {
-  return {
-    id: 0,
-    db: 0,
-    protocol: 2,
-    name: "aof-replay",
-    authenticated: true,
-    user: "default",
-    role: "admin",
-    closeAfterReply: false,
-    createdMs: 0,
-    lastCommand: "",
-    remoteAddress: "aof",
-  };
 }
 
 export class Persistence {
@@ -260,7 +243,7 @@ export class Persistence {
     report: RecoveryReport,
     last: boolean,
   ): number {
-    const client = replayClient();
+    const client = internalClient({ name: "aof-replay", remoteAddress: "aof" });
     const sink = new ReplyWriter();
     // Replay rebuilds the keyspace and nothing else: no logging, no notifications, no wakeups
     // of blocked clients (the servers are not even listening yet).

@@ -5,7 +5,7 @@
 import { Buffer } from "node:buffer";
 import { Dispatcher } from "../../src/commands/dispatch.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
-import type { ClientState, ServerHooks } from "../../src/commands/types.ts";
+import { type ClientState, internalClient, type ServerHooks } from "../../src/commands/types.ts";
 import { Keyspace } from "../../src/keyspace/keyspace.ts";
 import type { EvictionPolicy, Store } from "../../src/keyspace/store.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
@@ -51,19 +51,11 @@ export function harness(options: HarnessOptions = {}): Harness {
   const dispatcher = new Dispatcher(createCommandTable(), keyspace, hooks);
   const propagated: string[][] = [];
   dispatcher.onPropagate = (db, argv) => propagated.push([String(db), ...argv]);
-  const client: ClientState = {
+  const client: ClientState = internalClient({
     id: 1,
-    db: 0,
-    protocol: 2,
-    name: "",
-    authenticated: true,
-    user: "default",
-    role: "admin",
-    closeAfterReply: false,
     createdMs: nowMs,
-    lastCommand: "",
     remoteAddress: "127.0.0.1:5000",
-  };
+  });
   const out = new ReplyWriter();
   return {
     run(...argv: string[]): string {

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Dispatcher } from "../../src/commands/dispatch.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
-import type { ClientState, UserRole } from "../../src/commands/types.ts";
+import { type ClientState, internalClient, type UserRole } from "../../src/commands/types.ts";
 import { Keyspace, type StoreOptions, type Value } from "../../src/keyspace/mod.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
 import { FakeClock } from "../keyspace/_clock.ts";
@@ -34,19 +34,7 @@ function setup(stores: StoreOptions[] = [
 }
 
 function makeClient(role: UserRole = "admin"): ClientState {
-  return {
-    id: 1,
-    db: 0,
-    protocol: 2,
-    name: "",
-    authenticated: true,
-    user: "default",
-    role,
-    closeAfterReply: false,
-    createdMs: 0,
-    lastCommand: "",
-    remoteAddress: "127.0.0.1:50000",
-  };
+  return internalClient({ id: 1, role, remoteAddress: "127.0.0.1:50000" });
 }
 
 /** Bytes as a latin1 string (TextDecoder's "latin1" is windows-1252, not latin1). */

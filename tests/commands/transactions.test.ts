@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Dispatcher } from "../../src/commands/dispatch.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
-import type { ClientState } from "../../src/commands/types.ts";
+import { internalClient } from "../../src/commands/types.ts";
 import { Keyspace } from "../../src/keyspace/keyspace.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
 
@@ -19,19 +19,7 @@ function setup() {
   dispatcher.onPropagate = (_db, argv) => logged.push(argv);
   const out = new ReplyWriter();
   const connection = (id: number) => {
-    const client: ClientState = {
-      id,
-      db: 0,
-      protocol: 2,
-      name: "",
-      authenticated: true,
-      user: "default",
-      role: "admin",
-      closeAfterReply: false,
-      createdMs: 0,
-      lastCommand: "",
-      remoteAddress: "test",
-    };
+    const client = internalClient({ id, remoteAddress: "test" });
     return (...argv: string[]) => {
       dispatcher.execute(client, out, argv);
       return Buffer.from(out.take()).toString("latin1");

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Dispatcher } from "../../src/commands/dispatch.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
-import type { ClientState } from "../../src/commands/types.ts";
+import { type ClientState, internalClient } from "../../src/commands/types.ts";
 import { buildConfig } from "../../src/config/config.ts";
 import { Keyspace } from "../../src/keyspace/keyspace.ts";
 import { Persistence, type PersistenceOptions } from "../../src/persistence/persistence.ts";
@@ -78,19 +78,7 @@ export async function openNode(dataDir: string, options: OpenOptions = {}): Prom
       store.onRemoved = (s, key) => persistence.append(s.index, ["DEL", key]);
     }
   }
-  const client: ClientState = {
-    id: 1,
-    db: 0,
-    protocol: 2,
-    name: "",
-    authenticated: true,
-    user: "default",
-    role: "admin",
-    closeAfterReply: false,
-    createdMs: 0,
-    lastCommand: "",
-    remoteAddress: "test",
-  };
+  const client: ClientState = internalClient({ id: 1, remoteAddress: "test" });
   const out = new ReplyWriter();
   return {
     keyspace,

@@ -4,7 +4,7 @@ import { ProtocolError, RespParser } from "../../src/resp/parser.ts";
 import { Dispatcher } from "../../src/commands/dispatch.ts";
 import { ReplyError } from "../../src/commands/errors.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
-import type { ClientState } from "../../src/commands/types.ts";
+import { type ClientState, internalClient } from "../../src/commands/types.ts";
 import { Keyspace } from "../../src/keyspace/keyspace.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
 
@@ -63,19 +63,7 @@ function mutate(random: () => number): Uint8Array {
 }
 
 function client(): ClientState {
-  return {
-    id: 1,
-    db: 0,
-    protocol: 2,
-    name: "",
-    authenticated: true,
-    user: "default",
-    role: "admin",
-    closeAfterReply: false,
-    createdMs: 0,
-    lastCommand: "",
-    remoteAddress: "fuzz",
-  };
+  return internalClient({ id: 1, remoteAddress: "fuzz" });
 }
 
 describe(`fuzzing the parser and the dispatcher (FUZZ_SEED=${SEED})`, () => {
