@@ -8,6 +8,7 @@
  * @module
  */
 import { assert } from "../_assert.ts";
+import { xorshift32 } from "../_random.ts";
 
 /** Slots per bucket: 4 gives 95% load with short fingerprints (the paper's recommendation). */
 const BUCKET_SLOTS = 4;
@@ -155,7 +156,6 @@ export class CuckooFilter {
   /** Fingerprint length of the first sub-filter; each later one has one bit more, up to 16. */
   readonly fingerprintBits: number;
   private readonly initialBucketCount: number;
-  private seed = 0x9e3779b9;
 
   /** Creates an empty filter sized for `capacity` items at `errorRate`. */
   constructor(options: CuckooFilterOptions = {}) {
@@ -183,15 +183,8 @@ export class CuckooFilter {
     this.filters.push(new SubFilter(this.initialBucketCount, this.fingerprintBits));
   }
 
-  /** Deterministic xorshift for kick choices, so behaviour is reproducible. */
-  private random = (): number => {
-    let x = this.seed;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.seed = x >>> 0;
-    return this.seed / 4294967296;
-  };
+  /** Deterministic kick choices, so behaviour is reproducible. */
+  private random: () => number = xorshift32(0x9e3779b9);
 
   /** Adds an item. Adding the same item twice stores it twice (remove it twice to clear it). */
   add(item: string): void {

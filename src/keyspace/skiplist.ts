@@ -5,6 +5,8 @@
  * @module
  */
 
+import { xorshift32 } from "../_random.ts";
+
 /** Redis's ZSKIPLIST_MAXLEVEL and ZSKIPLIST_P. */
 const MAX_LEVEL = 32;
 const P = 0.25;
@@ -33,19 +35,13 @@ export class SkipList {
   tail: SkipNode | null = null;
   length = 0;
   private level = 1;
-  private seed = 0x9e3779b9;
+  private readonly random: () => number = xorshift32(0x9e3779b9);
 
+  /** Redis's level draw: each level more with probability P, up to MAX_LEVEL. */
   private randomLevel(): number {
     let level = 1;
-    for (;;) {
-      let x = this.seed;
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      this.seed = x >>> 0;
-      if (this.seed / 4294967296 >= P || level >= MAX_LEVEL) return level;
-      level++;
-    }
+    while (this.random() < P && level < MAX_LEVEL) level++;
+    return level;
   }
 
   /** Inserts an element that is not in the list. */

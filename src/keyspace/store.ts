@@ -13,6 +13,7 @@ import {
   ENTRY_OVERHEAD_BYTES,
 } from "../constants.ts";
 import { CuckooFilter } from "../filter/cuckoo.ts";
+import { xorshift32 } from "../_random.ts";
 import type { Clock } from "../runtime/types.ts";
 import { type Value, valueSizeBytes } from "./values.ts";
 
@@ -140,7 +141,6 @@ export class Store {
   dirty = 0;
   /** Origin of `Entry.accessMs`. */
   readonly epochMs: number;
-  private seed = 0x2545f491;
   /** Settings with their defaults filled in; CONFIG SET changes some at run time. */
   readonly options: Required<Omit<StoreOptions, "filter">> & Pick<StoreOptions, "filter">;
 
@@ -243,15 +243,8 @@ export class Store {
     return this.random() < probability ? counter + 1 : counter;
   }
 
-  /** xorshift32 in [0, 1): deterministic sampling for eviction and expiry. */
-  private random(): number {
-    let x = this.seed;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.seed = x >>> 0;
-    return this.seed / 4294967296;
-  }
+  /** Deterministic sampling for eviction, expiry and the LFU increment. */
+  private readonly random: () => number = xorshift32(0x2545f491);
 
   /**
    * Stores `value` under `key`. `expiresAtMs` 0 means no TTL of its own (the store's default TTL
