@@ -14,15 +14,8 @@ N16=${2:-1000000}
 TESTS=(set get incr lpush lpop sadd hset zadd lrange_100 mset)
 SERVERS=(redis deno bun)
 CLK_TCK=$(getconf CLK_TCK)
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
+source bench/_lib.sh
 
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-wait_ready() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
-# utime + stime of a process, in clock ticks (fields 14 and 15; the name in field 2 may hold spaces).
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 
 start_server() { # name -> sets PORT and PID
   local name=$1

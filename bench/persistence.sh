@@ -15,11 +15,7 @@ REQUESTS=${1:-1000000}
 RUNTIME=${2:-deno}
 KEYS=${KEYS:-1000000}
 AOF_KEYS=${AOF_KEYS:-100000}
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+source bench/_lib.sh
 # Waits for PONG. The old version piped redis-cli into `grep -q` under pipefail and gave up
 # silently after 30 s: a node that had exited (say, a working tree that did not start) looked
 # like a slow one. Now a dead server fails at once, with its log.

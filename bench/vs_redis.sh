@@ -8,14 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REQUESTS=${1:-2000000}
 KEYS=${KEYS:-1000000}
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
+source bench/_lib.sh
 
-free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-wait_ready() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
-rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
 
 start_server() { # name -> sets PORT and PID
   local name=$1

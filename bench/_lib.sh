@@ -1,0 +1,15 @@
+# Shared by the side-by-side benchmark scripts: temporary directory, process clean-up, free ports,
+# readiness and process figures. Source it after `cd` to the repository root.
+tmp=$(mktemp -d)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# A free TCP port on loopback.
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+# Waits until a RESP server answers PING on port $1 (10 s at most).
+wait_ready() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+# Resident set size of process $1, in KiB.
+rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
+# utime + stime of process $1, in clock ticks (fields 14 and 15; the name in field 2 may hold spaces).
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
