@@ -180,10 +180,14 @@ export class Persistence {
       if (bytes === null) {
         throw new RecoveryError(`${path}: the manifest names it but it is missing`);
       }
+      // One clock read for the whole load, not one per key.
+      this.keyspace.pinTime();
       try {
         report.keysLoaded = loadSnapshot(bytes, this.keyspace, path);
       } catch (error) {
         throw new RecoveryError((error as Error).message);
+      } finally {
+        this.keyspace.unpinTime();
       }
     }
     const aofs = manifestAofs(this.manifest);
