@@ -5,8 +5,11 @@ import { run, runtimeCommand, RUNTIMES } from "./_harness.ts";
 import {
   ADMIN_PASSWORD,
   type ClientNode,
+  LIST_RESULTS,
   READER,
+  SET_RESULTS,
   startClientNode,
+  ZSET_RESULTS,
 } from "./fixtures/_client_node.ts";
 
 const SCRIPT = join(new URL(".", import.meta.url).pathname, "fixtures/bun_redis_client.ts");
@@ -72,33 +75,15 @@ for (const runtime of RUNTIMES) {
     });
 
     it("pushes, ranges and pops a list", () => {
-      assert.deepEqual(out.lists, {
-        rpush: 4,
-        lrange: ["a", "b", "c", "d"],
-        lpop: "a",
-        rpop2: ["d", "c"],
-        llen: 1,
-      });
+      assert.deepEqual(out.lists, LIST_RESULTS);
     });
 
     it("reads sets back and intersects them", () => {
-      assert.deepEqual(out.sets, {
-        smembers: ["x", "y", "z"],
-        sinter: ["y", "z"],
-        sismember: true,
-        scard: 3,
-      });
+      assert.deepEqual(out.sets, SET_RESULTS);
     });
 
     it("ranks a sorted set and decodes RESP3 doubles", () => {
-      assert.deepEqual(out.zsets, {
-        zadd: 3,
-        zrange: [["a", 1], ["b", 2.5], ["c", 3]],
-        zscore: 2.5,
-        zrank: 2,
-        zincrby: 11,
-        zrangebyscore: ["b", "c"],
-      });
+      assert.deepEqual(out.zsets, ZSET_RESULTS);
     });
 
     it("answers pipelined commands in order, with a per-command error", () => {
