@@ -122,14 +122,26 @@ export async function startNode(
     output: () => output,
     exited,
     async stop() {
-      child.kill("SIGTERM");
+      signal(child, "SIGTERM");
       return await exited;
     },
     async kill() {
-      child.kill("SIGKILL");
+      signal(child, "SIGKILL");
       await exited;
     },
   };
+}
+
+/**
+ * Sends a signal by pid: Deno's `ChildProcess.kill` delivers only the first signal it is asked
+ * for, so a SIGKILL after a SIGTERM would be lost.
+ */
+function signal(child: ChildProcess, name: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(child.pid, name);
+  } catch {
+    // Already gone.
+  }
 }
 
 /** Stops a node (if still running) and removes its data directory. */
