@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { cleanup, type NodeProcess, redisCli, RUNTIMES, startNode } from "./_harness.ts";
+import { RespClient } from "./_resp_client.ts";
 
 /** Sends raw bytes and collects what the server answers until it closes or goes quiet. */
 function rawExchange(
@@ -111,6 +112,20 @@ for (const runtime of RUNTIMES) {
         reply.reply,
         "-ERR unknown command 'FOO', with args beginning with: 'bar' \r\n+PONG\r\n",
       );
+    });
+
+    it("stops on SIGTERM with exit status 0 after answering what is in flight", async () => {
+      const other = await startNode(runtime);
+      const client = await RespClient.open(other.port);
+      const replies = Array.from({ length: 1000 }, (_, i) => client.send("SET", `k${i}`, "v"));
+      const code = await other.stop();
+      const answered = await Promise.all(replies);
+      assert.equal(code, 0);
+      assert.match(other.output(), /shutting down/);
+      // Whatever was answered before the close was answered correctly.
+      assert.ok(answered.every((reply) => reply === "OK" || reply instanceof Error));
+      client.close();
+      await cleanup(other);
     });
 
     it("reports the keyspace in INFO", async () => {
