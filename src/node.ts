@@ -183,7 +183,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   await resp.start();
   let http: HttpServer | null = null;
   if (config.http.enabled) {
-    const app = createHttpApp({ config, dispatcher, runtime, startedMs });
+    const app = createHttpApp({ config, dispatcher, runtime, startedMs, persistence });
     try {
       http = await listening(
         config.bind,

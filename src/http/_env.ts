@@ -11,6 +11,11 @@ import type { UserRole } from "../commands/types.ts";
 /** Hono variables set by the auth middleware. */
 export type HttpEnv = { Variables: { role: UserRole } };
 
+/** The role of a request: the token's, or readwrite when no token is configured. */
+export function roleOf(c: Context<HttpEnv>): UserRole {
+  return c.get("role") ?? "readwrite";
+}
+
 /** A JSON error response: `{"error": message}` plus any extra fields. */
 export function jsonError(
   c: Context,

@@ -21,6 +21,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Dispatcher } from "../commands/dispatch.ts";
 import type { NodeConfig } from "../config/config.ts";
+import type { Persistence } from "../persistence/persistence.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
 import { type HttpEnv, jsonError } from "./_env.ts";
@@ -36,6 +37,8 @@ export interface HttpDeps {
   dispatcher: Dispatcher;
   runtime: Runtime;
   startedMs: number;
+  /** The node's persistence, for `/ready`; absent when the append-only file is off. */
+  persistence?: Persistence | null;
 }
 
 /** Builds the Hono app; `app.request("/health")` works in tests without a server. */
@@ -75,12 +78,16 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
         Allow: methods.join(", "),
       }),
   }));
-  app.use(bodyLimit({
+  // body-limit only on the routes that read a body: a GET pays nothing for it.
+  const limit = bodyLimit({
     maxSize: http.maxBodyBytes,
     onError: (c) =>
       jsonError(c, 413, `Payload Too Large: the body exceeds ${http.maxBodyBytes} bytes`),
-  }));
-  app.use(authMiddleware(http.tokens, config.requirePass));
+  });
+  // With no token configured there is nothing to check: no auth middleware at all, and handlers
+  // run as readwrite (`roleOf`).
+  const auth = authMiddleware(http.tokens, config.requirePass);
+  if (auth !== null) app.use(auth);
 
   app.get("/health", (c) =>
     c.json({
@@ -89,22 +96,26 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
       uptime_seconds: Math.floor((runtime.clock.realtimeMs() - deps.startedMs) / 1000),
       version: VERSION,
     }));
-  // Data is in memory from the start and there is no persistence to replay yet, so a node that
-  // answers is ready; the fields say so explicitly for probes.
-  app.get("/ready", (c) =>
-    c.json({
-      status: "ready",
+  // The node starts serving HTTP only after persistence has loaded the data directory, so a
+  // node that answers has loaded; it is not ready while the AOF refuses writes (MISCONF).
+  app.get("/ready", (c) => {
+    const persistence = deps.persistence ?? null;
+    const error = persistence === null ? null : persistence.aof.error;
+    return c.json({
+      status: error === null ? "ready" : "unavailable",
       node: config.nodeId,
       loaded: true,
-      // No persistence module yet: nothing to replay, nothing that can be unhealthy.
-      persistence: "none",
-    }));
+      persistence: persistence === null ? "none" : error === null ? "ok" : "error",
+      aof_last_write_error: error,
+      rdb_last_bgsave_error: persistence?.lastRewriteError ?? null,
+    }, error === null ? 200 : 503);
+  });
   app.get("/metrics", (c) =>
     c.text(metricsText(dispatcher, executor.client("admin", 0)), 200, {
       "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
     }));
 
-  addCacheRoutes(app, executor, config);
-  addCommandRoutes(app, executor, 0);
+  addCacheRoutes(app, executor, config, limit);
+  addCommandRoutes(app, executor, 0, limit);
   return app;
 }

@@ -16,22 +16,17 @@ import { constantTimeEqual } from "./_text.ts";
 export const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/health", "/ready", "/metrics"]);
 
 /**
- * The auth middleware. With no tokens, every request runs as `readwrite` (or, when
- * `requirePass` is set, `requirePass` is the one readwrite token).
+ * The auth middleware, or null with no tokens: every request then runs as `readwrite` (see
+ * `roleOf`). When only `requirePass` is set, it is the one readwrite token.
  */
 export function authMiddleware(
   tokens: readonly HttpToken[],
   requirePass: string,
-): MiddlewareHandler<HttpEnv> {
+): MiddlewareHandler<HttpEnv> | null {
   const known: HttpToken[] = tokens.length > 0 || requirePass === ""
     ? [...tokens]
     : [{ token: requirePass, role: "readwrite" }];
-  if (known.length === 0) {
-    return async (c, next) => {
-      c.set("role", "readwrite");
-      await next();
-    };
-  }
+  if (known.length === 0) return null;
   const roleOf = (token: string): UserRole | null => {
     let role: UserRole | null = null;
     // Every token is compared, so the time taken does not tell which one nearly matched.

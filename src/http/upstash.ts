@@ -8,9 +8,9 @@
  *
  * @module
  */
-import type { Context, Hono } from "hono";
+import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { ClientState } from "../commands/types.ts";
-import { type HttpEnv, jsonError, readJson } from "./_env.ts";
+import { type HttpEnv, jsonError, readJson, roleOf } from "./_env.ts";
 import { rawToBytes, utf8ToBytes } from "./_text.ts";
 import type { HttpExecutor } from "./executor.ts";
 import { type ReplyJson, replyJson } from "./json.ts";
@@ -76,8 +76,9 @@ export function addCommandRoutes(
   app: Hono<HttpEnv>,
   executor: HttpExecutor,
   defaultDb: number,
+  bodyLimit: MiddlewareHandler<HttpEnv>,
 ): void {
-  const clientOf = (c: Context<HttpEnv>): ClientState => executor.client(c.get("role"), defaultDb);
+  const clientOf = (c: Context<HttpEnv>): ClientState => executor.client(roleOf(c), defaultDb);
 
   const single = (c: Context<HttpEnv>, argv: string[] | string) => {
     if (typeof argv === "string") return jsonError(c, 400, argv);
@@ -107,12 +108,12 @@ export function addCommandRoutes(
     return commands;
   };
 
-  app.post("/", async (c) => {
+  app.post("/", bodyLimit, async (c) => {
     const body = await readJson(c);
     return single(c, body.ok ? toArgv(body.value) : body.error);
   });
 
-  app.post("/pipeline", async (c) => {
+  app.post("/pipeline", bodyLimit, async (c) => {
     const commands = await batch(c);
     if (commands instanceof Response) return commands;
     const client = clientOf(c);
@@ -123,7 +124,7 @@ export function addCommandRoutes(
     return c.json(replies);
   });
 
-  app.post("/multi-exec", async (c) => {
+  app.post("/multi-exec", bodyLimit, async (c) => {
     const commands = await batch(c);
     if (commands instanceof Response) return commands;
     const client = clientOf(c);
@@ -156,6 +157,8 @@ export function addCommandRoutes(
     }
     return single(c, argv);
   };
-  app.on(["GET", "POST"], "/:command", pathStyle);
-  app.on(["GET", "POST"], "/:command/*", pathStyle);
+  app.get("/:command", pathStyle);
+  app.post("/:command", bodyLimit, pathStyle);
+  app.get("/:command/*", pathStyle);
+  app.post("/:command/*", bodyLimit, pathStyle);
 }
