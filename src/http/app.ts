@@ -110,10 +110,17 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
       rdb_last_bgsave_error: persistence?.lastRewriteError ?? null,
     }, error === null ? 200 : 503);
   });
-  app.get("/metrics", (c) =>
-    c.text(metricsText(dispatcher, executor.client("admin", 0)), 200, {
-      "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
-    }));
+  app.get(
+    "/metrics",
+    (c) =>
+      c.text(
+        metricsText(dispatcher, executor.client("admin", 0), deps.persistence?.aof.stats),
+        200,
+        {
+          "Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+        },
+      ),
+  );
 
   addCacheRoutes(app, executor, config, limit);
   addCommandRoutes(app, executor, 0, limit);

@@ -6,6 +6,7 @@
  */
 import type { ClientState } from "../commands/types.ts";
 import type { Dispatcher } from "../commands/dispatch.ts";
+import { type AofStats, FSYNC_BUCKETS_MS } from "../persistence/aof.ts";
 
 /** One metric family: name, type, help and its samples (label text -> value). */
 class Family {
@@ -43,8 +44,30 @@ function infoFields(text: string): Map<string, string> {
   return fields;
 }
 
+/** `hypercache_aof_fsync_seconds`: a cumulative Prometheus histogram of AOF fsync latency. */
+export function fsyncHistogramText(stats: AofStats): string {
+  const name = "hypercache_aof_fsync_seconds";
+  const lines = [
+    `# HELP ${name} Duration of AOF fsyncs.`,
+    `# TYPE ${name} histogram`,
+  ];
+  let cumulative = 0;
+  FSYNC_BUCKETS_MS.forEach((boundMs, index) => {
+    cumulative += stats.fsyncBucketCounts[index];
+    lines.push(`${name}_bucket{le="${boundMs / 1000}"} ${cumulative}`);
+  });
+  cumulative += stats.fsyncBucketCounts[FSYNC_BUCKETS_MS.length];
+  lines.push(`${name}_bucket{le="+Inf"} ${cumulative}`);
+  lines.push(`${name}_sum ${stats.fsyncTotalMs / 1000}`, `${name}_count ${cumulative}`);
+  return lines.join("\n") + "\n";
+}
+
 /** The metrics text of the node. `client` is the one INFO is asked for. */
-export function metricsText(dispatcher: Dispatcher, client: ClientState): string {
+export function metricsText(
+  dispatcher: Dispatcher,
+  client: ClientState,
+  aof: AofStats | null = null,
+): string {
   const info = infoFields(dispatcher.server.info(["server", "clients", "stats", "memory"], client));
   const field = (name: string) => Number(info.get(name) ?? 0);
   const stores = dispatcher.keyspace.stores;
@@ -130,5 +153,7 @@ export function metricsText(dispatcher: Dispatcher, client: ClientState): string
     }
   }
   families.push(dbKeys, dbExpiring, ...Object.values(perStore));
-  return families.filter((f) => f.samples.length > 0).map((f) => f.render()).join("\n") + "\n";
+  const text = families.filter((f) => f.samples.length > 0).map((f) => f.render()).join("\n") +
+    "\n";
+  return aof === null ? text : text + fsyncHistogramText(aof);
 }

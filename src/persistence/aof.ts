@@ -31,6 +31,24 @@ export function encodeCommand(argv: readonly string[]): string {
   return text;
 }
 
+/** Upper bounds of the fsync latency histogram buckets (ms): 0.1 ms SSD to 2.5 s stalled disks. */
+export const FSYNC_BUCKETS_MS: readonly number[] = [
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  25,
+  50,
+  100,
+  250,
+  500,
+  1000,
+  2500,
+];
+
 /** Counters for INFO persistence and /metrics. */
 export interface AofStats {
   /** Bytes in the current AOF file (durable or written). */
@@ -41,6 +59,10 @@ export interface AofStats {
   fsyncs: number;
   /** Durations of fsyncs, for the latency histogram. */
   fsyncLatencyMs: number[];
+  /** fsyncs per bucket of `FSYNC_BUCKETS_MS` (not cumulative); the last slot is above them all. */
+  fsyncBucketCounts: number[];
+  /** Sum of every fsync's duration, for the histogram's `_sum`. */
+  fsyncTotalMs: number;
   lastError: string | null;
   failedWrites: number;
 }
@@ -75,6 +97,8 @@ export class AofWriter {
       writes: 0,
       fsyncs: 0,
       fsyncLatencyMs: [],
+      fsyncBucketCounts: new Array(FSYNC_BUCKETS_MS.length + 1).fill(0),
+      fsyncTotalMs: 0,
       lastError: null,
       failedWrites: 0,
     };
@@ -175,7 +199,12 @@ export class AofWriter {
     await this.file.datasync();
     this.stats.fsyncs++;
     const latencies = this.stats.fsyncLatencyMs;
-    latencies.push(performance.now() - started);
+    const elapsedMs = performance.now() - started;
+    latencies.push(elapsedMs);
+    let bucket = 0;
+    while (bucket < FSYNC_BUCKETS_MS.length && elapsedMs > FSYNC_BUCKETS_MS[bucket]) bucket++;
+    this.stats.fsyncBucketCounts[bucket]++;
+    this.stats.fsyncTotalMs += elapsedMs;
     if (latencies.length > 1024) latencies.splice(0, latencies.length - 1024);
   }
 
