@@ -181,6 +181,10 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     setNotifyKeyspaceEvents: (flags) => notifier.configure(flags),
   });
   await resp.start();
+  // A node started on port 0 is known by the port it got.
+  if (config.port === 0 && config.nodeId === `${config.bind}:0`) {
+    config.nodeId = `${config.bind}:${resp.port}`;
+  }
   let http: HttpServer | null = null;
   if (config.http.enabled) {
     const app = createHttpApp({ config, dispatcher, runtime, startedMs, persistence });
