@@ -246,5 +246,33 @@ for (const runtime of RUNTIMES) {
       assert.equal(await plain.set("u:plain", "ü"), "OK");
       assert.equal(await plain.get("u:plain"), "ü");
     });
+
+    it("@upstash/redis: incr, hashes with JSON object values, lists and sorted sets", async () => {
+      const redis = new Redis({ url: `http://127.0.0.1:${node.httpPort}`, token: "rw-token" });
+      assert.equal(await redis.incr("u:n"), 1);
+      assert.equal(await redis.incrby("u:n", 41), 42);
+      assert.equal(
+        await redis.hset("u:h", { name: "Ada", profile: { lang: "fr", tags: ["é"] } }),
+        2,
+      );
+      assert.deepEqual(await redis.hgetall("u:h"), {
+        name: "Ada",
+        profile: { lang: "fr", tags: ["é"] },
+      });
+      assert.deepEqual(await redis.hget("u:h", "profile"), { lang: "fr", tags: ["é"] });
+      assert.equal(await redis.lpush("u:l", "c", "b", "a"), 3);
+      assert.deepEqual(await redis.lrange("u:l", 0, -1), ["a", "b", "c"]);
+      assert.equal(
+        await redis.zadd("u:z", { score: 2, member: "two" }, { score: 1, member: "one" }),
+        2,
+      );
+      assert.deepEqual(await redis.zrange("u:z", 0, -1), ["one", "two"]);
+      assert.deepEqual(await redis.zrange("u:z", 0, -1, { withScores: true }), [
+        "one",
+        1,
+        "two",
+        2,
+      ]);
+    });
   });
 }
