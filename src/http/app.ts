@@ -4,7 +4,8 @@
  * - `GET /health` (liveness), `GET /ready` (readiness), `GET /metrics` (Prometheus text);
  * - the REST routes under `/api/` (see `cache.ts`);
  * - the Upstash-compatible command API: `POST /`, `/pipeline`, `/multi-exec`, path-style
- *   `/{command}/{args...}` (see `upstash.ts`).
+ *   `/{command}/{args...}` (see `upstash.ts`);
+ * - pub/sub over server-sent events: `/subscribe/{channel}`, `/psubscribe/{pattern}`.
  *
  * Middleware are Hono's own: request-id, secure-headers, cors (when origins are configured),
  * method-not-allowed, body-limit and bearer-auth. Every error, 404 and 405 included, is JSON:
@@ -29,6 +30,7 @@ import { authMiddleware } from "./auth.ts";
 import { addCacheRoutes } from "./cache.ts";
 import { HttpExecutor } from "./executor.ts";
 import { metricsText } from "./metrics.ts";
+import { addSubscribeRoutes } from "./subscribe.ts";
 import { addCommandRoutes } from "./upstash.ts";
 
 /** What the HTTP API needs from the node. */
@@ -123,6 +125,7 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
   );
 
   addCacheRoutes(app, executor, config, limit);
+  addSubscribeRoutes(app, dispatcher);
   addCommandRoutes(app, executor, 0, limit);
   return app;
 }

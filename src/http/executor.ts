@@ -112,6 +112,8 @@ export class HttpExecutor {
 }
 
 function tcpOnly(spec: CommandSpec): boolean {
+  // PUBLISH and PUBSUB need no connection state; subscribing over HTTP is /subscribe (SSE).
+  if (spec.name === "publish" || spec.name === "pubsub") return false;
   return CONNECTION_COMMANDS.has(spec.name) || spec.flags.includes("blocking") ||
     spec.flags.includes("pubsub");
 }
