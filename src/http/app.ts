@@ -65,7 +65,19 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
   const idPrefix = crypto.randomUUID().slice(0, 8);
   let requestCount = 0;
   app.use(requestId({ generator: () => `${idPrefix}-${(++requestCount).toString(36)}` }));
-  app.use(secureHeaders());
+  // The headers a JSON API needs (OWASP's REST list); the browser-page ones cost a header write
+  // each on every response and protect nothing here.
+  app.use(secureHeaders({
+    crossOriginEmbedderPolicy: false,
+    crossOriginOpenerPolicy: false,
+    crossOriginResourcePolicy: false,
+    originAgentCluster: false,
+    strictTransportSecurity: false,
+    xDnsPrefetchControl: false,
+    xDownloadOptions: false,
+    xPermittedCrossDomainPolicies: false,
+    xXssProtection: false,
+  }));
   if (http.corsOrigins.length > 0) {
     app.use(cors({
       origin: http.corsOrigins.includes("*") ? "*" : http.corsOrigins,
