@@ -16,7 +16,11 @@ const cases = [];
 const pattern = /<testcase name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g;
 for (const match of xml.matchAll(pattern)) {
   const body = match[3] ?? "";
-  cases.push({ name: decode(match[1]), failed: /<failure/.test(body), skipped: /<skipped/.test(body) });
+  cases.push({
+    name: decode(match[1]),
+    failed: /<failure/.test(body),
+    skipped: /<skipped/.test(body),
+  });
 }
 const names = cases.map((c) => c.name);
 let passed = 0;
