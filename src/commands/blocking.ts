@@ -11,7 +11,14 @@ import type { ListValue } from "../keyspace/list.ts";
 import { containerChanged, containerEntry } from "./_container.ts";
 import { ReplyError, SYNTAX } from "./errors.ts";
 import { moveElement } from "./list.ts";
-import { command, type CommandContext, type CommandSpec } from "./types.ts";
+import {
+  type CommandContext,
+  type CommandFlag,
+  type CommandSpec,
+  familySpec,
+  KEY_TWO,
+  type KeyPositions,
+} from "./types.ts";
 
 /** Redis's limit on a blocking timeout, about 2^53 ms written as seconds. */
 const MAX_TIMEOUT_SECONDS = 9_007_199_254_740;
@@ -83,55 +90,45 @@ function bmove(
   }
 }
 
-const flags = ["write", "denyoom", "noscript", "blocking"] as const;
+const listSpec = familySpec("list");
+/** The keys of BLPOP and BRPOP: every argument but the name and the timeout. */
+const KEYS_BEFORE_TIMEOUT: KeyPositions = [1, -2, 1];
+const POP: CommandFlag[] = ["write", "noscript", "blocking"];
+const MOVE: CommandFlag[] = ["write", "denyoom", "noscript", "blocking"];
+const MOVE_SUMMARY =
+  "Pops an element from a list, pushes it to another list and returns it; blocks while the source is empty.";
 
 export const blockingCommands: CommandSpec[] = [
-  command({
-    name: "blpop",
-    arity: -3,
-    flags: ["write", "noscript", "blocking"],
-    firstKey: 1,
-    lastKey: -2,
-    step: 1,
-    group: "list",
-    summary:
-      "Removes and returns the first element of the first non-empty list, or blocks until one is available.",
-    handler: bpop("left"),
-  }),
-  command({
-    name: "brpop",
-    arity: -3,
-    flags: ["write", "noscript", "blocking"],
-    firstKey: 1,
-    lastKey: -2,
-    step: 1,
-    group: "list",
-    summary:
-      "Removes and returns the last element of the first non-empty list, or blocks until one is available.",
-    handler: bpop("right"),
-  }),
-  command({
-    name: "blmove",
-    arity: 6,
-    flags: [...flags],
-    firstKey: 1,
-    lastKey: 2,
-    step: 1,
-    group: "list",
-    summary:
-      "Pops an element from a list, pushes it to another list and returns it; blocks while the source is empty.",
-    handler: (ctx, argv) => bmove(ctx, argv[1], argv[2], endArg(argv[3]), endArg(argv[4]), argv[5]),
-  }),
-  command({
-    name: "brpoplpush",
-    arity: 4,
-    flags: [...flags],
-    firstKey: 1,
-    lastKey: 2,
-    step: 1,
-    group: "list",
-    summary:
-      "Pops an element from a list, pushes it to another list and returns it; blocks while the source is empty.",
-    handler: (ctx, argv) => bmove(ctx, argv[1], argv[2], "right", "left", argv[3]),
-  }),
+  listSpec(
+    "blpop",
+    -3,
+    POP,
+    KEYS_BEFORE_TIMEOUT,
+    "Removes and returns the first element of the first non-empty list, or blocks until one is available.",
+    bpop("left"),
+  ),
+  listSpec(
+    "brpop",
+    -3,
+    POP,
+    KEYS_BEFORE_TIMEOUT,
+    "Removes and returns the last element of the first non-empty list, or blocks until one is available.",
+    bpop("right"),
+  ),
+  listSpec(
+    "blmove",
+    6,
+    MOVE,
+    KEY_TWO,
+    MOVE_SUMMARY,
+    (ctx, argv) => bmove(ctx, argv[1], argv[2], endArg(argv[3]), endArg(argv[4]), argv[5]),
+  ),
+  listSpec(
+    "brpoplpush",
+    4,
+    MOVE,
+    KEY_TWO,
+    MOVE_SUMMARY,
+    (ctx, argv) => bmove(ctx, argv[1], argv[2], "right", "left", argv[3]),
+  ),
 ];

@@ -19,13 +19,7 @@ import { parseLongDouble } from "./_long_double.ts";
 import { parseInt64 } from "./args.ts";
 import { NOT_FLOAT, NOT_INTEGER, OVERFLOW, ReplyError, SYNTAX, wrongArity } from "./errors.ts";
 import { addFloatText, int64Arg } from "./strings.ts";
-import {
-  type CommandContext,
-  type CommandFlag,
-  type CommandSpec,
-  familySpec,
-  KEY_ONE,
-} from "./types.ts";
+import { type CommandContext, type CommandSpec, oneKeySpec } from "./types.ts";
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -202,18 +196,7 @@ export function randomPositions(size: number, count: bigint): number[] {
   return positions;
 }
 
-const hashFamily = familySpec("hash");
-
-/** Every hash command has its one key at argv[1]. */
-function hashSpec(
-  name: string,
-  arity: number,
-  flags: CommandFlag[],
-  summary: string,
-  handler: CommandSpec["handler"],
-): CommandSpec {
-  return hashFamily(name, arity, flags, KEY_ONE, summary, handler);
-}
+const hashSpec = oneKeySpec("hash");
 
 export const hashCommands: CommandSpec[] = [
   hashSpec(

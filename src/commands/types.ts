@@ -225,6 +225,18 @@ export function familySpec(group: string) {
   };
 }
 
+/** `familySpec` for a family whose every command has its one key at argv[1]. */
+export function oneKeySpec(group: string) {
+  const spec = familySpec(group);
+  return (
+    name: string,
+    arity: number,
+    flags: CommandFlag[],
+    summary: string,
+    handler: CommandHandler,
+  ): CommandSpec => spec(name, arity, flags, KEY_ONE, summary, handler);
+}
+
 /** The keys of `argv` according to the spec's key positions. */
 export function commandKeys(spec: CommandSpec, argv: readonly string[]): string[] {
   if (spec.firstKey === 0) return [];

@@ -19,13 +19,7 @@ import { globMatch } from "./_glob.ts";
 import { parseDouble, parseInt64 } from "./args.ts";
 import { NOT_FLOAT, ReplyError, SYNTAX } from "./errors.ts";
 import { int64Arg } from "./strings.ts";
-import {
-  type CommandContext,
-  type CommandFlag,
-  type CommandSpec,
-  familySpec,
-  KEY_ONE,
-} from "./types.ts";
+import { type CommandContext, type CommandSpec, oneKeySpec } from "./types.ts";
 
 const LONG_MAX = 2n ** 63n - 1n;
 const NOT_RANGE_FLOAT = "ERR min or max is not a float";
@@ -461,18 +455,7 @@ function zscan(ctx: CommandContext, argv: string[]): void {
   scanReply(ctx.out, next, items);
 }
 
-const zsetFamily = familySpec("sorted-set");
-
-/** Every sorted-set command here has its one key at argv[1]. */
-function zsetSpec(
-  name: string,
-  arity: number,
-  flags: CommandFlag[],
-  summary: string,
-  handler: CommandSpec["handler"],
-): CommandSpec {
-  return zsetFamily(name, arity, flags, KEY_ONE, summary, handler);
-}
+const zsetSpec = oneKeySpec("sorted-set");
 
 export const zsetCommands: CommandSpec[] = [
   zsetSpec(
