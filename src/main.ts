@@ -45,13 +45,6 @@ try {
   fail(`cannot start: ${(error as Error).message}`, 1);
 }
 
-console.log(
-  `hypercache ${VERSION} on ${runtime.name} ${runtime.version}: node ${config.nodeId} ` +
-    `ready, RESP on ${config.bind}:${node.resp.port}` +
-    (node.resp.tlsPort ? `, TLS on ${config.bind}:${node.resp.tlsPort}` : "") +
-    (node.http ? `, HTTP on ${config.bind}:${node.http.port}` : ""),
-);
-
 let stopping = false;
 const shutdown = async () => {
   if (stopping) return;
@@ -62,3 +55,11 @@ const shutdown = async () => {
 };
 runtime.onSignal("SIGINT", shutdown);
 runtime.onSignal("SIGTERM", shutdown);
+
+// Ready only once a stop signal would be handled: a supervisor may signal right after this line.
+console.log(
+  `hypercache ${VERSION} on ${runtime.name} ${runtime.version}: node ${config.nodeId} ` +
+    `ready, RESP on ${config.bind}:${node.resp.port}` +
+    (node.resp.tlsPort ? `, TLS on ${config.bind}:${node.resp.tlsPort}` : "") +
+    (node.http ? `, HTTP on ${config.bind}:${node.http.port}` : ""),
+);
