@@ -3,19 +3,19 @@
  * crash (redis-cli cannot say which of its commands were acknowledged).
  */
 import { connect, type Socket } from "node:net";
+import { RespDecoder, RespError, type RespValue } from "../../src/resp/decoder.ts";
 
 export type Reply = string | number | null | Error | Reply[];
 
 export class RespClient {
-  private buffer = "";
+  private readonly decoder = new RespDecoder();
   private waiting: ((reply: Reply) => void)[] = [];
   private closedError: Error | null = null;
 
   private constructor(private readonly socket: Socket) {
     socket.setEncoding("latin1");
     socket.on("data", (chunk: string) => {
-      this.buffer += chunk;
-      this.drain();
+      for (const value of this.decoder.feed(chunk)) this.deliver(value);
     });
     const onEnd = () => {
       this.closedError = new Error("connection closed");
@@ -54,49 +54,16 @@ export class RespClient {
     this.socket.resume();
   }
 
-  private drain(): void {
-    while (this.waiting.length > 0) {
-      const parsed = parseReply(this.buffer, 0);
-      if (parsed === null) return;
-      this.buffer = this.buffer.slice(parsed.end);
-      this.waiting.shift()!(parsed.reply);
-    }
+  private deliver(value: RespValue): void {
+    this.waiting.shift()?.(toReply(value));
   }
 }
 
-function parseReply(text: string, start: number): { reply: Reply; end: number } | null {
-  const lineEnd = text.indexOf("\r\n", start);
-  if (lineEnd === -1) return null;
-  const type = text[start];
-  const line = text.slice(start + 1, lineEnd);
-  switch (type) {
-    case "+":
-      return { reply: line, end: lineEnd + 2 };
-    case "-":
-      return { reply: new Error(line), end: lineEnd + 2 };
-    case ":":
-      return { reply: Number(line), end: lineEnd + 2 };
-    case "$": {
-      const length = Number(line);
-      if (length < 0) return { reply: null, end: lineEnd + 2 };
-      const end = lineEnd + 2 + length + 2;
-      if (text.length < end) return null;
-      return { reply: text.slice(lineEnd + 2, lineEnd + 2 + length), end };
-    }
-    case "*": {
-      const count = Number(line);
-      if (count < 0) return { reply: null, end: lineEnd + 2 };
-      const items: Reply[] = [];
-      let position = lineEnd + 2;
-      for (let i = 0; i < count; i++) {
-        const item = parseReply(text, position);
-        if (item === null) return null;
-        items.push(item.reply);
-        position = item.end;
-      }
-      return { reply: items, end: position };
-    }
-    default:
-      throw new Error(`unexpected reply type '${type}'`);
-  }
+/** The project's own decoder does the parsing; error replies become `Error`s for the tests. */
+function toReply(value: RespValue): Reply {
+  if (value instanceof RespError) return new Error(value.message);
+  if (Array.isArray(value)) return value.map(toReply);
+  if (typeof value === "bigint") return Number(value);
+  if (typeof value === "string" || typeof value === "number" || value === null) return value;
+  throw new Error(`unexpected reply ${String(value)}`);
 }
