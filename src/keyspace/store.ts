@@ -16,6 +16,7 @@ import { CuckooFilter } from "../filter/cuckoo.ts";
 import { xorshift32 } from "../_random.ts";
 import type { Clock } from "../runtime/types.ts";
 import { type Value, valueSizeBytes } from "./values.ts";
+import { KeyTable, randomSeed } from "./_table.ts";
 
 /** Eviction policies with Redis's names and meaning, plus `session` (sliding idle timeout). */
 export const EVICTION_POLICIES = [
@@ -52,6 +53,8 @@ export interface StoreOptions {
   lfuLogFactor?: number;
   /** Redis's `lfu-decay-time` in minutes. @default 1 */
   lfuDecayMinutes?: number;
+  /** Seed of the key table's hash function. @default a random one */
+  hashSeed?: number;
 }
 
 /** Why a key left the store without a command deleting it. */
@@ -118,7 +121,7 @@ export interface StoreStats {
  */
 export class Store {
   /** Keys to entries. */
-  readonly map: Map<string, Entry> = new Map();
+  readonly map: KeyTable<Entry>;
   /** Every entry, for random sampling (eviction, SCAN order, RANDOMKEY). */
   readonly entries: Entry[] = [];
   /** Entries with a TTL, for active expiry and volatile policies. */
@@ -142,7 +145,9 @@ export class Store {
   /** Origin of `Entry.accessMs`. */
   readonly epochMs: number;
   /** Settings with their defaults filled in; CONFIG SET changes some at run time. */
-  readonly options: Required<Omit<StoreOptions, "filter">> & Pick<StoreOptions, "filter">;
+  readonly options:
+    & Required<Omit<StoreOptions, "filter" | "hashSeed">>
+    & Pick<StoreOptions, "filter">;
 
   /** Creates an empty store; `index` is its position in the keyspace. */
   constructor(readonly index: number, options: StoreOptions, readonly clock: Clock) {
@@ -154,6 +159,7 @@ export class Store {
       ...options,
     };
     this.filter = options.filter ? new CuckooFilter(options.filter) : null;
+    this.map = new KeyTable(options.hashSeed ?? randomSeed());
     this.epochMs = clock.realtimeMs();
   }
 
@@ -257,7 +263,7 @@ export class Store {
       entry = new Entry(key, value, now - this.epochMs);
       entry.index = this.entries.length;
       this.entries.push(entry);
-      this.map.set(key, entry);
+      this.map.add(entry);
       this.filter?.add(key);
       expiresAtMs ??= 0;
     } else {
@@ -271,6 +277,27 @@ export class Store {
     this.resize(entry);
     this.dirty++;
     return entry;
+  }
+
+  /**
+   * Adds a key loaded from a snapshot exactly as it was saved: no default TTL, nobody to signal,
+   * and one probe of the key table where `set` needs two (recovery time is mostly this call). The
+   * key must be new: a duplicate throws and changes nothing.
+   */
+  restore(key: string, value: Value, expiresAtMs: number): void {
+    const entry = new Entry(key, value, this.now() - this.epochMs);
+    if (this.map.add(entry) !== undefined) throw new Error(`duplicate key in store ${this.index}`);
+    entry.index = this.entries.length;
+    this.entries.push(entry);
+    this.filter?.add(key);
+    if (expiresAtMs !== 0) {
+      entry.volatileIndex = this.volatile.length;
+      this.volatile.push(entry);
+      entry.expiresAtMs = expiresAtMs;
+    }
+    entry.sizeBytes = key.length + valueSizeBytes(value) + ENTRY_OVERHEAD_BYTES;
+    this.usedMemoryBytes += entry.sizeBytes;
+    this.dirty++;
   }
 
   /** Recomputes an entry's accounted size after its value changed in place. */
@@ -304,8 +331,8 @@ export class Store {
 
   /** Removes a live entry from every index and the filter. */
   removeEntry(entry: Entry): void {
-    assert(this.map.get(entry.key) === entry, "a removed entry is the map's entry for its key");
-    this.map.delete(entry.key);
+    const removed = this.map.delete(entry.key);
+    assert(removed === entry, "a removed entry is the map's entry for its key");
     removeAt(this.entries, entry.index, (moved, index) => (moved.index = index));
     if (entry.volatileIndex !== -1) {
       removeAt(this.volatile, entry.volatileIndex, (moved, index) => (moved.volatileIndex = index));

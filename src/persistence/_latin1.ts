@@ -31,3 +31,12 @@ export function latin1Bytes(text: string): Uint8Array {
   writeLatin1(bytes, text, 0);
   return bytes;
 }
+
+/** `latin1Slice` is Buffer's fastest bytes-to-latin1 path on Deno and Bun (what `toString`
+ * calls underneath, after normalizing the encoding name on every call). */
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
+/** The bytes `start` to `end` of `buffer` as latin1 text. */
+export function readLatin1(buffer: Buffer, start: number, end: number): string {
+  return (buffer as Latin1Buffer).latin1Slice(start, end);
+}

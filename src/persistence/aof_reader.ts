@@ -9,6 +9,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { readLatin1 } from "./_latin1.ts";
 
 /** Most arguments a record may have; a larger count is damage, not a command. */
 const MAX_RECORD_ARGS = 1024 * 1024;
@@ -103,7 +104,7 @@ export function scanAof(
         }
         if (buffer[stop] !== CR) throw new Corrupt(stop, "expected CR after bulk");
         if (buffer[stop + 1] !== LF) throw new Corrupt(stop + 1, "expected LF after bulk");
-        argv[index] = buffer.toString("latin1", position, stop);
+        argv[index] = readLatin1(buffer, position, stop);
         position = stop + 2;
       }
       onRecord(argv, start);

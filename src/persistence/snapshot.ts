@@ -15,7 +15,7 @@ import { Buffer } from "node:buffer";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import { restoreContainer } from "../keyspace/values.ts";
 import { crc32 } from "../_crc32.ts";
-import { writeLatin1 } from "./_latin1.ts";
+import { readLatin1, writeLatin1 } from "./_latin1.ts";
 
 const MAGIC = "HCSNAP01";
 const KIND_STRING = 1;
@@ -132,7 +132,7 @@ export function loadSnapshot(bytes: Uint8Array, keyspace: Keyspace, name: string
   let offset = MAGIC.length;
   const text = () => {
     const length = buffer.readUInt32BE(offset);
-    const value = buffer.toString("latin1", offset + 4, offset + 4 + length);
+    const value = readLatin1(buffer, offset + 4, offset + 4 + length);
     offset += 4 + length;
     return value;
   };
@@ -151,7 +151,7 @@ export function loadSnapshot(bytes: Uint8Array, keyspace: Keyspace, name: string
         value = text();
       } else if (kind === KIND_CONTAINER) {
         const typeLength = buffer.readUInt8(offset);
-        const type = buffer.toString("latin1", offset + 1, offset + 1 + typeLength);
+        const type = readLatin1(buffer, offset + 1, offset + 1 + typeLength);
         offset += 1 + typeLength;
         const elementCount = buffer.readUInt32BE(offset);
         offset += 4;
@@ -166,7 +166,7 @@ export function loadSnapshot(bytes: Uint8Array, keyspace: Keyspace, name: string
       count++;
       const store = keyspace.stores[db];
       if (store === undefined || (expiresAtMs !== 0 && expiresAtMs <= now)) continue;
-      store.set(key, value, expiresAtMs);
+      store.restore(key, value, expiresAtMs);
       loaded++;
     }
   } catch (error) {

@@ -118,7 +118,10 @@ export const nodeFileSystem: FileSystem = {
 
   async readFile(path) {
     try {
-      return new Uint8Array(await fsp.readFile(path));
+      // A view, not `new Uint8Array(buffer)`: that copies, which on Deno cost more than the read
+      // itself for a large snapshot.
+      const buffer = await fsp.readFile(path);
+      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;

@@ -1,0 +1,94 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { hashKey, KeyTable } from "../../src/keyspace/_table.ts";
+import { xorshift32 } from "../../src/_random.ts";
+
+interface Item {
+  key: string;
+  n: number;
+}
+
+/** Checks every key of `model` is found with its item and a sample of absent keys is not. */
+function assertSameAs(table: KeyTable<Item>, model: Map<string, Item>, keySpace: number): void {
+  assert.equal(table.size, model.size);
+  for (let k = 0; k < keySpace; k++) {
+    const key = `k${k}`;
+    assert.equal(table.get(key), model.get(key), key);
+  }
+  assert.deepEqual(new Set(table.values()), new Set(model.values()));
+}
+
+describe("KeyTable", () => {
+  for (const seed of [1, 0x9e3779b9, 12345]) {
+    it(`agrees with a Map through 20,000 random adds and deletes (seed ${seed})`, () => {
+      const random = xorshift32(seed);
+      const table = new KeyTable<Item>(seed);
+      const model = new Map<string, Item>();
+      // A small key space makes runs long and deletes frequent: backward shifts cross the wrap
+      // of the slot array, and the table grows and shrinks many times.
+      const keySpace = 300;
+      for (let op = 0; op < 20_000; op++) {
+        const key = `k${Math.floor(random() * keySpace)}`;
+        if (random() < 0.55) {
+          const item = { key, n: op };
+          const present = table.add(item);
+          assert.equal(present, model.get(key), "add returns the present item");
+          if (present === undefined) model.set(key, item);
+        } else {
+          assert.equal(table.delete(key), model.get(key), "delete returns the removed item");
+          model.delete(key);
+        }
+        if (op % 1000 === 0) assertSameAs(table, model, keySpace);
+      }
+      assertSameAs(table, model, keySpace);
+    });
+  }
+
+  it("grows under load and shrinks back after deletes", () => {
+    const table = new KeyTable<Item>(7);
+    for (let n = 0; n < 10_000; n++) assert.equal(table.add({ key: `key:${n}`, n }), undefined);
+    assert.ok(table.capacity >= 10_000 / 0.75, `capacity ${table.capacity}`);
+    for (let n = 0; n < 10_000; n++) assert.equal(table.get(`key:${n}`)?.n, n);
+    for (let n = 0; n < 9_990; n++) assert.equal(table.delete(`key:${n}`)?.n, n);
+    assert.equal(table.size, 10);
+    assert.ok(table.capacity <= 128, `capacity ${table.capacity} after deletes`);
+    for (let n = 9_990; n < 10_000; n++) assert.equal(table.get(`key:${n}`)?.n, n);
+    assert.equal(table.get("key:0"), undefined);
+  });
+
+  it("keeps binary keys apart, including ones that differ only in high bytes or length", () => {
+    const table = new KeyTable<Item>(3);
+    const keys = ["", "\x00", "\x00\x00", "\xff", "\xff\x00", "a\x80b", "a\x81b"];
+    keys.forEach((key, n) => table.add({ key, n }));
+    keys.forEach((key, n) => assert.equal(table.get(key)?.n, n));
+    assert.equal(table.get("\x01"), undefined);
+  });
+
+  it("clear empties the table", () => {
+    const table = new KeyTable<Item>(3);
+    for (let n = 0; n < 100; n++) table.add({ key: `${n}`, n });
+    table.clear();
+    assert.equal(table.size, 0);
+    assert.equal(table.get("5"), undefined);
+    assert.deepEqual([...table.keys()], []);
+  });
+});
+
+describe("hashKey", () => {
+  it("spreads sequential keys evenly over the low bits (the slot index)", () => {
+    const buckets = new Array(256).fill(0);
+    const count = 256 * 400;
+    for (let n = 0; n < count; n++) {
+      buckets[hashKey(`key:${String(n).padStart(12, "0")}`, 99) & 255]++;
+    }
+    // 400 expected per bucket; a Poisson spread stays well inside 300-500.
+    assert.ok(
+      Math.min(...buckets) > 300 && Math.max(...buckets) < 500,
+      `${Math.min(...buckets)}-${Math.max(...buckets)}`,
+    );
+  });
+
+  it("depends on the seed", () => {
+    assert.notEqual(hashKey("same key", 1), hashKey("same key", 2));
+  });
+});
