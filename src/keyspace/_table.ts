@@ -1,28 +1,36 @@
 /**
- * The key table of a store: open addressing with linear probing over latin1 string keys, each
- * slot's hash kept beside it in an `Int32Array`. It replaces a `Map` because, with a million keys
- * on V8, a `Map` insert cost 3-4x as much (its growth rehashes every entry in the runtime) and a
- * miss 3x as much; recovery time is mostly inserts. Deletion shifts later entries back instead of
- * leaving tombstones, so probe sequences stay short under churn.
+ * The key table of a store, in the compact layout of CPython's dict and V8's own `Map`: items sit
+ * in a dense array (which eviction and SCAN sample by position) with their hashes beside them in
+ * an `Int32Array`, and an open-addressing index of `Int32Array` slots (linear probing) points into
+ * it. It replaces a `Map` because, with a million keys on V8, a `Map` insert cost 3-4x as much
+ * (its growth rehashes every entry in the runtime) and a miss 3x as much, and recovery time is
+ * mostly inserts. Here growth rebuilds only the index, from the dense hashes.
+ *
+ * Deletion shifts later slots of the run back instead of leaving tombstones, so probes stay short
+ * under churn, and moves the last item into the hole so the dense array stays dense.
  *
  * The hash is FNV-1a over the key's chars with a per-table random seed, finished with murmur3's
- * avalanche so the low bits (the slot index) depend on every byte.
+ * avalanche so the low bits (the slot) depend on every byte.
  *
  * @module
  */
 
-/** What the table holds: anything that knows its own key. */
+/** What the table holds: an item that knows its key and is told its position. */
 export interface Keyed {
   /** The item's key. */
   readonly key: string;
+  /** Position in {@linkcode KeyTable.items}, kept up to date by the table. */
+  index: number;
 }
 
-/** Smallest capacity; a power of two. */
-const MIN_CAPACITY = 16;
-/** Grow past this share of slots in use: linear probing stays at a few probes per lookup. */
+/** Smallest index size; a power of two. */
+const MIN_SLOTS = 16;
+/** Grow the index past this share of slots in use: a few probes per lookup. */
 const MAX_LOAD = 0.75;
-/** Shrink below this share (after deletes), keeping memory in proportion to the keys. */
+/** Shrink it below this share (after deletes), keeping memory in proportion to the keys. */
 const MIN_LOAD = 0.125;
+/** Slot value for "empty"; others are item positions plus one. */
+const EMPTY = 0;
 
 /** A random 32-bit seed, so that which keys collide differs from process to process. */
 export function randomSeed(): number {
@@ -40,31 +48,35 @@ export function hashKey(key: string, seed: number): number {
   return h ^ (h >>> 16);
 }
 
-/** A hash table from keys to the items that carry them. */
+/** A hash table from keys to the items that carry them, with the items in a dense array. */
 export class KeyTable<T extends Keyed> {
-  /** Items by slot; `undefined` marks an empty slot. */
-  private slots: (T | undefined)[];
-  /** Each occupied slot's hash, compared before the key. */
-  private hashes: Int32Array;
-  private mask: number;
-  /** Items in the table. */
-  size = 0;
+  /** Every item, densely; order changes only by deletes (the last item fills the hole). */
+  readonly items: T[] = [];
+  /** `hashes[i]` is the hash of `items[i]`'s key. */
+  private hashes: Int32Array = new Int32Array(MIN_SLOTS);
+  /** The index: item position + 1, or `EMPTY`. */
+  private slots: Int32Array = new Int32Array(MIN_SLOTS);
+  private mask = MIN_SLOTS - 1;
 
   /** An empty table; `seed` picks the hash function (see {@linkcode randomSeed}). */
-  constructor(private readonly seed: number) {
-    this.slots = new Array<T | undefined>(MIN_CAPACITY).fill(undefined);
-    this.hashes = new Int32Array(MIN_CAPACITY);
-    this.mask = MIN_CAPACITY - 1;
+  constructor(private readonly seed: number) {}
+
+  /** Items in the table. */
+  get size(): number {
+    return this.items.length;
   }
 
   /** The item with `key`, or undefined. */
   get(key: string): T | undefined {
     const hash = hashKey(key, this.seed);
-    const { slots, hashes, mask } = this;
+    const { slots, hashes, items, mask } = this;
     for (let i = hash & mask;; i = (i + 1) & mask) {
-      const item = slots[i];
-      if (item === undefined) return undefined;
-      if (hashes[i] === hash && item.key === key) return item;
+      const slot = slots[i];
+      if (slot === EMPTY) return undefined;
+      if (hashes[slot - 1] === hash) {
+        const item = items[slot - 1];
+        if (item.key === key) return item;
+      }
     }
   }
 
@@ -78,89 +90,108 @@ export class KeyTable<T extends Keyed> {
    * stays. One probe sequence either way.
    */
   add(item: T): T | undefined {
-    if (this.size + 1 > this.slots.length * MAX_LOAD) this.resize(this.slots.length * 2);
+    const count = this.items.length;
+    if (count + 1 > this.slots.length * MAX_LOAD) this.reindex(this.slots.length * 2);
     const key = item.key;
     const hash = hashKey(key, this.seed);
-    const { slots, hashes, mask } = this;
+    const { slots, hashes, items, mask } = this;
     let i = hash & mask;
     for (;; i = (i + 1) & mask) {
-      const present = slots[i];
-      if (present === undefined) break;
-      if (hashes[i] === hash && present.key === key) return present;
+      const slot = slots[i];
+      if (slot === EMPTY) break;
+      if (hashes[slot - 1] === hash && items[slot - 1].key === key) return items[slot - 1];
     }
-    slots[i] = item;
-    hashes[i] = hash;
-    this.size++;
+    if (count === hashes.length) this.hashes = growInt32(hashes);
+    this.hashes[count] = hash;
+    items.push(item);
+    item.index = count;
+    slots[i] = count + 1;
     return undefined;
   }
 
   /** Removes and returns the item with `key`, or undefined when there is none. */
   delete(key: string): T | undefined {
     const hash = hashKey(key, this.seed);
-    const { slots, hashes, mask } = this;
+    const { slots, hashes, items, mask } = this;
     let hole = hash & mask;
     for (;; hole = (hole + 1) & mask) {
-      const item = slots[hole];
-      if (item === undefined) return undefined;
-      if (hashes[hole] === hash && item.key === key) break;
+      const slot = slots[hole];
+      if (slot === EMPTY) return undefined;
+      if (hashes[slot - 1] === hash && items[slot - 1].key === key) break;
     }
-    const removed = slots[hole];
-    // Backward shift: move each later item of the run into the hole if its home slot allows.
-    for (let i = (hole + 1) & mask; slots[i] !== undefined; i = (i + 1) & mask) {
-      const home = hashes[i] & mask;
+    const position = slots[hole] - 1;
+    // Backward shift: move each later slot of the run into the hole if its home allows.
+    for (let i = (hole + 1) & mask; slots[i] !== EMPTY; i = (i + 1) & mask) {
+      const home = hashes[slots[i] - 1] & mask;
       if (((i - home) & mask) >= ((i - hole) & mask)) {
         slots[hole] = slots[i];
-        hashes[hole] = hashes[i];
         hole = i;
       }
     }
-    slots[hole] = undefined;
-    this.size--;
-    if (this.slots.length > MIN_CAPACITY && this.size < this.slots.length * MIN_LOAD) {
-      this.resize(this.slots.length / 2);
+    slots[hole] = EMPTY;
+    const removed = items[position];
+    const last = items.pop()!;
+    const lastPosition = items.length;
+    if (position < lastPosition) {
+      // The last item fills the hole; repoint its slot.
+      const lastHash = hashes[lastPosition];
+      let i = lastHash & mask;
+      while (slots[i] !== lastPosition + 1) i = (i + 1) & mask;
+      slots[i] = position + 1;
+      items[position] = last;
+      hashes[position] = lastHash;
+      last.index = position;
+    }
+    removed.index = -1;
+    if (slots.length > MIN_SLOTS && items.length < slots.length * MIN_LOAD) {
+      this.reindex(slots.length / 2);
+      this.hashes = this.hashes.slice(0, Math.max(MIN_SLOTS, items.length * 2));
     }
     return removed;
   }
 
-  /** Removes every item and returns to the smallest capacity. */
+  /** Removes every item and returns to the smallest size. */
   clear(): void {
-    this.slots = new Array<T | undefined>(MIN_CAPACITY).fill(undefined);
-    this.hashes = new Int32Array(MIN_CAPACITY);
-    this.mask = MIN_CAPACITY - 1;
-    this.size = 0;
+    for (const item of this.items) item.index = -1;
+    this.items.length = 0;
+    this.hashes = new Int32Array(MIN_SLOTS);
+    this.slots = new Int32Array(MIN_SLOTS);
+    this.mask = MIN_SLOTS - 1;
   }
 
-  /** Every item, in slot order. */
-  *values(): IterableIterator<T> {
-    for (const item of this.slots) if (item !== undefined) yield item;
+  /** Every item, in position order. */
+  values(): IterableIterator<T> {
+    return this.items.values();
   }
 
-  /** Every key, in slot order. */
+  /** Every key, in position order. */
   *keys(): IterableIterator<string> {
-    for (const item of this.slots) if (item !== undefined) yield item.key;
+    for (const item of this.items) yield item.key;
   }
 
-  /** Slots allocated (for memory figures). */
+  /** Slots of the index (for memory figures and tests). */
   get capacity(): number {
     return this.slots.length;
   }
 
-  private place(item: T, hash: number): void {
-    const { slots, mask } = this;
-    let i = hash & mask;
-    while (slots[i] !== undefined) i = (i + 1) & mask;
-    slots[i] = item;
-    this.hashes[i] = hash;
-  }
-
-  private resize(capacity: number): void {
-    const { slots, hashes } = this;
-    this.slots = new Array<T | undefined>(capacity).fill(undefined);
-    this.hashes = new Int32Array(capacity);
-    this.mask = capacity - 1;
-    for (let i = 0; i < slots.length; i++) {
-      const item = slots[i];
-      if (item !== undefined) this.place(item, hashes[i]);
+  /** Rebuilds the index at `size` slots from the dense hashes. */
+  private reindex(size: number): void {
+    const slots = new Int32Array(size);
+    const mask = size - 1;
+    const { hashes } = this;
+    for (let position = 0; position < this.items.length; position++) {
+      let i = hashes[position] & mask;
+      while (slots[i] !== EMPTY) i = (i + 1) & mask;
+      slots[i] = position + 1;
     }
+    this.slots = slots;
+    this.mask = mask;
   }
+}
+
+/** `array` copied into one twice its length. */
+function growInt32(array: Int32Array): Int32Array {
+  const grown = new Int32Array(array.length * 2);
+  grown.set(array);
+  return grown;
 }

@@ -71,7 +71,7 @@ export class Entry {
   accessMs: number;
   /** Logarithmic access counter, as Redis's LFU. */
   lfu: number = LFU_INIT_VALUE;
-  /** Index in `Store.entries`. */
+  /** Index in `Store.entries`, kept by the key table. */
   index: number = -1;
   /** Index in `Store.volatile`, or -1 without a TTL. */
   volatileIndex: number = -1;
@@ -122,8 +122,9 @@ export interface StoreStats {
 export class Store {
   /** Keys to entries. */
   readonly map: KeyTable<Entry>;
-  /** Every entry, for random sampling (eviction, SCAN order, RANDOMKEY). */
-  readonly entries: Entry[] = [];
+  /** Every entry, densely (the key table's items), for random sampling: eviction, SCAN order,
+   * RANDOMKEY. */
+  readonly entries: readonly Entry[];
   /** Entries with a TTL, for active expiry and volatile policies. */
   readonly volatile: Entry[] = [];
   /** Memory accounted for the store's keys and values. */
@@ -160,6 +161,7 @@ export class Store {
     };
     this.filter = options.filter ? new CuckooFilter(options.filter) : null;
     this.map = new KeyTable(options.hashSeed ?? randomSeed());
+    this.entries = this.map.items;
     this.epochMs = clock.realtimeMs();
   }
 
@@ -261,8 +263,6 @@ export class Store {
     let entry = this.map.get(key);
     if (entry === undefined) {
       entry = new Entry(key, value, now - this.epochMs);
-      entry.index = this.entries.length;
-      this.entries.push(entry);
       this.map.add(entry);
       this.filter?.add(key);
       expiresAtMs ??= 0;
@@ -287,8 +287,6 @@ export class Store {
   restore(key: string, value: Value, expiresAtMs: number): void {
     const entry = new Entry(key, value, this.now() - this.epochMs);
     if (this.map.add(entry) !== undefined) throw new Error(`duplicate key in store ${this.index}`);
-    entry.index = this.entries.length;
-    this.entries.push(entry);
     this.filter?.add(key);
     if (expiresAtMs !== 0) {
       entry.volatileIndex = this.volatile.length;
@@ -333,7 +331,6 @@ export class Store {
   removeEntry(entry: Entry): void {
     const removed = this.map.delete(entry.key);
     assert(removed === entry, "a removed entry is the map's entry for its key");
-    removeAt(this.entries, entry.index, (moved, index) => (moved.index = index));
     if (entry.volatileIndex !== -1) {
       removeAt(this.volatile, entry.volatileIndex, (moved, index) => (moved.volatileIndex = index));
     }
@@ -379,7 +376,6 @@ export class Store {
       }
     }
     this.map.clear();
-    this.entries.length = 0;
     this.volatile.length = 0;
     this.filter?.clear();
     this.usedMemoryBytes = 0;

@@ -6,6 +6,11 @@ import { xorshift32 } from "../../src/_random.ts";
 interface Item {
   key: string;
   n: number;
+  index: number;
+}
+
+function item(key: string, n: number): Item {
+  return { key, n, index: -1 };
 }
 
 /** Checks every key of `model` is found with its item and a sample of absent keys is not. */
@@ -16,6 +21,9 @@ function assertSameAs(table: KeyTable<Item>, model: Map<string, Item>, keySpace:
     assert.equal(table.get(key), model.get(key), key);
   }
   assert.deepEqual(new Set(table.values()), new Set(model.values()));
+  table.items.forEach((item, index) =>
+    assert.equal(item.index, index, "items know their position")
+  );
 }
 
 describe("KeyTable", () => {
@@ -30,12 +38,14 @@ describe("KeyTable", () => {
       for (let op = 0; op < 20_000; op++) {
         const key = `k${Math.floor(random() * keySpace)}`;
         if (random() < 0.55) {
-          const item = { key, n: op };
-          const present = table.add(item);
+          const added = item(key, op);
+          const present = table.add(added);
           assert.equal(present, model.get(key), "add returns the present item");
-          if (present === undefined) model.set(key, item);
+          if (present === undefined) model.set(key, added);
         } else {
-          assert.equal(table.delete(key), model.get(key), "delete returns the removed item");
+          const removed = table.delete(key);
+          assert.equal(removed, model.get(key), "delete returns the removed item");
+          if (removed !== undefined) assert.equal(removed.index, -1);
           model.delete(key);
         }
         if (op % 1000 === 0) assertSameAs(table, model, keySpace);
@@ -46,7 +56,7 @@ describe("KeyTable", () => {
 
   it("grows under load and shrinks back after deletes", () => {
     const table = new KeyTable<Item>(7);
-    for (let n = 0; n < 10_000; n++) assert.equal(table.add({ key: `key:${n}`, n }), undefined);
+    for (let n = 0; n < 10_000; n++) assert.equal(table.add(item(`key:${n}`, n)), undefined);
     assert.ok(table.capacity >= 10_000 / 0.75, `capacity ${table.capacity}`);
     for (let n = 0; n < 10_000; n++) assert.equal(table.get(`key:${n}`)?.n, n);
     for (let n = 0; n < 9_990; n++) assert.equal(table.delete(`key:${n}`)?.n, n);
@@ -59,14 +69,14 @@ describe("KeyTable", () => {
   it("keeps binary keys apart, including ones that differ only in high bytes or length", () => {
     const table = new KeyTable<Item>(3);
     const keys = ["", "\x00", "\x00\x00", "\xff", "\xff\x00", "a\x80b", "a\x81b"];
-    keys.forEach((key, n) => table.add({ key, n }));
+    keys.forEach((key, n) => table.add(item(key, n)));
     keys.forEach((key, n) => assert.equal(table.get(key)?.n, n));
     assert.equal(table.get("\x01"), undefined);
   });
 
   it("clear empties the table", () => {
     const table = new KeyTable<Item>(3);
-    for (let n = 0; n < 100; n++) table.add({ key: `${n}`, n });
+    for (let n = 0; n < 100; n++) table.add(item(`${n}`, n));
     table.clear();
     assert.equal(table.size, 0);
     assert.equal(table.get("5"), undefined);
