@@ -22,7 +22,7 @@ start_server() { # name -> sets PORT and PID
   PORT=$(free_port)
   case $name in
     redis) redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/$name.log" 2>&1 & ;;
-    deno) deno run -A src/main.ts --port "$PORT" --http false --data-dir "$tmp/$name" >"$tmp/$name.log" 2>&1 & ;;
+    deno) "${DENO_NODE[@]}" --port "$PORT" --http false --data-dir "$tmp/$name" >"$tmp/$name.log" 2>&1 & ;;
     bun) bun src/main.ts --port "$PORT" --http false --data-dir "$tmp/$name" >"$tmp/$name.log" 2>&1 & ;;
   esac
   PID=$!

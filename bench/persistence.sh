@@ -28,7 +28,7 @@ wait_ready() { # port pid log
   echo "server on port $1 not ready after 30 s; its log:" >&2; cat "$3" >&2; exit 1
 }
 ours() { # dir mode port
-  if [ "$RUNTIME" = deno ]; then cmd=(deno run -A src/main.ts); else cmd=(bun src/main.ts); fi
+  if [ "$RUNTIME" = deno ]; then cmd=("${DENO_NODE[@]}"); else cmd=(bun src/main.ts); fi
   local persist=(--appendonly no)
   [ "$2" != off ] && persist=(--appendonly yes --appendfsync "$2" --snapshot-every-writes 0 --snapshot-interval 0 --auto-rewrite-min-size 1000gb)
   "${cmd[@]}" --port "$3" --http false --data-dir "$1" "${persist[@]}" >>"$1.log" 2>&1 &
