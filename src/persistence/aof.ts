@@ -17,7 +17,8 @@
  */
 import type { AppendFsync } from "../config/config.ts";
 import type { FileHandle } from "../runtime/types.ts";
-import { latin1Bytes } from "./_latin1.ts";
+import { setImmediate } from "node:timers";
+import { RecordBuffer } from "./_records.ts";
 
 /** Pause between retries of a failed write, so a full disk is not hammered. */
 const RETRY_DELAY_MS = 100;
@@ -68,8 +69,8 @@ export interface AofStats {
 }
 
 export class AofWriter {
-  /** Encoded records not yet handed to the file. */
-  private pending = "";
+  /** Encoded records not yet written (or being written). */
+  private readonly pending = new RecordBuffer();
   /** Records are numbered; `durableSeq` is the last one known to be on disk (or written, for `no`). */
   private appendedSeq = 0;
   private durableSeq = 0;
@@ -125,10 +126,10 @@ export class AofWriter {
   /** Appends a command run on store `db`. */
   append(db: number, argv: readonly string[]): void {
     if (db !== this.selectedDb) {
-      this.pending += encodeCommand(["SELECT", String(db)]);
+      this.pending.appendCommand(["SELECT", String(db)]);
       this.selectedDb = db;
     }
-    this.pending += encodeCommand(argv);
+    this.pending.appendCommand(argv);
     this.appendedSeq++;
     this.schedule();
   }
@@ -142,11 +143,18 @@ export class AofWriter {
   private schedule(): void {
     if (this.inFlight || this.flushScheduled) return;
     this.flushScheduled = true;
-    // After the current batch of commands: one write for everything it appended.
-    queueMicrotask(() => {
+    const run = () => {
       this.flushScheduled = false;
       void this.flush();
-    });
+    };
+    if (this.fsync === "always") {
+      // After the current batch of commands: the replies wait for this write and its fsync.
+      queueMicrotask(run);
+    } else {
+      // After every connection that had input in this turn of the event loop, as Redis writes
+      // its AOF buffer before it next waits for events: one write per turn, not per connection.
+      setImmediate(run);
+    }
   }
 
   /** Writes what is pending (and fsyncs under `always`); loops while more arrives. */
@@ -155,11 +163,11 @@ export class AofWriter {
     this.inFlight = true;
     try {
       while (this.pending.length > 0 && !this.closed) {
-        const text = this.pending;
+        const records = this.pending.view();
         const seq = this.appendedSeq;
         const generation = this.generation;
         try {
-          await this.file.write(latin1Bytes(text));
+          await this.file.write(records);
           if (this.fsync === "always") await this.timedSync();
           else this.writtenUnsynced = true;
         } catch (error) {
@@ -168,8 +176,8 @@ export class AofWriter {
           continue;
         }
         if (generation !== this.generation) continue;
-        this.pending = this.pending.slice(text.length);
-        this.durableSize += text.length;
+        this.pending.consume(records.length);
+        this.durableSize += records.length;
         this.stats.sizeBytes = this.durableSize;
         this.stats.writes++;
         this.stats.lastError = null;
@@ -258,18 +266,18 @@ export class AofWriter {
     // Holding `inFlight` keeps `flush` away while the old file gets its last records.
     this.inFlight = true;
     const old = this.file;
-    const before = this.pending;
+    const before = this.pending.view().slice();
     const seq = this.appendedSeq;
     let result: T;
     try {
       result = snapshot();
       // Records from here on start with a SELECT, whichever file they land in.
-      this.pending = "";
+      this.pending.clear();
       this.selectedDb = -1;
-      if (before.length > 0) await old.write(latin1Bytes(before));
+      if (before.length > 0) await old.write(before);
       await old.datasync();
     } catch (error) {
-      this.pending = before + this.pending;
+      this.pending.prepend(before);
       this.stats.lastError = (error as Error).message;
       await old.truncate(this.durableSize).catch(() => {});
       this.inFlight = false;
@@ -308,7 +316,7 @@ export class AofWriter {
     const old = this.file;
     this.generation++;
     this.file = file;
-    this.pending = "";
+    this.pending.clear();
     this.selectedDb = -1;
     this.writtenUnsynced = false;
     this.durableSize = 0;

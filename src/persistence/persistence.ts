@@ -444,6 +444,7 @@ export class Persistence {
       ["aof_rewrites", this.rewrites],
       ["aof_last_write_status", stats.lastError === null ? "ok" : "err"],
       ["aof_last_write_error", stats.lastError ?? ""],
+      ["aof_writes", stats.writes],
       ["aof_fsyncs", stats.fsyncs],
       ["rdb_changes_since_last_save", this.writesSinceSave],
       ["rdb_last_save_time", Math.floor(this.lastSaveMs / 1000)],
