@@ -40,7 +40,14 @@ export function randomSeed(): number {
 /** Seeded 32-bit hash of a latin1 string. */
 export function hashKey(key: string, seed: number): number {
   let h = (seed ^ 0x811c9dc5) | 0;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  const length = key.length;
+  let i = 0;
+  // Two chars (bytes) a step: half the multiplies of byte-wise FNV-1a.
+  for (; i + 1 < length; i += 2) {
+    h = Math.imul(h ^ (key.charCodeAt(i) | (key.charCodeAt(i + 1) << 8)), 0x01000193);
+  }
+  if (i < length) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  h ^= length;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
