@@ -1,6 +1,6 @@
 /**
  * xorshift32: a tiny seeded generator for the cores' sampling decisions (eviction, expiry, cuckoo
- * kicks, skip-list levels), so their behaviour is reproducible and needs no global state.
+ * kicks), so their behaviour is reproducible and needs no global state.
  *
  * @module
  */

@@ -4,7 +4,8 @@
  * @module
  */
 import { scanPositions } from "../keyspace/_dense.ts";
-import type { SkipNode } from "../keyspace/skiplist.ts";
+import type { ZItem } from "../keyspace/zset.ts";
+import type { PrefixTest } from "../keyspace/sorted_list.ts";
 import type { Store } from "../keyspace/store.ts";
 import { ZSetValue } from "../keyspace/zset.ts";
 import { formatDouble } from "../resp/writer.ts";
@@ -92,7 +93,7 @@ function lexBelowMax(bound: LexBound, member: string): boolean {
 }
 
 /** Writes members (and scores) the way ZRANGE does in RESP2 and RESP3. */
-function rangeReply(ctx: CommandContext, nodes: SkipNode[], withScores: boolean): void {
+function rangeReply(ctx: CommandContext, nodes: ZItem[], withScores: boolean): void {
   const out = ctx.out;
   const pairs = withScores && out.protocol === 3;
   out.arrayHeader(withScores && !pairs ? nodes.length * 2 : nodes.length);
@@ -113,39 +114,42 @@ function rankRange(start: number, end: number, length: number): [number, number]
   return [start, end];
 }
 
-function nodesByRank(zset: ZSetValue, start: number, end: number, reverse: boolean): SkipNode[] {
-  const length = zset.length;
-  const nodes: SkipNode[] = [];
-  let node = zset.list.byRank(reverse ? length - start : start + 1);
-  for (let i = start; i <= end && node !== null; i++) {
-    nodes.push(node);
-    node = reverse ? node.backward : node.forward[0];
-  }
+function nodesByRank(zset: ZSetValue, start: number, end: number, reverse: boolean): ZItem[] {
+  const nodes: ZItem[] = [];
+  const count = end - start + 1;
+  if (count <= 0) return nodes;
+  zset.list.walk(reverse ? zset.length - 1 - start : start, reverse, (score, member) => {
+    nodes.push({ member, score });
+    return nodes.length < count;
+  });
   return nodes;
 }
 
 /** Nodes within a score or lex range, in order or reversed, after `offset`, at most `limit`. */
 function nodesInRange(
   zset: ZSetValue,
-  above: (node: SkipNode) => boolean,
-  below: (node: SkipNode) => boolean,
+  above: PrefixTest,
+  below: PrefixTest,
   reverse: boolean,
   offset: number,
   limit: number,
-): SkipNode[] {
-  const nodes: SkipNode[] = [];
+): ZItem[] {
+  const nodes: ZItem[] = [];
   if (offset < 0 || (offset > 0 && offset >= zset.length)) return nodes;
-  let node = reverse
-    ? zset.list.lastWhere(below)
-    : zset.list.firstWhere((candidate) => !above(candidate));
-  while (node !== null && (reverse ? above(node) : below(node))) {
-    if (offset > 0) offset--;
-    else {
-      if (limit >= 0 && nodes.length >= limit) break;
-      nodes.push(node);
+  // `below` holds for a prefix of the order, `above` for a suffix.
+  const position = reverse
+    ? zset.list.countWhile(below) - 1
+    : zset.list.countWhile((score, member) => !above(score, member));
+  zset.list.walk(position, reverse, (score, member) => {
+    if (!(reverse ? above(score, member) : below(score, member))) return false;
+    if (offset > 0) {
+      offset--;
+      return true;
     }
-    node = reverse ? node.backward : node.forward[0];
-  }
+    if (limit >= 0 && nodes.length >= limit) return false;
+    nodes.push({ member, score });
+    return true;
+  });
   return nodes;
 }
 
@@ -198,7 +202,7 @@ function zrangeGeneric(fixed: { type?: RangeType; reverse?: boolean }) {
     }
     let [minText, maxText] = [argv[2], argv[3]];
     if (request.reverse && request.type !== "rank") [minText, maxText] = [maxText, minText];
-    let select: (zset: ZSetValue) => SkipNode[];
+    let select: (zset: ZSetValue) => ZItem[];
     if (request.type === "rank") {
       const start = Number(int64Arg(minText));
       const end = Number(int64Arg(maxText));
@@ -211,8 +215,8 @@ function zrangeGeneric(fixed: { type?: RangeType; reverse?: boolean }) {
       select = (zset) =>
         nodesInRange(
           zset,
-          (node) => aboveMin(range, node.score),
-          (node) => belowMax(range, node.score),
+          (score) => aboveMin(range, score),
+          (score) => belowMax(range, score),
           request.reverse,
           request.offset,
           request.limit,
@@ -223,8 +227,8 @@ function zrangeGeneric(fixed: { type?: RangeType; reverse?: boolean }) {
       select = (zset) =>
         nodesInRange(
           zset,
-          (node) => lexAboveMin(min, node.member),
-          (node) => lexBelowMax(max, node.member),
+          (_score, member) => lexAboveMin(min, member),
+          (_score, member) => lexBelowMax(max, member),
           request.reverse,
           request.offset,
           request.limit,
@@ -352,12 +356,9 @@ function zcount(ctx: CommandContext, argv: string[]): void {
   const range = parseScoreRange(argv[2], argv[3]);
   const zset = readZSet(ctx.store, argv[1]);
   if (zset === undefined) return ctx.out.integer(0);
-  const first = zset.list.firstWhere((node) => !aboveMin(range, node.score));
-  const last = zset.list.lastWhere((node) => belowMax(range, node.score));
-  if (first === null || last === null) return ctx.out.integer(0);
-  const count = zset.list.rank(last.score, last.member) -
-    zset.list.rank(first.score, first.member) + 1;
-  ctx.out.integer(Math.max(0, count));
+  const first = zset.list.countWhile((score) => !aboveMin(range, score));
+  const end = zset.list.countWhile((score) => belowMax(range, score));
+  ctx.out.integer(Math.max(0, end - first));
 }
 
 function zrankGeneric(reverse: boolean) {
@@ -369,7 +370,7 @@ function zrankGeneric(reverse: boolean) {
   };
 }
 
-function removeNodes(ctx: CommandContext, key: string, select: (zset: ZSetValue) => SkipNode[]) {
+function removeNodes(ctx: CommandContext, key: string, select: (zset: ZSetValue) => ZItem[]) {
   const entry = containerEntry(ctx.store, key, "zset");
   if (entry === undefined) return ctx.out.integer(0);
   const zset = entry.value as ZSetValue;
@@ -384,8 +385,8 @@ function zremrangebyscore(ctx: CommandContext, argv: string[]): void {
   removeNodes(ctx, argv[1], (zset) =>
     nodesInRange(
       zset,
-      (node) => aboveMin(range, node.score),
-      (node) => belowMax(range, node.score),
+      (score) => aboveMin(range, score),
+      (score) => belowMax(range, score),
       false,
       0,
       -1,

@@ -1,12 +1,12 @@
 /**
- * The sorted set value: a `SkipList` ordered by (score, member) for ranges and O(log n) ranks,
+ * The sorted set value: a `SortedList` ordered by (score, member) for ranges and O(log n) ranks,
  * plus a `DenseMap` from member to score for O(1) ZSCORE and a cursor that survives changes
  * (ZSCAN).
  *
  * @module
  */
 import { DenseMap } from "./_dense.ts";
-import { SkipList } from "./skiplist.ts";
+import { SortedList } from "./sorted_list.ts";
 import { formatDouble } from "../resp/writer.ts";
 import { type Container, ELEMENT_OVERHEAD_BYTES, registerContainer } from "./values.ts";
 
@@ -16,11 +16,17 @@ const LISTPACK_MAX_VALUE_BYTES = 64;
 /** Score (8 bytes) plus the skip list node's links, roughly. */
 const SCORE_OVERHEAD_BYTES = 8 + 2 * ELEMENT_OVERHEAD_BYTES;
 
+/** A member with its score, as ranges return them. */
+export interface ZItem {
+  member: string;
+  score: number;
+}
+
 export class ZSetValue implements Container {
   readonly type = "zset";
   sizeBytes = 0;
   readonly scores: DenseMap<number> = new DenseMap();
-  readonly list: SkipList = new SkipList();
+  readonly list: SortedList = new SortedList();
   private large = false;
 
   get length(): number {
@@ -74,9 +80,10 @@ export class ZSetValue implements Container {
 
   dump(): string[] {
     const elements: string[] = [];
-    for (let node = this.list.byRank(1); node !== null; node = node.forward[0]) {
-      elements.push(node.member, formatDouble(node.score));
-    }
+    this.list.walk(0, false, (score, member) => {
+      elements.push(member, formatDouble(score));
+      return true;
+    });
     return elements;
   }
 

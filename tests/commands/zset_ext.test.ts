@@ -79,9 +79,8 @@ describe("sorted set commands", () => {
     assert.equal(zset.length, sorted.length);
     sorted.forEach(([member, score], rank) => {
       assert.equal(zset.rank(member), rank);
-      const node = zset.list.byRank(rank + 1)!;
-      assert.equal(node.member, member);
-      assert.equal(node.score, score);
+      assert.equal(zset.list.memberAt(rank), member);
+      assert.equal(zset.list.scoreAt(rank), score);
     });
   });
 
