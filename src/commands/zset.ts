@@ -1,5 +1,5 @@
 /**
- * Sorted set commands, on `ZSetValue` (a skip list with spans: ranks in O(log n)).
+ * Sorted set commands, on `ZSetValue` (a chunked sorted list: ranks in O(log n)).
  *
  * @module
  */

@@ -13,7 +13,7 @@ import { type Container, ELEMENT_OVERHEAD_BYTES, registerContainer } from "./val
 /** Redis 7.0's `zset-max-listpack-entries` and `zset-max-listpack-value` defaults. */
 const LISTPACK_MAX_ENTRIES = 128;
 const LISTPACK_MAX_VALUE_BYTES = 64;
-/** Score (8 bytes) plus the skip list node's links, roughly. */
+/** Score (8 bytes) plus its slots in the sorted list's leaf arrays, roughly. */
 const SCORE_OVERHEAD_BYTES = 8 + 2 * ELEMENT_OVERHEAD_BYTES;
 
 /** A member with its score, as ranges return them. */
