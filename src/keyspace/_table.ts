@@ -55,7 +55,18 @@ export function hashKey(key: string, seed: number): number {
   return h ^ (h >>> 16);
 }
 
-/** A hash table from keys to the items that carry them, with the items in a dense array. */
+/**
+ * A hash table from keys to the items that carry them, with the items in a dense array.
+ *
+ * @example
+ * ```ts
+ * import { KeyTable } from "@hypercache/hypercache/keyspace";
+ * const table = new KeyTable<{ key: string; index: number; n: number }>(42);
+ * table.add({ key: "a", index: -1, n: 1 });
+ * table.get("a")?.n; // 1
+ * table.items.length; // 1
+ * ```
+ */
 export class KeyTable<T extends Keyed> {
   /** Every item, densely; order changes only by deletes (the last item fills the hole). */
   readonly items: T[] = [];

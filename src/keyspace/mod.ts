@@ -27,4 +27,5 @@ export {
   type StoreStats,
 } from "./store.ts";
 export { type Container, typeName, type Value, valueSizeBytes } from "./values.ts";
+export { type Keyed, KeyTable } from "./_table.ts";
 export type { Clock } from "../runtime/types.ts";
