@@ -25,13 +25,6 @@ export function writeLatin1(buffer: Uint8Array, text: string, offset: number): n
   return length;
 }
 
-/** `text` as bytes, in a new buffer. */
-export function latin1Bytes(text: string): Uint8Array {
-  const bytes = Buffer.allocUnsafe(text.length);
-  writeLatin1(bytes, text, 0);
-  return bytes;
-}
-
 /** `latin1Slice` is Buffer's fastest bytes-to-latin1 path on Deno and Bun (what `toString`
  * calls underneath, after normalizing the encoding name on every call). */
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };

@@ -25,13 +25,6 @@ const RETRY_DELAY_MS = 100;
 /** `everysec`'s fsync interval. */
 const EVERYSEC_INTERVAL_MS = 1000;
 
-/** Encodes one command as a RESP multibulk, latin1 text (one char per byte). */
-export function encodeCommand(argv: readonly string[]): string {
-  let text = `*${argv.length}\r\n`;
-  for (const arg of argv) text += `$${arg.length}\r\n${arg}\r\n`;
-  return text;
-}
-
 /** Upper bounds of the fsync latency histogram buckets (ms): 0.1 ms SSD to 2.5 s stalled disks. */
 export const FSYNC_BUCKETS_MS: readonly number[] = [
   0.1,

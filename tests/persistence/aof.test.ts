@@ -1,6 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { AofWriter, encodeCommand } from "../../src/persistence/aof.ts";
+import { AofWriter } from "../../src/persistence/aof.ts";
+import { RecordBuffer } from "../../src/persistence/_records.ts";
+import { encodeCommand } from "./_resp.ts";
 import type { FileHandle } from "../../src/runtime/types.ts";
 
 /** A file that records every call and can be told to fail, as a full disk would. */
@@ -58,8 +60,10 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe("AOF writer", () => {
   it("encodes commands as RESP, the bytes a client sends", () => {
+    const records = new RecordBuffer();
+    records.appendCommand(["SET", "k", "v\r\n"]);
     assert.equal(
-      encodeCommand(["SET", "k", "v\r\n"]),
+      String.fromCharCode(...records.view()),
       "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n",
     );
   });

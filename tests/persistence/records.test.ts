@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RecordBuffer } from "../../src/persistence/_records.ts";
-import { encodeCommand } from "../../src/persistence/aof.ts";
+import { encodeCommand } from "./_resp.ts";
 
 const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
 const ALL_BYTES = String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i));

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { encodeCommand } from "../../src/persistence/aof.ts";
+import { encodeCommand } from "./_resp.ts";
 import { scanAof } from "../../src/persistence/aof_reader.ts";
 import { checkDataDir } from "../../src/persistence/check_aof.ts";
 import { RecoveryError } from "../../src/persistence/persistence.ts";
