@@ -9,7 +9,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { readLatin1 } from "./_latin1.ts";
+import { readLatin1 } from "../resp/_latin1.ts";
 
 /** Most arguments a record may have; a larger count is damage, not a command. */
 const MAX_RECORD_ARGS = 1024 * 1024;

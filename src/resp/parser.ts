@@ -7,6 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { MAX_INLINE_BYTES } from "../constants.ts";
+import { readLatin1 } from "./_latin1.ts";
 
 /** Limits applied while parsing, from the config. */
 export interface ParserLimits {
@@ -23,10 +24,6 @@ export class ProtocolError extends Error {
   /** Error name. */
   override name = "ProtocolError";
 }
-
-/** `latin1Slice` is Buffer's fastest bytes-to-latin1 path on Deno and Bun (what `toString`
- * calls underneath), though Node's type definitions leave it out. */
-type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
 
 /** Arguments up to this size (command names, mostly) are built with `String.fromCharCode`,
  * several times cheaper than a native slice for so few bytes on Deno. */
@@ -239,7 +236,7 @@ export class RespParser {
       argv.push(
         size <= SHORT_ARG_BYTES
           ? shortLatin1(buffer, dataStart, size)
-          : (buffer as Latin1Buffer).latin1Slice(dataStart, dataEnd),
+          : readLatin1(buffer, dataStart, dataEnd),
       );
       pos = dataEnd + 2;
     }
@@ -264,7 +261,7 @@ export class RespParser {
     }
     let lineEnd = newline;
     if (lineEnd > this.pos && buffer[lineEnd - 1] === CR) lineEnd--;
-    const line = (buffer as Latin1Buffer).latin1Slice(this.pos, lineEnd);
+    const line = readLatin1(buffer, this.pos, lineEnd);
     const argv = splitInlineArgs(line);
     if (argv === null) throw new ProtocolError("Protocol error: unbalanced quotes in request");
     this.argv = argv;

@@ -1,11 +1,12 @@
 /**
- * Latin1 text (one char per byte) into bytes, fast on Deno too: Deno's `Buffer.write(text,
- * "latin1")` copies char by char in JavaScript (a profile of a snapshot write showed it as the
- * top cost), while `TextEncoder.encodeInto` is native and gives the same bytes for ASCII.
+ * Latin1 text (one char per byte) to and from bytes, the form every binary-safe string takes.
+ * Writing: Deno's `Buffer.write(text, "latin1")` copies char by char in JavaScript (a profile
+ * of a snapshot write showed it as the top cost), while `TextEncoder.encodeInto` is native and
+ * gives the same bytes for ASCII. Reading: `latin1Slice` is Buffer's fastest path.
  *
  * @module
  */
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 
 const encoder = new TextEncoder();
 /** Below this length a plain loop beats making a view for `encodeInto`. */
