@@ -274,7 +274,7 @@ function memory(ctx: CommandContext, argv: string[]): void {
   }
   const entry = ctx.store.lookup(argv[2], false);
   if (entry === undefined) return ctx.out.nullReply();
-  ctx.out.integer(entry.sizeBytes);
+  ctx.out.integer(ctx.store.sizeOf(entry));
 }
 
 function stores(ctx: CommandContext): void {

@@ -69,7 +69,7 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
         if (policy === "session" && store0.options.defaultTtlMs === 0) {
           return "session needs the store's default_ttl";
         }
-        store0.options.evictionPolicy = policy;
+        store0.setEvictionPolicy(policy);
         return null;
       },
     },

@@ -15,12 +15,10 @@
  * @module
  */
 
-/** What the table holds: an item that knows its key and is told its position. */
+/** What the table holds: an item that knows its key. */
 export interface Keyed {
   /** The item's key. */
   readonly key: string;
-  /** Position in {@linkcode KeyTable.items}, kept up to date by the table. */
-  index: number;
 }
 
 /** Smallest index size; a power of two. */
@@ -61,8 +59,8 @@ export function hashKey(key: string, seed: number): number {
  * @example
  * ```ts
  * import { KeyTable } from "@hypercache/hypercache/keyspace";
- * const table = new KeyTable<{ key: string; index: number; n: number }>(42);
- * table.add({ key: "a", index: -1, n: 1 });
+ * const table = new KeyTable<{ key: string; n: number }>(42);
+ * table.add({ key: "a", n: 1 });
  * table.get("a")?.n; // 1
  * table.items.length; // 1
  * ```
@@ -122,7 +120,6 @@ export class KeyTable<T extends Keyed> {
     if (count === hashes.length) this.hashes = growInt32(hashes);
     this.hashes[count] = hash;
     items.push(item);
-    item.index = count;
     slots[i] = count + 1;
     return undefined;
   }
@@ -158,9 +155,7 @@ export class KeyTable<T extends Keyed> {
       slots[i] = position + 1;
       items[position] = last;
       hashes[position] = lastHash;
-      last.index = position;
     }
-    removed.index = -1;
     if (slots.length > MIN_SLOTS && items.length < slots.length * MIN_LOAD) {
       this.reindex(slots.length / 2);
       this.hashes = this.hashes.slice(0, Math.max(MIN_SLOTS, items.length * 2));
@@ -170,7 +165,6 @@ export class KeyTable<T extends Keyed> {
 
   /** Removes every item and returns to the smallest size. */
   clear(): void {
-    for (const item of this.items) item.index = -1;
     this.items.length = 0;
     this.hashes = new Int32Array(MIN_SLOTS);
     this.slots = new Int32Array(MIN_SLOTS);

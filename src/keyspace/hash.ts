@@ -14,6 +14,8 @@ const LISTPACK_MAX_VALUE_BYTES = 64;
 export class HashValue implements Container {
   readonly type = "hash";
   sizeBytes = 0;
+  /** See {@linkcode Container.accountedBytes}. */
+  accountedBytes = 0;
   readonly fields: DenseMap<string> = new DenseMap();
   /** Redis converts a hash to a hashtable once and never back. */
   private large = false;

@@ -10,6 +10,8 @@ const INITIAL_CAPACITY = 8;
 export class ListValue implements Container {
   readonly type = "list";
   sizeBytes = 0;
+  /** See {@linkcode Container.accountedBytes}. */
+  accountedBytes = 0;
   private items: (string | undefined)[] = new Array(INITIAL_CAPACITY);
   private head = 0;
   private count = 0;

@@ -20,6 +20,8 @@ function isInt64(text: string): boolean {
 export class SetValue implements Container {
   readonly type = "set";
   sizeBytes = 0;
+  /** See {@linkcode Container.accountedBytes}. */
+  accountedBytes = 0;
   readonly members: DenseMap<true> = new DenseMap();
   /** Redis keeps an intset while every member is an integer, and never converts back. */
   private intset = true;

@@ -15,7 +15,7 @@ import {
 import { CuckooFilter } from "../filter/cuckoo.ts";
 import { xorshift32 } from "../_random.ts";
 import type { Clock } from "../runtime/types.ts";
-import { type Value, valueSizeBytes } from "./values.ts";
+import type { Value } from "./values.ts";
 import { KeyTable, randomSeed } from "./_table.ts";
 
 /** Eviction policies with Redis's names and meaning, plus `session` (sliding idle timeout). */
@@ -60,28 +60,32 @@ export interface StoreOptions {
 /** Why a key left the store without a command deleting it. */
 export type RemovalCause = "expired" | "evicted";
 
-/** A key's record. Positions in the sampling arrays make removal and random sampling O(1). */
+/**
+ * A key's record. Kept small: a store holds millions. Its accounted memory is computed from the
+ * value ({@linkcode Store.sizeOf}), and its position in the key table is the table's business.
+ */
 export class Entry {
   /** Absolute expiry time in Unix ms; 0 for none. */
   expiresAtMs = 0;
   /**
-   * Last access, in ms since the store's `epochMs` (LRU, idle time, LFU decay). Relative, so it
-   * stays a small integer that V8 stores unboxed for about 12 days, saving a heap number per key.
+   * What the eviction policy knows of past accesses, in one small integer as Redis keeps it in
+   * its object's 24 LRU bits. Under an LFU policy, `minutes * 256 + counter`: Redis's logarithmic
+   * counter and the minute (since the store's `epochMs`) it was last decayed. Otherwise the last
+   * access in ms since `epochMs` (LRU, OBJECT IDLETIME). Relative, so V8 stores it unboxed.
    */
-  accessMs: number;
-  /** Logarithmic access counter, as Redis's LFU. */
-  lfu: number = LFU_INIT_VALUE;
-  /** Index in `Store.entries`, kept by the key table. */
-  index: number = -1;
-  /** Index in `Store.volatile`, or -1 without a TTL. */
+  access: number;
+  /** Index in `Store.volatile`, or -1 without a TTL: O(1) removal from it. */
   volatileIndex: number = -1;
-  /** Bytes accounted for this entry. */
-  sizeBytes = 0;
 
-  /** A new entry; `accessMs` is relative to its store's `epochMs`. */
-  constructor(readonly key: string, public value: Value, accessMs: number) {
-    this.accessMs = accessMs;
+  /** A new entry; `access` as {@linkcode Store.initialAccess} gives it. */
+  constructor(readonly key: string, public value: Value, access: number) {
+    this.access = access;
   }
+}
+
+/** Whether `policy` evicts by access frequency (and so keeps counters in `Entry.access`). */
+function isLfu(policy: EvictionPolicy): boolean {
+  return policy === "allkeys-lfu" || policy === "volatile-lfu";
 }
 
 /** Redis's LFU_INIT_VAL: a new key is not evicted before it had a chance to be used. */
@@ -143,7 +147,7 @@ export class Store {
   onRemoved: ((store: Store, key: string, cause: RemovalCause) => void) | null = null;
   /** Bumped by every change; WATCH and the snapshot trigger read it. */
   dirty = 0;
-  /** Origin of `Entry.accessMs`. */
+  /** Origin of the times in `Entry.access`. */
   readonly epochMs: number;
   /** Settings with their defaults filled in; CONFIG SET changes some at run time. */
   readonly options:
@@ -226,21 +230,52 @@ export class Store {
   /** Counts an access for the eviction policy; `session` slides the TTL. */
   private touch(entry: Entry, now: number): void {
     const policy = this.options.evictionPolicy;
-    if (policy === "allkeys-lfu" || policy === "volatile-lfu") {
-      entry.lfu = this.lfuDecayed(entry, now);
-      entry.lfu = this.lfuIncremented(entry.lfu);
-    } else if (policy === "session" && entry.expiresAtMs !== 0 && this.options.defaultTtlMs > 0) {
+    if (isLfu(policy)) {
+      const counter = this.lfuIncremented(this.lfuDecayed(entry, now));
+      entry.access = this.minutes(now) * 256 + counter;
+      return;
+    }
+    if (policy === "session" && entry.expiresAtMs !== 0 && this.options.defaultTtlMs > 0) {
       entry.expiresAtMs = now + this.options.defaultTtlMs;
     }
-    entry.accessMs = now - this.epochMs;
+    entry.access = now - this.epochMs;
   }
 
-  /** The LFU counter after decay for the minutes since the last access. */
+  /**
+   * Switches the eviction policy (CONFIG SET maxmemory-policy). Between the LFU and the other
+   * policies `Entry.access` changes meaning, so every entry is carried over: to LFU with the
+   * initial counter as of its last access, back with its last decay time as its last access.
+   */
+  setEvictionPolicy(policy: EvictionPolicy): void {
+    const wasLfu = isLfu(this.options.evictionPolicy);
+    this.options.evictionPolicy = policy;
+    if (wasLfu === isLfu(policy)) return;
+    for (const entry of this.entries) {
+      entry.access = wasLfu
+        ? Math.floor(entry.access / 256) * 60_000
+        : Math.floor(entry.access / 60_000) * 256 + LFU_INIT_VALUE;
+    }
+  }
+
+  /** `Entry.access` for a key written at `now`. */
+  private initialAccess(now: number): number {
+    return isLfu(this.options.evictionPolicy)
+      ? this.minutes(now) * 256 + LFU_INIT_VALUE
+      : now - this.epochMs;
+  }
+
+  /** Whole minutes from `epochMs` to `now`. */
+  private minutes(now: number): number {
+    return Math.floor((now - this.epochMs) / 60_000);
+  }
+
+  /** The LFU counter after one point of decay per `lfuDecayMinutes` since its last decay. */
   private lfuDecayed(entry: Entry, now: number): number {
-    const periods = Math.floor(
-      (now - this.epochMs - entry.accessMs) / (this.options.lfuDecayMinutes * 60_000),
-    );
-    return periods > 0 ? Math.max(0, entry.lfu - periods) : entry.lfu;
+    const counter = entry.access & 0xff;
+    const decayMinutes = this.options.lfuDecayMinutes;
+    if (decayMinutes === 0) return counter; // Redis: lfu-decay-time 0 never decays.
+    const periods = Math.floor((this.minutes(now) - Math.floor(entry.access / 256)) / decayMinutes);
+    return periods > 0 ? Math.max(0, counter - periods) : counter;
   }
 
   /** Redis's logarithmic increment: likelier the smaller the counter. */
@@ -262,19 +297,22 @@ export class Store {
     const now = this.now();
     let entry = this.map.get(key);
     if (entry === undefined) {
-      entry = new Entry(key, value, now - this.epochMs);
+      entry = new Entry(key, value, this.initialAccess(now));
       this.map.add(entry);
       this.filter?.add(key);
       expiresAtMs ??= 0;
     } else {
+      this.usedMemoryBytes -= this.sizeOf(entry);
       entry.value = value;
-      entry.accessMs = now - this.epochMs;
+      // An overwrite is an access under LRU; under LFU the counter stays, as Redis's does.
+      if (!isLfu(this.options.evictionPolicy)) entry.access = now - this.epochMs;
     }
     if (expiresAtMs === 0 && this.options.defaultTtlMs > 0) {
       expiresAtMs = now + this.options.defaultTtlMs;
     }
     if (expiresAtMs !== undefined) this.setExpiry(entry, expiresAtMs);
-    this.resize(entry);
+    this.signal(key);
+    this.count(entry);
     this.dirty++;
     return entry;
   }
@@ -285,7 +323,7 @@ export class Store {
    * key must be new: a duplicate throws and changes nothing.
    */
   restore(key: string, value: Value, expiresAtMs: number): void {
-    const entry = new Entry(key, value, this.now() - this.epochMs);
+    const entry = new Entry(key, value, this.initialAccess(this.now()));
     if (this.map.add(entry) !== undefined) throw new Error(`duplicate key in store ${this.index}`);
     this.filter?.add(key);
     if (expiresAtMs !== 0) {
@@ -293,17 +331,32 @@ export class Store {
       this.volatile.push(entry);
       entry.expiresAtMs = expiresAtMs;
     }
-    entry.sizeBytes = key.length + valueSizeBytes(value) + ENTRY_OVERHEAD_BYTES;
-    this.usedMemoryBytes += entry.sizeBytes;
+    this.count(entry);
     this.dirty++;
   }
 
-  /** Recomputes an entry's accounted size after its value changed in place. */
+  /** Counts the change of a container that changed in place. */
   resize(entry: Entry): void {
     this.signal(entry.key);
-    const sizeBytes = entry.key.length + valueSizeBytes(entry.value) + ENTRY_OVERHEAD_BYTES;
-    this.usedMemoryBytes += sizeBytes - entry.sizeBytes;
-    entry.sizeBytes = sizeBytes;
+    this.usedMemoryBytes -= this.sizeOf(entry);
+    this.count(entry);
+  }
+
+  /**
+   * Bytes `entry` is counted for in `usedMemoryBytes` (MEMORY USAGE). A container counts as of
+   * its last `count`, since it changes in place before the store hears of it.
+   */
+  sizeOf(entry: Entry): number {
+    const value = entry.value;
+    return entry.key.length + ENTRY_OVERHEAD_BYTES +
+      (typeof value === "string" ? value.length : value.accountedBytes);
+  }
+
+  /** Adds `entry`, with its value as it is now, to `usedMemoryBytes`. */
+  private count(entry: Entry): void {
+    const value = entry.value;
+    if (typeof value !== "string") value.accountedBytes = value.sizeBytes;
+    this.usedMemoryBytes += this.sizeOf(entry);
   }
 
   /** Sets (or with 0 clears) the absolute expiry time. */
@@ -335,7 +388,7 @@ export class Store {
       removeAt(this.volatile, entry.volatileIndex, (moved, index) => (moved.volatileIndex = index));
     }
     this.filter?.remove(entry.key);
-    this.usedMemoryBytes -= entry.sizeBytes;
+    this.usedMemoryBytes -= this.sizeOf(entry);
     this.dirty++;
     this.signal(entry.key);
   }
@@ -463,13 +516,13 @@ export class Store {
       case "volatile-ttl":
         return -entry.expiresAtMs;
       default:
-        return now - this.epochMs - entry.accessMs;
+        return now - this.epochMs - entry.access;
     }
   }
 
   /** Milliseconds since the entry was last accessed (OBJECT IDLETIME). */
   idleMs(entry: Entry): number {
-    return Math.max(0, this.now() - this.epochMs - entry.accessMs);
+    return Math.max(0, this.now() - this.epochMs - entry.access);
   }
 
   /** The LFU counter as OBJECT FREQ reports it (decayed to now). */

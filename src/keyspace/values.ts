@@ -14,6 +14,8 @@ export interface Container {
   readonly type: "hash" | "list" | "set" | "zset";
   /** Bytes of the elements, with per-element overhead. */
   sizeBytes: number;
+  /** `sizeBytes` when its store last counted it (the store's business). */
+  accountedBytes: number;
   /** Element count (HLEN, LLEN, SCARD, ZCARD). */
   readonly length: number;
   /** A deep copy (COPY). */

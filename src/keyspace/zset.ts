@@ -25,6 +25,8 @@ export interface ZItem {
 export class ZSetValue implements Container {
   readonly type = "zset";
   sizeBytes = 0;
+  /** See {@linkcode Container.accountedBytes}. */
+  accountedBytes = 0;
   readonly scores: DenseMap<number> = new DenseMap();
   readonly list: SortedList = new SortedList();
   private large = false;

@@ -143,6 +143,43 @@ describe("eviction: allkeys-lfu", () => {
     assert.equal(store.ensureMemory(), true);
     assert.deepEqual(evicted, ["old"]);
   });
+
+  it("keeps the counter of an overwritten key, as Redis does", () => {
+    const { store } = makeStore("allkeys-lfu", 10);
+    store.set("k", VALUE);
+    for (let i = 0; i < 200; i++) store.read("k");
+    const before = store.frequency(store.lookup("k", false)!);
+    assert.ok(before > 5);
+    store.set("k", VALUE);
+    assert.equal(store.frequency(store.lookup("k", false)!), before);
+  });
+
+  it("never decays with lfuDecayMinutes 0 (lfu-decay-time 0)", () => {
+    const { store, clock } = makeStore("allkeys-lfu", 10, { lfuDecayMinutes: 0 });
+    store.set("k", VALUE);
+    for (let i = 0; i < 200; i++) store.read("k");
+    const before = store.frequency(store.lookup("k", false)!);
+    clock.advance(24 * 60 * 60_000);
+    assert.equal(store.frequency(store.lookup("k", false)!), before);
+  });
+});
+
+describe("eviction: switching between LRU and LFU policies", () => {
+  it("carries every key's access record over, both ways", () => {
+    const { store, clock } = makeStore("allkeys-lru", 10);
+    store.set("idle", VALUE);
+    clock.advance(10 * 60_000);
+    store.set("fresh", VALUE);
+    store.setEvictionPolicy("allkeys-lfu");
+    // The initial counter as of the last access, decayed since: one point a minute.
+    assert.equal(store.frequency(store.lookup("fresh", false)!), 5);
+    assert.equal(store.frequency(store.lookup("idle", false)!), 0);
+    clock.advance(3 * 60_000);
+    store.setEvictionPolicy("volatile-lru");
+    // Idle times come back at the minute granularity LFU keeps.
+    assert.equal(store.idleMs(store.lookup("idle", false)!), 13 * 60_000);
+    assert.equal(store.idleMs(store.lookup("fresh", false)!), 3 * 60_000);
+  });
 });
 
 describe("eviction: allkeys-random", () => {

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ENTRY_OVERHEAD_BYTES } from "../../src/constants.ts";
+import { HashValue } from "../../src/keyspace/hash.ts";
 import { Keyspace, type RemovalCause, Store, type StoreOptions } from "../../src/keyspace/mod.ts";
 import { FakeClock } from "./_clock.ts";
 
@@ -152,12 +153,12 @@ describe("Store: TTL with a simulated clock", () => {
     const clock = new FakeClock();
     const store = makeStore({}, clock);
     const entry = store.set("k", "v");
-    const setAt = entry.accessMs;
+    const setAt = entry.access;
     clock.advance(100);
     store.lookup("k", false);
-    assert.equal(entry.accessMs, setAt);
+    assert.equal(entry.access, setAt);
     store.lookup("k");
-    assert.equal(entry.accessMs, setAt + 100);
+    assert.equal(entry.access, setAt + 100);
   });
 });
 
@@ -260,6 +261,31 @@ describe("Store and Keyspace: memory accounting", () => {
     assert.equal(store.usedMemoryBytes, 0);
   });
 
+  it("follows a container that changes in place, through resize, replacement and removal", () => {
+    const store = makeStore();
+    const hash = new HashValue();
+    hash.set("f", "v");
+    const entry = store.set("h", hash);
+    const counted = () => 1 + hash.sizeBytes + ENTRY_OVERHEAD_BYTES;
+    assert.equal(store.usedMemoryBytes, counted());
+    hash.set("field", "a longer value");
+    assert.notEqual(store.usedMemoryBytes, counted(), "not counted before the store hears of it");
+    store.resize(entry);
+    assert.equal(store.usedMemoryBytes, counted());
+    assert.equal(store.sizeOf(entry), counted());
+    hash.set("third", "x");
+    store.set("h", hash); // written back whole, as a command that rebuilt it would
+    assert.equal(store.usedMemoryBytes, counted());
+    store.set("h", "str");
+    assert.equal(store.usedMemoryBytes, 1 + 3 + ENTRY_OVERHEAD_BYTES);
+    const other = new HashValue();
+    other.set("a", "b");
+    store.set("h", other);
+    other.set("c", "d"); // removed before being counted again: what was counted goes
+    store.delete("h");
+    assert.equal(store.usedMemoryBytes, 0);
+  });
+
   it("gives back an expired key's memory", () => {
     const clock = new FakeClock();
     const store = makeStore({}, clock);
@@ -304,7 +330,7 @@ describe("Store and Keyspace: memory accounting", () => {
     }
     assert.equal(store.usedMemoryBytes, sum);
     assert.equal(store.entries.length, store.map.size);
-    store.entries.forEach((entry, index) => assert.equal(entry.index, index));
+    for (const entry of store.entries) assert.equal(store.map.get(entry.key), entry);
     store.volatile.forEach((entry, index) => assert.equal(entry.volatileIndex, index));
   });
 });
