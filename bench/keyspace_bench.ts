@@ -36,20 +36,24 @@ for (const [name, { store, keyspace }] of [["no filter", plain], ["filter", filt
     `GET hit x${BATCH} (${name})`,
     { group: "get-hit", baseline: name === "no filter" },
     () => {
+      keyspace.pinTime();
       for (let i = 0; i < BATCH; i++) {
         const entry = store.read(keys[cursor++ % KEY_COUNT]);
         if (entry !== undefined) sink++;
       }
+      keyspace.unpinTime();
     },
   );
   Deno.bench(
     `GET miss x${BATCH} (${name})`,
     { group: "get-miss", baseline: name === "no filter" },
     () => {
+      keyspace.pinTime();
       for (let i = 0; i < BATCH; i++) {
         const entry = store.read(absent[cursor++ % KEY_COUNT]);
         if (entry !== undefined) sink++;
       }
+      keyspace.unpinTime();
     },
   );
   Deno.bench(

@@ -9,11 +9,12 @@
  * Deletion shifts later slots of the run back instead of leaving tombstones, so probes stay short
  * under churn, and moves the last item into the hole so the dense array stays dense.
  *
- * The hash is FNV-1a over the key's chars with a per-table random seed, finished with murmur3's
- * avalanche so the low bits (the slot) depend on every byte.
+ * The hash is `hashString` with a per-table random seed. Callers that hash a key anyway (a store
+ * also probes its cuckoo filter) pass the hash in.
  *
  * @module
  */
+import { hashString } from "../_hash.ts";
 
 /** What the table holds: an item that knows its key. */
 export interface Keyed {
@@ -33,24 +34,6 @@ const EMPTY = 0;
 /** A random 32-bit seed, so that which keys collide differs from process to process. */
 export function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];
-}
-
-/** Seeded 32-bit hash of a latin1 string. */
-export function hashKey(key: string, seed: number): number {
-  let h = (seed ^ 0x811c9dc5) | 0;
-  const length = key.length;
-  let i = 0;
-  // Two chars (bytes) a step: half the multiplies of byte-wise FNV-1a.
-  for (; i + 1 < length; i += 2) {
-    h = Math.imul(h ^ (key.charCodeAt(i) | (key.charCodeAt(i + 1) << 8)), 0x01000193);
-  }
-  if (i < length) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  h ^= length;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
 }
 
 /**
@@ -82,9 +65,13 @@ export class KeyTable<T extends Keyed> {
     return this.items.length;
   }
 
+  /** The hash this table files `key` under. */
+  hash(key: string): number {
+    return hashString(key, this.seed);
+  }
+
   /** The item with `key`, or undefined. */
-  get(key: string): T | undefined {
-    const hash = hashKey(key, this.seed);
+  get(key: string, hash: number = this.hash(key)): T | undefined {
     const { slots, hashes, items, mask } = this;
     for (let i = hash & mask;; i = (i + 1) & mask) {
       const slot = slots[i];
@@ -105,11 +92,10 @@ export class KeyTable<T extends Keyed> {
    * Adds `item` unless an item with its key is already present, which is then returned and
    * stays. One probe sequence either way.
    */
-  add(item: T): T | undefined {
+  add(item: T, hash: number = this.hash(item.key)): T | undefined {
     const count = this.items.length;
     if (count + 1 > this.slots.length * MAX_LOAD) this.reindex(this.slots.length * 2);
     const key = item.key;
-    const hash = hashKey(key, this.seed);
     const { slots, hashes, items, mask } = this;
     let i = hash & mask;
     for (;; i = (i + 1) & mask) {
@@ -125,8 +111,7 @@ export class KeyTable<T extends Keyed> {
   }
 
   /** Removes and returns the item with `key`, or undefined when there is none. */
-  delete(key: string): T | undefined {
-    const hash = hashKey(key, this.seed);
+  delete(key: string, hash: number = this.hash(key)): T | undefined {
     const { slots, hashes, items, mask } = this;
     let hole = hash & mask;
     for (;; hole = (hole + 1) & mask) {

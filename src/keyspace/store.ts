@@ -163,8 +163,10 @@ export class Store {
       lfuDecayMinutes: 1,
       ...options,
     };
-    this.filter = options.filter ? new CuckooFilter(options.filter) : null;
-    this.map = new KeyTable(options.hashSeed ?? randomSeed());
+    const seed = options.hashSeed ?? randomSeed();
+    // One seed for both, so one hash of a key serves the table and the filter.
+    this.map = new KeyTable(seed);
+    this.filter = options.filter ? new CuckooFilter({ ...options.filter, seed }) : null;
     this.entries = this.map.items;
     this.epochMs = clock.realtimeMs();
   }
@@ -200,11 +202,12 @@ export class Store {
    * eviction policy unless `touch` is false (commands like TYPE and TTL do not count).
    */
   lookup(key: string, touch = true): Entry | undefined {
-    if (this.filter !== null && !this.filter.mayContain(key)) {
+    const hash = this.map.hash(key);
+    if (this.filter !== null && !this.filter.mayContainHash(hash)) {
       this.stats.filterNegatives++;
       return undefined;
     }
-    const entry = this.map.get(key);
+    const entry = this.map.get(key, hash);
     if (entry === undefined) return undefined;
     if (entry.expiresAtMs !== 0 || touch) {
       const now = this.now();
@@ -295,11 +298,12 @@ export class Store {
    */
   set(key: string, value: Value, expiresAtMs?: number): Entry {
     const now = this.now();
-    let entry = this.map.get(key);
+    const hash = this.map.hash(key);
+    let entry = this.map.get(key, hash);
     if (entry === undefined) {
       entry = new Entry(key, value, this.initialAccess(now));
-      this.map.add(entry);
-      this.filter?.add(key);
+      this.map.add(entry, hash);
+      this.filter?.addHash(hash);
       expiresAtMs ??= 0;
     } else {
       this.usedMemoryBytes -= this.sizeOf(entry);
@@ -324,8 +328,11 @@ export class Store {
    */
   restore(key: string, value: Value, expiresAtMs: number): void {
     const entry = new Entry(key, value, this.initialAccess(this.now()));
-    if (this.map.add(entry) !== undefined) throw new Error(`duplicate key in store ${this.index}`);
-    this.filter?.add(key);
+    const hash = this.map.hash(key);
+    if (this.map.add(entry, hash) !== undefined) {
+      throw new Error(`duplicate key in store ${this.index}`);
+    }
+    this.filter?.addHash(hash);
     if (expiresAtMs !== 0) {
       entry.volatileIndex = this.volatile.length;
       this.volatile.push(entry);
@@ -382,12 +389,13 @@ export class Store {
 
   /** Removes a live entry from every index and the filter. */
   removeEntry(entry: Entry): void {
-    const removed = this.map.delete(entry.key);
+    const hash = this.map.hash(entry.key);
+    const removed = this.map.delete(entry.key, hash);
     assert(removed === entry, "a removed entry is the map's entry for its key");
     if (entry.volatileIndex !== -1) {
       removeAt(this.volatile, entry.volatileIndex, (moved, index) => (moved.volatileIndex = index));
     }
-    this.filter?.remove(entry.key);
+    this.filter?.removeHash(hash);
     this.usedMemoryBytes -= this.sizeOf(entry);
     this.dirty++;
     this.signal(entry.key);

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { hashKey, KeyTable } from "../../src/keyspace/_table.ts";
+import { hashString } from "../../src/_hash.ts";
+import { KeyTable } from "../../src/keyspace/_table.ts";
 import { xorshift32 } from "../../src/_random.ts";
 
 interface Item {
@@ -80,12 +81,12 @@ describe("KeyTable", () => {
   });
 });
 
-describe("hashKey", () => {
+describe("hashString", () => {
   it("spreads sequential keys evenly over the low bits (the slot index)", () => {
     const buckets = new Array(256).fill(0);
     const count = 256 * 400;
     for (let n = 0; n < count; n++) {
-      buckets[hashKey(`key:${String(n).padStart(12, "0")}`, 99) & 255]++;
+      buckets[hashString(`key:${String(n).padStart(12, "0")}`, 99) & 255]++;
     }
     // 400 expected per bucket; a Poisson spread stays well inside 300-500.
     assert.ok(
@@ -95,6 +96,6 @@ describe("hashKey", () => {
   });
 
   it("depends on the seed", () => {
-    assert.notEqual(hashKey("same key", 1), hashKey("same key", 2));
+    assert.notEqual(hashString("same key", 1), hashString("same key", 2));
   });
 });
