@@ -219,7 +219,8 @@ function copy(ctx: CommandContext, argv: string[]): void {
     if (!replace) return ctx.out.integer(0);
     target.delete(destination);
   }
-  const value = typeof entry.value === "string" ? entry.value : entry.value.clone();
+  const held = entry.value;
+  const value = typeof held === "string" ? held : held.clone();
   place(target, destination, value, entry.expiresAtMs);
   signalList(ctx, target, destination, value);
   ctx.out.integer(1);

@@ -23,8 +23,9 @@ import { command, type CommandContext, type CommandSpec, familySpec, KEY_ONE } f
 export function readString(store: Store, key: string): string | null {
   const entry = store.read(key);
   if (entry === undefined) return null;
-  if (typeof entry.value !== "string") throw new ReplyError(WRONGTYPE);
-  return entry.value;
+  const value = entry.value;
+  if (typeof value !== "string") throw new ReplyError(WRONGTYPE);
+  return value;
 }
 
 /**
@@ -51,7 +52,11 @@ export function absoluteExpiry(
 }
 
 function get(ctx: CommandContext, argv: string[]): void {
-  ctx.out.bulk(readString(ctx.store, argv[1]));
+  const entry = ctx.store.read(argv[1]);
+  if (entry === undefined) return ctx.out.nullReply();
+  if (entry.stringLength() < 0) throw new ReplyError(WRONGTYPE);
+  // Copied from where the value is kept, without making a string of it.
+  ctx.out.bulkFrom(entry);
 }
 
 const EXPIRY_OPTIONS = new Set(["EX", "PX", "EXAT", "PXAT"]);
@@ -77,8 +82,9 @@ function set(ctx: CommandContext, argv: string[]): void {
   const existing = store.lookup(key);
   let old: string | null = null;
   if (returnOld && existing !== undefined) {
-    if (typeof existing.value !== "string") throw new ReplyError(WRONGTYPE);
-    old = existing.value;
+    const value = existing.value;
+    if (typeof value !== "string") throw new ReplyError(WRONGTYPE);
+    old = value;
   }
   const blocked = (condition === "NX" && existing !== undefined) ||
     (condition === "XX" && existing === undefined);
@@ -212,8 +218,8 @@ function incrbyfloat(ctx: CommandContext, argv: string[]): void {
 function mget(ctx: CommandContext, argv: string[]): void {
   ctx.out.arrayHeader(argv.length - 1);
   for (let i = 1; i < argv.length; i++) {
-    const entry = ctx.store.read(argv[i]);
-    ctx.out.bulk(entry !== undefined && typeof entry.value === "string" ? entry.value : null);
+    const value = ctx.store.read(argv[i])?.value;
+    ctx.out.bulk(typeof value === "string" ? value : null);
   }
 }
 
@@ -275,8 +281,9 @@ function getex(ctx: CommandContext, argv: string[]): void {
   const at = expiry === null ? 0 : absoluteExpiry("getex", expiry.unit, expiry.text, now);
   const entry = store.read(key);
   if (entry === undefined) return ctx.out.nullReply();
-  if (typeof entry.value !== "string") throw new ReplyError(WRONGTYPE);
-  ctx.out.bulk(entry.value);
+  const value = entry.value;
+  if (typeof value !== "string") throw new ReplyError(WRONGTYPE);
+  ctx.out.bulk(value);
   if (expiry !== null && at <= now) {
     store.removeEntry(entry);
     ctx.propagate(["DEL", key]);

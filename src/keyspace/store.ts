@@ -15,7 +15,9 @@ import {
 import { CuckooFilter } from "../filter/cuckoo.ts";
 import { xorshift32 } from "../_random.ts";
 import type { Clock } from "../runtime/types.ts";
-import type { Value } from "./values.ts";
+import type { Container, Value } from "./values.ts";
+import { ValueArena, valueArena } from "./_arena.ts";
+import { writeLatin1 } from "../resp/_latin1.ts";
 import { KeyTable, randomSeed } from "./_table.ts";
 
 /** Eviction policies with Redis's names and meaning, plus `session` (sliding idle timeout). */
@@ -62,9 +64,12 @@ export type RemovalCause = "expired" | "evicted";
 
 /**
  * A key's record. Kept small: a store holds millions. Its accounted memory is computed from the
- * value ({@linkcode Store.sizeOf}), and its position in the key table is the table's business.
+ * value ({@linkcode Store.sizeOf}), its position in the key table is the table's business, and a
+ * string value of 16 bytes to 16 KiB lives in the value arena (`_arena.ts`) as a handle.
  */
 export class Entry {
+  /** The value, or the arena handle of a string value. */
+  #stored: string | Container | number;
   /** Absolute expiry time in Unix ms; 0 for none. */
   expiresAtMs = 0;
   /**
@@ -77,10 +82,56 @@ export class Entry {
   /** Index in `Store.volatile`, or -1 without a TTL: O(1) removal from it. */
   volatileIndex: number = -1;
 
-  /** A new entry; `access` as {@linkcode Store.initialAccess} gives it. */
-  constructor(readonly key: string, public value: Value, access: number) {
+  /** A new entry; `access` is what the store's eviction policy starts a key with. */
+  constructor(readonly key: string, value: Value, access: number) {
+    this.#stored = stored(value);
     this.access = access;
   }
+
+  /** The value. A string from the arena is read out anew on each access. */
+  get value(): Value {
+    const value = this.#stored;
+    return typeof value === "number" ? valueArena.read(value) : value;
+  }
+
+  /** Replaces the value, freeing the old one's arena slot. */
+  set value(value: Value) {
+    this.release();
+    this.#stored = stored(value);
+  }
+
+  /** The length of a string value without reading it out; -1 for a container. */
+  stringLength(): number {
+    const value = this.#stored;
+    if (typeof value === "number") return valueArena.length(value);
+    return typeof value === "string" ? value.length : -1;
+  }
+
+  /**
+   * Copies a string value's bytes to `target` at `at` and returns their count, or -1 for a
+   * container (snapshots write values without making strings of them).
+   */
+  copyString(target: Uint8Array, at: number): number {
+    const value = this.#stored;
+    if (typeof value === "number") return valueArena.copyTo(value, target, at);
+    return typeof value === "string" ? writeLatin1(target, value, at) : -1;
+  }
+
+  /** Frees the value's arena slot once the entry has left its store; its value is then "". */
+  release(): void {
+    const value = this.#stored;
+    if (typeof value === "number") {
+      valueArena.free(value);
+      this.#stored = "";
+    }
+  }
+}
+
+/** How an entry holds `value`: strings the arena takes as a handle, the rest as they are. */
+function stored(value: Value): string | Container | number {
+  if (typeof value !== "string" || !ValueArena.takes(value.length)) return value;
+  const handle = valueArena.store(value);
+  return handle === -1 ? value : handle;
 }
 
 /** Whether `policy` evicts by access frequency (and so keeps counters in `Entry.access`). */
@@ -354,15 +405,17 @@ export class Store {
    * its last `count`, since it changes in place before the store hears of it.
    */
   sizeOf(entry: Entry): number {
-    const value = entry.value;
+    const length = entry.stringLength();
     return entry.key.length + ENTRY_OVERHEAD_BYTES +
-      (typeof value === "string" ? value.length : value.accountedBytes);
+      (length >= 0 ? length : (entry.value as Container).accountedBytes);
   }
 
   /** Adds `entry`, with its value as it is now, to `usedMemoryBytes`. */
   private count(entry: Entry): void {
-    const value = entry.value;
-    if (typeof value !== "string") value.accountedBytes = value.sizeBytes;
+    if (entry.stringLength() < 0) {
+      const container = entry.value as Container;
+      container.accountedBytes = container.sizeBytes;
+    }
     this.usedMemoryBytes += this.sizeOf(entry);
   }
 
@@ -397,6 +450,7 @@ export class Store {
     }
     this.filter?.removeHash(hash);
     this.usedMemoryBytes -= this.sizeOf(entry);
+    entry.release();
     this.dirty++;
     this.signal(entry.key);
   }
@@ -436,6 +490,7 @@ export class Store {
         if (this.map.has(key)) { for (const watcher of set) watcher.watchTouched = true; }
       }
     }
+    for (const entry of this.entries) entry.release();
     this.map.clear();
     this.volatile.length = 0;
     this.filter?.clear();

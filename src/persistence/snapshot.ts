@@ -13,7 +13,8 @@
  */
 import { Buffer } from "node:buffer";
 import type { Keyspace } from "../keyspace/keyspace.ts";
-import { restoreContainer } from "../keyspace/values.ts";
+import type { Entry } from "../keyspace/store.ts";
+import { type Container, restoreContainer } from "../keyspace/values.ts";
 import { crc32 } from "../_crc32.ts";
 import { readLatin1, writeLatin1 } from "../resp/_latin1.ts";
 
@@ -30,13 +31,9 @@ export class SnapshotError extends Error {
 /** Serializes every store with `persist` on, at this instant (synchronously). */
 export function encodeSnapshot(keyspace: Keyspace): Uint8Array {
   const now = keyspace.clock.realtimeMs();
-  type Item = {
-    db: number;
-    key: string;
-    expiresAtMs: number;
-    value: string | string[];
-    type: string;
-  };
+  // Entries are held, not their values: this runs in one go, and a string value is copied
+  // straight from wherever the entry keeps it.
+  type Item = { db: number; entry: Entry; elements: string[] | null };
   const items: Item[] = [];
   let size = MAGIC.length + 1 + 8;
   for (const store of keyspace.stores) {
@@ -44,26 +41,16 @@ export function encodeSnapshot(keyspace: Keyspace): Uint8Array {
     for (const entry of store.entries) {
       if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= now) continue;
       size += 1 + 2 + 8 + 4 + entry.key.length;
-      if (typeof entry.value === "string") {
-        size += 4 + entry.value.length;
-        items.push({
-          db: store.index,
-          key: entry.key,
-          expiresAtMs: entry.expiresAtMs,
-          value: entry.value,
-          type: "string",
-        });
+      const length = entry.stringLength();
+      if (length >= 0) {
+        size += 4 + length;
+        items.push({ db: store.index, entry, elements: null });
       } else {
-        const elements = entry.value.dump();
-        size += 1 + entry.value.type.length + 4;
+        const container = entry.value as Container;
+        const elements = container.dump();
+        size += 1 + container.type.length + 4;
         for (const element of elements) size += 4 + element.length;
-        items.push({
-          db: store.index,
-          key: entry.key,
-          expiresAtMs: entry.expiresAtMs,
-          value: elements,
-          type: entry.value.type,
-        });
+        items.push({ db: store.index, entry, elements });
       }
     }
   }
@@ -73,18 +60,18 @@ export function encodeSnapshot(keyspace: Keyspace): Uint8Array {
     offset = buffer.writeUInt32BE(value.length, offset);
     offset += writeLatin1(buffer, value, offset);
   };
-  for (const item of items) {
-    const isString = typeof item.value === "string";
-    offset = buffer.writeUInt8(isString ? KIND_STRING : KIND_CONTAINER, offset);
-    offset = buffer.writeUInt16BE(item.db, offset);
-    offset = buffer.writeDoubleBE(item.expiresAtMs, offset);
-    text(item.key);
-    if (isString) {
-      text(item.value as string);
+  for (const { db, entry, elements } of items) {
+    offset = buffer.writeUInt8(elements === null ? KIND_STRING : KIND_CONTAINER, offset);
+    offset = buffer.writeUInt16BE(db, offset);
+    offset = buffer.writeDoubleBE(entry.expiresAtMs, offset);
+    text(entry.key);
+    if (elements === null) {
+      offset = buffer.writeUInt32BE(entry.stringLength(), offset);
+      offset += entry.copyString(buffer, offset);
     } else {
-      offset = buffer.writeUInt8(item.type.length, offset);
-      offset += writeLatin1(buffer, item.type, offset);
-      const elements = item.value as string[];
+      const type = (entry.value as Container).type;
+      offset = buffer.writeUInt8(type.length, offset);
+      offset += writeLatin1(buffer, type, offset);
       offset = buffer.writeUInt32BE(elements.length, offset);
       for (const element of elements) text(element);
     }

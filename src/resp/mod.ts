@@ -13,7 +13,7 @@
  * @module
  */
 export { type ParserLimits, ProtocolError, RespParser, splitInlineArgs } from "./parser.ts";
-export { formatDouble, ReplyWriter, type RespVersion } from "./writer.ts";
+export { type ByteSource, formatDouble, ReplyWriter, type RespVersion } from "./writer.ts";
 export {
   decodeReply,
   RespDecodeError,

@@ -5,12 +5,21 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { readLatin1, writeLatin1 } from "./_latin1.ts";
 
 const INITIAL_BYTES = 64 * 1024;
 /** A buffer grown past this for one huge reply is dropped after use, to give the memory back. */
 const KEEP_MAX_BYTES = 4 * 1024 * 1024;
 
 const encoder = new TextEncoder();
+
+/** A byte string the writer copies without making a JS string of it (a stored value). */
+export interface ByteSource {
+  /** Its length in bytes. */
+  stringLength(): number;
+  /** Copies its bytes to `target` at `at` (room is made); returns their count. */
+  copyString(target: Uint8Array, at: number): number;
+}
 
 /** Protocol version of a connection: 2 (default) or 3 after `HELLO 3`. */
 export type RespVersion = 2 | 3;
@@ -20,7 +29,8 @@ export type RespVersion = 2 | 3;
  *
  * Replies accumulate in a JS string (concatenation is cheap in V8 and JSC) and become bytes once
  * per batch: `encodeInto` is the fastest bulk conversion on both runtimes and is exact for ASCII;
- * a batch with bytes >= 0x80 is converted again as latin1.
+ * a batch with bytes >= 0x80 is converted again as latin1. A value that is bytes already (a
+ * stored value, {@linkcode ByteSource}) is copied into the buffer after the text before it.
  *
  * @example
  * ```ts
@@ -34,27 +44,65 @@ export type RespVersion = 2 | 3;
  */
 export class ReplyWriter {
   private buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  /** Bytes at the start of `buffer` already holding replies (from `bulkFrom`); `out` follows. */
+  private committed = 0;
   private out = "";
   /** The protocol of the connection being answered; set before each command. */
   protocol: RespVersion = 2;
 
   /** Bytes written since the last `take`. */
   get size(): number {
-    return this.out.length;
+    return this.committed + this.out.length;
   }
 
   /** The encoded bytes, valid until the next `take`; resets the writer. */
   take(): Uint8Array {
     const text = this.out;
     this.out = "";
-    return this.encode(text);
+    if (this.committed === 0) return this.encode(text);
+    this.reserve(text.length);
+    const length = this.committed + writeLatin1(this.buffer, text, this.committed);
+    this.committed = 0;
+    return this.buffer.subarray(0, length);
   }
 
   /** The latin1 text written since `mark`, removed from the writer (for queued replies). */
   cut(mark: number): string {
-    const text = this.out.slice(mark);
-    this.out = this.out.slice(0, mark);
+    if (this.committed === 0) {
+      const text = this.out.slice(mark);
+      this.out = this.out.slice(0, mark);
+      return text;
+    }
+    this.commit(0);
+    const text = readLatin1(this.buffer, mark, this.committed);
+    this.committed = mark;
     return text;
+  }
+
+  /** A bulk string copied from `source`'s bytes. */
+  bulkFrom(source: ByteSource): void {
+    const length = source.stringLength();
+    this.out += "$" + length + "\r\n";
+    this.commit(length + 2);
+    this.committed += source.copyString(this.buffer, this.committed);
+    this.out = "\r\n";
+  }
+
+  /** Moves the pending text into the buffer, with room for `extra` bytes after it. */
+  private commit(extra: number): void {
+    const text = this.out;
+    this.reserve(text.length + extra);
+    this.committed += writeLatin1(this.buffer, text, this.committed);
+    this.out = "";
+  }
+
+  /** Grows the buffer, keeping the committed bytes, to hold `bytes` more after them. */
+  private reserve(bytes: number): void {
+    const needed = this.committed + bytes;
+    if (this.buffer.length >= needed) return;
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+    grown.set(this.buffer.subarray(0, this.committed));
+    this.buffer = grown;
   }
 
   /** Appends already-encoded reply text (from `cut`). */

@@ -246,6 +246,45 @@ describe("Store: active expiry", () => {
   });
 });
 
+describe("Store: values kept in the value arena", () => {
+  it("agrees with a Map through random sets, overwrites and deletes of distinct byte values", () => {
+    const store = makeStore();
+    const model = new Map<string, string>();
+    let seed = 99;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    for (let op = 0; op < 20_000; op++) {
+      const key = `k${Math.floor(random() * 500)}`;
+      if (random() < 0.3) {
+        store.delete(key);
+        model.delete(key);
+      } else {
+        // 0-300 bytes: both sides of the arena's 16-byte minimum, every byte value.
+        const length = Math.floor(random() * 300);
+        let value = "";
+        for (let i = 0; i < length; i++) value += String.fromCharCode((op * 31 + i * 7) & 0xff);
+        store.set(key, value);
+        model.set(key, value);
+      }
+    }
+    assert.equal(store.size, model.size);
+    for (const [key, value] of model) {
+      const entry = store.lookup(key, false)!;
+      assert.equal(entry.value, value, key);
+      assert.equal(entry.stringLength(), value.length);
+    }
+  });
+
+  it("reads a value out before its key is removed, so a command can still use it", () => {
+    const store = makeStore();
+    store.set("a", "a".repeat(100));
+    const value = store.lookup("a")!.value;
+    store.delete("a");
+    store.set("b", "b".repeat(100)); // takes the freed slot
+    assert.equal(value, "a".repeat(100));
+    assert.equal(store.lookup("b")!.value, "b".repeat(100));
+  });
+});
+
 describe("Store and Keyspace: memory accounting", () => {
   it("accounts key bytes, value bytes and the entry overhead", () => {
     const store = makeStore();

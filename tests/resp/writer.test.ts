@@ -124,6 +124,43 @@ describe("ReplyWriter: bytes and buffers", () => {
     assert.equal(latin1(out.take()), "+OK\r\n:1\r\n$1\r\nx\r\n");
   });
 
+  /** A ByteSource over a latin1 string, as a stored value is one over its bytes. */
+  const source = (text: string) => ({
+    stringLength: () => text.length,
+    copyString(target: Uint8Array, at: number) {
+      for (let i = 0; i < text.length; i++) target[at + i] = text.charCodeAt(i);
+      return text.length;
+    },
+  });
+
+  it("copies byte sources in order with the text around them, across take and growth", () => {
+    const out = new ReplyWriter();
+    const big = ALL_BYTES.repeat(1024); // 256 KiB: past the initial buffer, after bytes copied
+    out.arrayHeader(3);
+    out.bulkFrom(source(ALL_BYTES));
+    out.bulk("\xffmiddle");
+    out.bulkFrom(source(big));
+    const expected =
+      `*3\r\n$256\r\n${ALL_BYTES}\r\n$7\r\n\xffmiddle\r\n$${big.length}\r\n${big}\r\n`;
+    assert.equal(out.size, expected.length);
+    assert.equal(latin1(out.take()), expected);
+    out.bulkFrom(source("again"));
+    assert.equal(latin1(out.take()), "$5\r\nagain\r\n", "take resets the copied bytes too");
+  });
+
+  it("cuts replies that include copied bytes", () => {
+    const out = new ReplyWriter();
+    out.ok();
+    const mark = out.size;
+    out.bulkFrom(source("stored value"));
+    out.integer(7);
+    const queued = out.cut(mark);
+    assert.equal(queued, "$12\r\nstored value\r\n:7\r\n");
+    assert.equal(out.size, mark);
+    out.rawText(queued);
+    assert.equal(latin1(out.take()), "+OK\r\n$12\r\nstored value\r\n:7\r\n");
+  });
+
   it("produces bulk replies the parser reads back unchanged", () => {
     const out = new ReplyWriter();
     out.bulkArray(["SET", ALL_BYTES, ""]);
