@@ -22,6 +22,8 @@ export const ARENA_MIN_BYTES = 16;
 /** Longer values stay JavaScript strings: their header is small beside them. */
 export const ARENA_MAX_BYTES = 16 * 1024;
 
+/** Up to this length a loop copies faster than making a view for `set` (both engines). */
+const COPY_LOOP_MAX_BYTES = 256;
 /** Each slot starts with the value's length, little-endian. */
 const HEADER_BYTES = 2;
 const SLAB_BYTES = 64 * 1024;
@@ -161,7 +163,11 @@ export class ValueArena {
     const offset = (slot % sizeClass.slotsPerSlab) * sizeClass.size;
     const length = slab[offset] | (slab[offset + 1] << 8);
     const start = offset + HEADER_BYTES;
-    target.set(slab.subarray(start, start + length), at);
+    if (length <= COPY_LOOP_MAX_BYTES) {
+      for (let i = 0; i < length; i++) target[at + i] = slab[start + i];
+    } else {
+      target.set(slab.subarray(start, start + length), at);
+    }
     return length;
   }
 
