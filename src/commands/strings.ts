@@ -79,7 +79,8 @@ function set(ctx: CommandContext, argv: string[]): void {
   const store = ctx.store;
   const now = store.now();
   const expiresAtMs = expiry ? absoluteExpiry("set", expiry.unit, expiry.text, now) : 0;
-  const existing = store.lookup(key);
+  // Plain SET needs nothing of the old value: one probe of the key table, in `store.set`.
+  const existing = condition !== "" || returnOld ? store.lookup(key) : undefined;
   let old: string | null = null;
   if (returnOld && existing !== undefined) {
     const value = existing.value;

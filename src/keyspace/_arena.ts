@@ -136,6 +136,11 @@ export class ValueArena {
     return slot * CLASS_COUNT_MAX + index;
   }
 
+  /** Bytes the value's slot takes, from its handle alone (memory accounting). */
+  slotBytes(handle: number): number {
+    return this.classes[handle & (CLASS_COUNT_MAX - 1)].size;
+  }
+
   /** The value's length in bytes. */
   length(handle: number): number {
     const sizeClass = this.classes[handle & (CLASS_COUNT_MAX - 1)];

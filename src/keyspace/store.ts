@@ -100,6 +100,16 @@ export class Entry {
     this.#stored = stored(value);
   }
 
+  /**
+   * Bytes a string value takes where it is kept: its length, or in the arena its slot (known
+   * from the handle, so accounting never touches the bytes); -1 for a container.
+   */
+  stringBytes(): number {
+    const value = this.#stored;
+    if (typeof value === "number") return valueArena.slotBytes(value);
+    return typeof value === "string" ? value.length : -1;
+  }
+
   /** The length of a string value without reading it out; -1 for a container. */
   stringLength(): number {
     const value = this.#stored;
@@ -262,15 +272,19 @@ export class Store {
     if (entry === undefined) return undefined;
     if (entry.expiresAtMs !== 0 || touch) {
       const now = this.now();
-      if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= now) {
-        this.removeEntry(entry);
-        this.stats.expirations++;
-        this.onRemoved?.(this, key, "expired");
-        return undefined;
-      }
+      if (this.expireIfDue(entry, now)) return undefined;
       if (touch) this.touch(entry, now);
     }
     return entry;
+  }
+
+  /** Removes `entry` when its TTL has passed at `now` (lazy expiry); true when it did. */
+  private expireIfDue(entry: Entry, now: number): boolean {
+    if (entry.expiresAtMs === 0 || entry.expiresAtMs > now) return false;
+    this.removeEntry(entry);
+    this.stats.expirations++;
+    this.onRemoved?.(this, entry.key, "expired");
+    return true;
   }
 
   /** `lookup` that also counts keyspace hits and misses, for commands that read a value. */
@@ -351,6 +365,8 @@ export class Store {
     const now = this.now();
     const hash = this.map.hash(key);
     let entry = this.map.get(key, hash);
+    // A key whose TTL passed is gone first, as a lookup would have it: a new key, not an update.
+    if (entry !== undefined && this.expireIfDue(entry, now)) entry = undefined;
     if (entry === undefined) {
       entry = new Entry(key, value, this.initialAccess(now));
       this.map.add(entry, hash);
@@ -405,14 +421,14 @@ export class Store {
    * its last `count`, since it changes in place before the store hears of it.
    */
   sizeOf(entry: Entry): number {
-    const length = entry.stringLength();
+    const bytes = entry.stringBytes();
     return entry.key.length + ENTRY_OVERHEAD_BYTES +
-      (length >= 0 ? length : (entry.value as Container).accountedBytes);
+      (bytes >= 0 ? bytes : (entry.value as Container).accountedBytes);
   }
 
   /** Adds `entry`, with its value as it is now, to `usedMemoryBytes`. */
   private count(entry: Entry): void {
-    if (entry.stringLength() < 0) {
+    if (entry.stringBytes() < 0) {
       const container = entry.value as Container;
       container.accountedBytes = container.sizeBytes;
     }

@@ -9,9 +9,20 @@ import {
 } from "../../src/keyspace/mod.ts";
 import { FakeClock } from "./_clock.ts";
 
-/** Every key is `k000`..`k999` with a 32-byte value: exactly 100 accounted bytes. */
-const ENTRY_BYTES = 4 + 32 + ENTRY_OVERHEAD_BYTES;
+/** Every key is `k000`..`k999` with a 32-byte value, so every entry is accounted the same. */
 const VALUE = "v".repeat(32);
+/** The bytes each such entry is accounted for: key, value (its arena slot) and overhead. */
+const ENTRY_BYTES = (() => {
+  const probe = new Store(0, {
+    name: "probe",
+    maxMemoryBytes: 0,
+    evictionPolicy: "noeviction",
+    defaultTtlMs: 0,
+  }, new FakeClock());
+  probe.set("k000", VALUE);
+  assert.ok(probe.usedMemoryBytes >= 4 + 32 + ENTRY_OVERHEAD_BYTES);
+  return probe.usedMemoryBytes;
+})();
 const key = (i: number) => `k${String(i).padStart(3, "0")}`;
 
 function makeStore(

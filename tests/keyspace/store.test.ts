@@ -149,6 +149,20 @@ describe("Store: TTL with a simulated clock", () => {
     assert.equal(store.read("k"), undefined);
   });
 
+  it("expires a key whose TTL passed before a set writes it anew, telling onRemoved", () => {
+    const clock = new FakeClock();
+    const store = makeStore({}, clock);
+    const removed: string[] = [];
+    store.onRemoved = (_store, key, cause) => removed.push(`${key}:${cause}`);
+    store.set("k", "old", clock.realtimeMs() + 10);
+    clock.advance(10);
+    store.set("k", "new", undefined); // KEEPTTL: there is no TTL left to keep
+    assert.deepEqual(removed, ["k:expired"]);
+    assert.equal(store.stats.expirations, 1);
+    assert.equal(store.lookup("k")?.value, "new");
+    assert.equal(store.lookup("k")?.expiresAtMs, 0);
+  });
+
   it("does not count TYPE-like lookups (touch false) as an access", () => {
     const clock = new FakeClock();
     const store = makeStore({}, clock);
@@ -365,7 +379,11 @@ describe("Store and Keyspace: memory accounting", () => {
     }
     let sum = 0;
     for (const entry of store.map.values()) {
-      sum += entry.key.length + (entry.value as string).length + ENTRY_OVERHEAD_BYTES;
+      // The incremental total must equal a recount; each entry at least its bytes (a value in
+      // the arena counts its whole slot).
+      const size = store.sizeOf(entry);
+      assert.ok(size >= entry.key.length + (entry.value as string).length + ENTRY_OVERHEAD_BYTES);
+      sum += size;
     }
     assert.equal(store.usedMemoryBytes, sum);
     assert.equal(store.entries.length, store.map.size);
