@@ -26,6 +26,13 @@ export function jsonError(
   return c.json({ error: message, ...extra }, status);
 }
 
+/** The 405 reply, with the methods the path takes in `Allow`. */
+export function methodNotAllowedJson(c: Context, methods: readonly string[]): Response {
+  return c.json({ error: `Method ${c.req.method} is not allowed here` }, 405, {
+    Allow: methods.join(", "),
+  });
+}
+
 /** The HTTP status of a command error on the REST routes, by its Redis error code. */
 export function errorStatus(message: string): ContentfulStatusCode {
   if (message.startsWith("NOPERM")) return 403;

@@ -25,7 +25,7 @@ import type { NodeConfig } from "../config/config.ts";
 import type { Persistence } from "../persistence/persistence.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
-import { type HttpEnv, jsonError } from "./_env.ts";
+import { type HttpEnv, jsonError, methodNotAllowedJson } from "./_env.ts";
 import { authMiddleware } from "./auth.ts";
 import { addCacheRoutes } from "./cache.ts";
 import { HttpExecutor } from "./executor.ts";
@@ -87,10 +87,7 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
   }
   app.use(methodNotAllowed({
     app,
-    onMethodNotAllowed: (c, methods) =>
-      c.json({ error: `Method ${c.req.method} is not allowed here` }, 405, {
-        Allow: methods.join(", "),
-      }),
+    onMethodNotAllowed: methodNotAllowedJson,
   }));
   // body-limit only on the routes that read a body: a GET pays nothing for it.
   const limit = bodyLimit({

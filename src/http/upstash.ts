@@ -10,7 +10,7 @@
  */
 import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { ClientState } from "../commands/types.ts";
-import { type HttpEnv, jsonError, readJson, roleOf } from "./_env.ts";
+import { type HttpEnv, jsonError, methodNotAllowedJson, readJson, roleOf } from "./_env.ts";
 import { rawToBytes, utf8ToBytes } from "./_text.ts";
 import type { HttpExecutor } from "./executor.ts";
 import { type ReplyJson, replyJson } from "./json.ts";
@@ -155,10 +155,12 @@ export function addCommandRoutes(
       if (!(error instanceof URIError)) throw error;
       return jsonError(c, 400, "ERR the path or query has a malformed percent-encoding");
     }
+    // Only `/` itself has no command in it, and `/` takes a command as a POST body.
+    if (argv.length === 0) return methodNotAllowedJson(c, ["POST"]);
     return single(c, argv);
   };
-  app.get("/:command", pathStyle);
-  app.post("/:command", bodyLimit, pathStyle);
-  app.get("/:command/*", pathStyle);
-  app.post("/:command/*", bodyLimit, pathStyle);
+  // `/*` rather than `/:command/*`: Hono's RegExpRouter takes the former only, and with every
+  // route in its reach SmartRouter uses it instead of the slower TrieRouter for all requests.
+  app.get("/*", pathStyle);
+  app.post("/*", bodyLimit, pathStyle);
 }

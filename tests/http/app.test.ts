@@ -185,6 +185,9 @@ describe("HTTP API: auth, limits and errors", () => {
     assert.equal(wrong.status, 405);
     assert.match(wrong.headers.get("allow")!, /DELETE/);
     assert.match((await wrong.json()).error, /PATCH/);
+    const root = await t.call("GET", "/", { token: "rw-token" });
+    assert.equal(root.status, 405, "GET / names no command; / takes one as a POST body");
+    assert.equal(root.headers.get("allow"), "POST");
   });
 
   it("sets a request id and secure headers, and CORS headers when origins are configured", async () => {
