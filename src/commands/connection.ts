@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { valueArena } from "../keyspace/_arena.ts";
 import { integerArg } from "./args.ts";
 import { ReplyError, SYNTAX, unknownSubcommand, wrongArity } from "./errors.ts";
 import {
@@ -264,7 +265,9 @@ function time(ctx: CommandContext): void {
 function memory(ctx: CommandContext, argv: string[]): void {
   const sub = argv[1].toUpperCase();
   if (sub === "PURGE" && argv.length === 2) {
-    // Redis asks jemalloc to return free pages; here a full collection lets the engine do so.
+    // Redis asks jemalloc to return free pages; here a full collection lets the engine do so,
+    // and the value arena gives back the slabs of its empty size classes.
+    valueArena.trim();
     ctx.server.purgeMemory?.();
     return ctx.out.ok();
   }

@@ -80,6 +80,16 @@ class SizeClass {
   get used(): number {
     return this.fresh - this.freeCount;
   }
+
+  /** Drops every slab when no slot is in use; true when it did. */
+  trim(): boolean {
+    if (this.used !== 0 || this.slabs.length === 0) return false;
+    this.slabs.length = 0;
+    this.free = new Int32Array(64);
+    this.freeCount = 0;
+    this.fresh = 0;
+    return true;
+  }
 }
 
 /**
@@ -179,6 +189,14 @@ export class ValueArena {
   /** Returns the value's slot to its class; the handle must not be used again. */
   free(handle: number): void {
     this.classes[handle & (CLASS_COUNT_MAX - 1)].give(Math.floor(handle / CLASS_COUNT_MAX));
+  }
+
+  /**
+   * Gives back the slabs of every size class with no value left (after FLUSHALL, or MEMORY
+   * PURGE). A class with values keeps its slabs: slots are addressed by position.
+   */
+  trim(): void {
+    for (const sizeClass of this.classes) sizeClass.trim();
   }
 
   /** Slab bytes the arena holds, and the bytes of the slots in use (INFO memory). */

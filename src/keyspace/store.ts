@@ -507,6 +507,7 @@ export class Store {
       }
     }
     for (const entry of this.entries) entry.release();
+    valueArena.trim();
     this.map.clear();
     this.volatile.length = 0;
     this.filter?.clear();

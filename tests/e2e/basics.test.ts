@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { cleanup, type NodeProcess, redisCli, RUNTIMES, startNode } from "./_harness.ts";
 import { RespClient } from "./_resp_client.ts";
+import { ENTRY_OVERHEAD_BYTES } from "../../src/constants.ts";
 
 /** Sends raw bytes and collects what the server answers until it closes or goes quiet. */
 function rawExchange(
@@ -132,6 +133,18 @@ for (const runtime of RUNTIMES) {
       await redisCli(node.port, ["SET", "ttl-key", "v", "EX", "100"]);
       const info = (await redisCli(node.port, ["INFO", "keyspace"])).stdout;
       assert.match(info, /db0:keys=\d+,expires=\d+,avg_ttl=\d+/);
+    });
+
+    it("reports the value arena in INFO memory and MEMORY USAGE counts a value's slot", async () => {
+      await redisCli(node.port, ["SET", "arena-key", "a".repeat(100)]);
+      const info = (await redisCli(node.port, ["INFO", "memory"])).stdout;
+      const field = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1]);
+      assert.ok(field("value_arena_values") >= 1, info);
+      assert.ok(field("value_arena_used_bytes") >= 104);
+      assert.ok(field("value_arena_bytes") >= field("value_arena_used_bytes"));
+      // Key, the 104-byte slot of a 100-byte value, and the entry overhead.
+      const usage = (await redisCli(node.port, ["MEMORY", "USAGE", "arena-key"])).stdout.trim();
+      assert.equal(Number(usage), "arena-key".length + 104 + ENTRY_OVERHEAD_BYTES);
     });
   });
 }

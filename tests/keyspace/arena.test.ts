@@ -77,3 +77,23 @@ describe("ValueArena", () => {
     assert.ok(Number.isInteger(handle) && handle >= 0 && handle < 2 ** 30);
   });
 });
+
+describe("ValueArena.trim", () => {
+  it("gives back the slabs of emptied size classes and keeps those still holding values", () => {
+    const arena = new ValueArena();
+    const small = Array.from(
+      { length: 5000 },
+      (_, i) => arena.store(`small value ${i}`.padEnd(20)),
+    );
+    const kept = arena.store("y".repeat(1000));
+    const before = arena.stats().slabBytes;
+    for (const handle of small) arena.free(handle);
+    arena.trim();
+    const after = arena.stats();
+    assert.ok(after.slabBytes < before, "the 24-byte class's slabs went");
+    assert.ok(after.slabBytes > 0, "the 1000-byte value's class kept its slab");
+    assert.equal(arena.read(kept), "y".repeat(1000));
+    const again = arena.store("z".repeat(20));
+    assert.equal(arena.read(again), "z".repeat(20), "an emptied class fills again");
+  });
+});
