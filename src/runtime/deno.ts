@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import process from "node:process";
 import { nodeFileSystem } from "./node_fs.ts";
 import { bindNodeUdp } from "./node_udp.ts";
@@ -19,12 +20,33 @@ import type {
 /** Size of the per-connection read buffer: large enough for deep pipelines in one read. */
 const READ_BUFFER_BYTES = 64 * 1024;
 
+/**
+ * Connections with replies to send. They are written together once every connection that had
+ * input in this turn of the event loop has been served, as Redis writes replies before it waits
+ * for events again: a peer woken by the first write is still busy reading when the next ones
+ * arrive, where writing each connection's replies at once woke an idle peer every time.
+ */
+let flushQueue: DenoConnection[] = [];
+
+function queueFlush(conn: DenoConnection): void {
+  if (flushQueue.length === 0) setImmediate(flushQueued);
+  flushQueue.push(conn);
+}
+
+function flushQueued(): void {
+  const queued = flushQueue;
+  flushQueue = [];
+  for (const conn of queued) conn.startFlush();
+}
+
 class DenoConnection implements TcpConnection {
   data: unknown = undefined;
   readonly remoteAddress: string;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private writing = false;
+  /** Waiting in `flushQueue` for the end of this turn. */
+  private flushWaiting = false;
   private closing = false;
   private closed = false;
   private paused = false;
@@ -41,7 +63,16 @@ class DenoConnection implements TcpConnection {
     // A copy: `data` may be a Buffer, whose slice() is a view, and the caller reuses it.
     this.queue.push(Uint8Array.prototype.slice.call(data));
     this.queuedBytes += data.length;
-    if (!this.writing) void this.flush();
+    if (!this.writing && !this.flushWaiting) {
+      this.flushWaiting = true;
+      queueFlush(this);
+    }
+  }
+
+  /** Starts writing what is queued (from `flushQueued`). */
+  startFlush(): void {
+    this.flushWaiting = false;
+    if (!this.writing && !this.closed) void this.flush();
   }
 
   pendingBytes(): number {
@@ -62,7 +93,7 @@ class DenoConnection implements TcpConnection {
   close(): void {
     if (this.closing || this.closed) return;
     this.closing = true;
-    if (!this.writing) this.destroy();
+    if (!this.writing && !this.flushWaiting) this.destroy();
   }
 
   private async flush(): Promise<void> {
@@ -114,9 +145,9 @@ class DenoConnection implements TcpConnection {
     } catch {
       // A reset connection ends like a closed one.
     }
-    if (this.closing && this.writing) {
+    if (this.closing && (this.writing || this.flushWaiting)) {
       // Let the last replies go out before closing.
-      while (this.writing) await new Promise((r) => setTimeout(r, 1));
+      while (this.writing || this.flushWaiting) await new Promise((r) => setTimeout(r, 1));
     }
     this.destroy();
     this.handlers.onClose?.(this);
