@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { concat, endOfTurn } from "./_batch.ts";
 import { nodeFileSystem } from "./node_fs.ts";
 import { bindNodeUdp } from "./node_udp.ts";
 import type { Runtime, SignalName, TcpConnection, TcpHandlers, TcpListenOptions } from "./types.ts";
@@ -53,11 +54,17 @@ interface BunGlobal {
 
 declare const Bun: BunGlobal;
 
+const queueFlush = endOfTurn((conn: BunConnection) => conn.flush());
+
 class BunConnection implements TcpConnection {
   data: unknown = undefined;
   readonly remoteAddress: string;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
+  /** Waiting in `flushQueue` for the end of this turn. */
+  private flushWaiting = false;
+  /** The kernel buffer was full; Bun calls `drain` when it has room. */
+  private blocked = false;
   private closing = false;
   closed = false;
   private paused = false;
@@ -69,16 +76,19 @@ class BunConnection implements TcpConnection {
 
   write(data: Uint8Array): void {
     if (this.closed || this.closing) return;
-    if (this.queue.length === 0) {
-      const written = this.socket.write(data);
-      if (written === data.length) return;
-      if (written < 0) return;
-      data = data.subarray(written);
-    }
-    // The kernel buffer is full: keep a copy until `drain`.
     // A copy: `data` may be a Buffer, whose slice() is a view, and the caller reuses it.
     this.queue.push(Uint8Array.prototype.slice.call(data));
     this.queuedBytes += data.length;
+    if (!this.flushWaiting && !this.blocked) {
+      this.flushWaiting = true;
+      queueFlush(this);
+    }
+  }
+
+  /** Writes what is queued (from `flushQueued`). */
+  flush(): void {
+    this.flushWaiting = false;
+    if (!this.closed && !this.blocked) this.drain();
   }
 
   pendingBytes(): number {
@@ -112,16 +122,18 @@ class BunConnection implements TcpConnection {
   }
 
   drain(): void {
-    while (this.queue.length > 0) {
-      const chunk = this.queue[0];
+    this.blocked = false;
+    const chunk = this.queue.length > 1 ? concat(this.queue) : this.queue[0];
+    this.queue = [];
+    if (chunk !== undefined) {
       const written = this.socket.write(chunk);
       if (written < 0) return;
-      this.queuedBytes -= written;
+      this.queuedBytes -= Math.max(0, written);
       if (written < chunk.length) {
-        this.queue[0] = chunk.subarray(written);
+        this.queue.push(chunk.subarray(written));
+        this.blocked = true;
         return;
       }
-      this.queue.shift();
     }
     if (this.closing) {
       this.socket.end();
@@ -133,7 +145,7 @@ class BunConnection implements TcpConnection {
   close(): void {
     if (this.closing || this.closed) return;
     this.closing = true;
-    if (this.queue.length === 0) this.socket.end();
+    if (this.queue.length === 0 && !this.flushWaiting) this.socket.end();
   }
 }
 

@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 import process from "node:process";
+import { concat, endOfTurn } from "./_batch.ts";
 import { nodeFileSystem } from "./node_fs.ts";
 import { bindNodeUdp } from "./node_udp.ts";
 import type {
@@ -20,24 +20,7 @@ import type {
 /** Size of the per-connection read buffer: large enough for deep pipelines in one read. */
 const READ_BUFFER_BYTES = 64 * 1024;
 
-/**
- * Connections with replies to send. They are written together once every connection that had
- * input in this turn of the event loop has been served, as Redis writes replies before it waits
- * for events again: a peer woken by the first write is still busy reading when the next ones
- * arrive, where writing each connection's replies at once woke an idle peer every time.
- */
-let flushQueue: DenoConnection[] = [];
-
-function queueFlush(conn: DenoConnection): void {
-  if (flushQueue.length === 0) setImmediate(flushQueued);
-  flushQueue.push(conn);
-}
-
-function flushQueued(): void {
-  const queued = flushQueue;
-  flushQueue = [];
-  for (const conn of queued) conn.startFlush();
-}
+const queueFlush = endOfTurn((conn: DenoConnection) => conn.startFlush());
 
 class DenoConnection implements TcpConnection {
   data: unknown = undefined;
@@ -152,18 +135,6 @@ class DenoConnection implements TcpConnection {
     this.destroy();
     this.handlers.onClose?.(this);
   }
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
 
 async function acceptLoop(listener: Deno.Listener, handlers: TcpHandlers): Promise<void> {
