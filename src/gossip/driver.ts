@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { concat } from "../_bytes.ts";
 import type { Runtime, TcpConnection, TcpListener, UdpSocket } from "../runtime/types.ts";
 import { type GossipConfig, gossipConfig, type GossipProfile, MAX_STREAM_BYTES } from "./config.ts";
 import { ENCRYPTED_MARKER, ENCRYPTION_OVERHEAD_BYTES, Keyring } from "./keyring.ts";
@@ -341,18 +342,6 @@ function frameOf(payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
   new DataView(out.buffer).setUint32(0, payload.length);
   out.set(payload, FRAME_HEADER_BYTES);
-  return out;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.length;
-  }
   return out;
 }
 

@@ -25,16 +25,3 @@ export function endOfTurn<T>(flush: (item: T) => void): (item: T) => void {
     queued.push(item);
   };
 }
-
-/** The chunks joined into one array. */
-export function concat(chunks: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const chunk of chunks) total += chunk.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}

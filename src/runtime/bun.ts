@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { concat, endOfTurn } from "./_batch.ts";
+import { concat } from "../_bytes.ts";
+import { endOfTurn } from "./_batch.ts";
 import { nodeFileSystem } from "./node_fs.ts";
 import { bindNodeUdp } from "./node_udp.ts";
 import type { Runtime, SignalName, TcpConnection, TcpHandlers, TcpListenOptions } from "./types.ts";

@@ -5,7 +5,8 @@
  * @module
  */
 import process from "node:process";
-import { concat, endOfTurn } from "./_batch.ts";
+import { concat } from "../_bytes.ts";
+import { endOfTurn } from "./_batch.ts";
 import { nodeFileSystem } from "./node_fs.ts";
 import { bindNodeUdp } from "./node_udp.ts";
 import type {
