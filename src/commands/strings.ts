@@ -79,8 +79,9 @@ function set(ctx: CommandContext, argv: string[]): void {
   const store = ctx.store;
   const now = store.now();
   const expiresAtMs = expiry ? absoluteExpiry("set", expiry.unit, expiry.text, now) : 0;
-  // Plain SET needs nothing of the old value: one probe of the key table, in `store.set`.
-  const existing = condition !== "" || returnOld ? store.lookup(key) : undefined;
+  // Plain SET needs nothing of the old value: one probe of the key table, in `store.write`.
+  const looksUp = condition !== "" || returnOld;
+  const existing = looksUp ? store.lookup(key) : undefined;
   let old: string | null = null;
   if (returnOld && existing !== undefined) {
     const value = existing.value;
@@ -90,7 +91,9 @@ function set(ctx: CommandContext, argv: string[]): void {
   const blocked = (condition === "NX" && existing !== undefined) ||
     (condition === "XX" && existing === undefined);
   if (!blocked) {
-    const entry = store.set(key, value, keepTtl ? undefined : expiresAtMs);
+    // Without the lookup, `write` counts the overwrite as the key's access.
+    const at = keepTtl ? undefined : expiresAtMs;
+    const entry = looksUp ? store.set(key, value, at) : store.write(key, value, at);
     // The TTL the key ended with (from EX/PX, KEEPTTL or the store's default TTL) is logged as an
     // absolute time, so a replay gives the same expiry.
     if (entry.expiresAtMs !== 0 || returnOld || keepTtl) {

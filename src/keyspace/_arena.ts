@@ -107,18 +107,18 @@ class SizeClass {
  */
 export class ValueArena {
   private readonly classes: SizeClass[];
-  /** Class index by `(length + HEADER_BYTES) >> 3`, for lengths the arena takes. */
-  private readonly classByUnits: Uint8Array;
+  /** The smallest class that holds a slot of `length + HEADER_BYTES` bytes, by that sum. */
+  private readonly classBySlotBytes: Uint8Array;
 
   constructor() {
     const sizes = classSizes();
     assert(sizes.length <= CLASS_COUNT_MAX, "size classes fit the handle's class bits");
     this.classes = sizes.map((size) => new SizeClass(size));
-    this.classByUnits = new Uint8Array(((ARENA_MAX_BYTES + HEADER_BYTES) >> 3) + 2);
+    this.classBySlotBytes = new Uint8Array(ARENA_MAX_BYTES + HEADER_BYTES + 1);
     let index = 0;
-    for (let units = 0; units < this.classByUnits.length; units++) {
-      while (index < sizes.length - 1 && sizes[index] < units * 8 + 7) index++;
-      this.classByUnits[units] = index;
+    for (let bytes = 0; bytes < this.classBySlotBytes.length; bytes++) {
+      while (sizes[index] < bytes) index++;
+      this.classBySlotBytes[bytes] = index;
     }
   }
 
@@ -133,7 +133,7 @@ export class ValueArena {
    */
   store(text: string): number {
     const length = text.length;
-    const index = this.classByUnits[(length + HEADER_BYTES) >> 3];
+    const index = this.classBySlotBytes[length + HEADER_BYTES];
     const sizeClass = this.classes[index];
     assert(sizeClass.size >= length + HEADER_BYTES, "a value fits its class");
     const slot = sizeClass.take();

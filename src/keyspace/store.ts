@@ -362,6 +362,20 @@ export class Store {
    * then applies), `undefined` keeps the current one (KEEPTTL, or a container changed in place).
    */
   set(key: string, value: Value, expiresAtMs?: number): Entry {
+    return this.put(key, value, expiresAtMs, false);
+  }
+
+  /**
+   * `set` for a write that did not look its key up first (a plain SET): overwriting a key also
+   * counts as an access for the eviction policy, as the lookup of a Redis write does. (Commands
+   * that read the key first have counted that access already.)
+   */
+  write(key: string, value: Value, expiresAtMs?: number): Entry {
+    return this.put(key, value, expiresAtMs, true);
+  }
+
+  /** `set` and `write`: `access` says whether an overwrite counts as an access. */
+  private put(key: string, value: Value, expiresAtMs: number | undefined, access: boolean): Entry {
     const now = this.now();
     const hash = this.map.hash(key);
     let entry = this.map.get(key, hash);
@@ -375,8 +389,9 @@ export class Store {
     } else {
       this.usedMemoryBytes -= this.sizeOf(entry);
       entry.value = value;
-      // An overwrite is an access under LRU; under LFU the counter stays, as Redis's does.
-      if (!isLfu(this.options.evictionPolicy)) entry.access = now - this.epochMs;
+      // Under LFU the counter stays, as Redis's does when a value is replaced.
+      if (access) this.touch(entry, now);
+      else if (!isLfu(this.options.evictionPolicy)) entry.access = now - this.epochMs;
     }
     if (expiresAtMs === 0 && this.options.defaultTtlMs > 0) {
       expiresAtMs = now + this.options.defaultTtlMs;

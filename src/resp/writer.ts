@@ -50,6 +50,11 @@ export class ReplyWriter {
   /** The protocol of the connection being answered; set before each command. */
   protocol: RespVersion = 2;
 
+  /** Bytes of the reused buffer (memory figures and tests). */
+  get bufferBytes(): number {
+    return this.buffer.length;
+  }
+
   /** Bytes written since the last `take`. */
   get size(): number {
     return this.committed + this.out.length;
@@ -99,6 +104,11 @@ export class ReplyWriter {
   /** Grows the buffer, keeping the committed bytes, to hold `bytes` more after them. */
   private reserve(bytes: number): void {
     const needed = this.committed + bytes;
+    if (this.committed === 0 && this.buffer.length > KEEP_MAX_BYTES && needed < INITIAL_BYTES) {
+      // A new batch, small after a huge one: give the memory back, as `encode` does.
+      this.buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+      return;
+    }
     if (this.buffer.length >= needed) return;
     const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
     grown.set(this.buffer.subarray(0, this.committed));

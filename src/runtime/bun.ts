@@ -128,8 +128,12 @@ class BunConnection implements TcpConnection {
     this.queue = [];
     if (chunk !== undefined) {
       const written = this.socket.write(chunk);
-      if (written < 0) return;
-      this.queuedBytes -= Math.max(0, written);
+      if (written < 0) {
+        // The socket is closed: nothing queued will go out.
+        this.queuedBytes = 0;
+        return;
+      }
+      this.queuedBytes -= written;
       if (written < chunk.length) {
         this.queue.push(chunk.subarray(written));
         this.blocked = true;

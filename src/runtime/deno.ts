@@ -129,10 +129,9 @@ class DenoConnection implements TcpConnection {
     } catch {
       // A reset connection ends like a closed one.
     }
-    if (this.closing && (this.writing || this.flushWaiting)) {
-      // Let the last replies go out before closing.
-      while (this.writing || this.flushWaiting) await new Promise((r) => setTimeout(r, 1));
-    }
+    // Let the last replies go out first: after our close, or after the peer closed its side
+    // only (`printf 'PING\r\n' | nc -N`), replies of this turn are still queued.
+    while (this.writing || this.flushWaiting) await new Promise((r) => setTimeout(r, 1));
     this.destroy();
     this.handlers.onClose?.(this);
   }

@@ -123,6 +123,17 @@ describe("key commands", () => {
     assert.equal(lfu.run("OBJECT", "FREQ", "k"), int(5));
   });
 
+  it("counts every SET of a key as one access under LFU, with options or without", () => {
+    const lfu = harness({ policy: "allkeys-lfu" });
+    for (let i = 0; i < 200; i++) {
+      lfu.run("SET", "plain", "v");
+      lfu.run("SET", "xx", "v", ...(i === 0 ? [] : ["XX"]));
+    }
+    const plain = lfu.run("OBJECT", "FREQ", "plain");
+    assert.equal(plain, lfu.run("OBJECT", "FREQ", "xx"));
+    assert.ok(Number(/:(\d+)/.exec(plain)![1]) > 5, `the counter grew: ${plain}`);
+  });
+
   it("UNLINK deletes, TOUCH counts, RANDOMKEY picks a live key", () => {
     const h = harness();
     assert.equal(h.run("RANDOMKEY"), bulk(null));

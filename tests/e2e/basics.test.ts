@@ -10,6 +10,7 @@ function rawExchange(
   port: number,
   payload: string | Uint8Array,
   quietMs = 500,
+  endAfterWrite = false,
 ): Promise<{ reply: string; closed: boolean }> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
@@ -29,6 +30,7 @@ function rawExchange(
     socket.on("error", reject);
     socket.on("connect", () => {
       socket.write(payload);
+      if (endAfterWrite) socket.end();
       timer = setTimeout(() => finish(false), quietMs);
     });
   });
@@ -127,6 +129,13 @@ for (const runtime of RUNTIMES) {
       assert.ok(answered.every((reply) => reply === "OK" || reply instanceof Error));
       client.close();
       await cleanup(other);
+    });
+
+    it("answers a client that closes its side right after sending (printf | nc -N)", async () => {
+      for (let i = 0; i < 10; i++) {
+        const { reply } = await rawExchange(node.port, "PING\r\nECHO hi\r\n", 500, true);
+        assert.equal(reply, "+PONG\r\n$2\r\nhi\r\n", `attempt ${i}`);
+      }
     });
 
     it("reports the keyspace in INFO", async () => {

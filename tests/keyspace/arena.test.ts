@@ -71,6 +71,28 @@ describe("ValueArena", () => {
     assert.ok(stats.slotBytes <= needed * 1.34 + model.size * 8, "size classes waste little");
   });
 
+  it("puts a value in the smallest slot that holds it and its 2-byte length", () => {
+    const arena = new ValueArena();
+    let previous = 0;
+    for (let length = ARENA_MIN_BYTES; length <= ARENA_MAX_BYTES; length++) {
+      const slot = arena.slotBytes(arena.store("v".repeat(length)));
+      assert.ok(slot >= length + 2, `length ${length}`);
+      assert.ok(slot >= previous, "slots never get smaller for longer values");
+      if (slot !== previous && previous !== 0) {
+        // The first length of a new class is one past what the class before it holds.
+        assert.equal(
+          length + 1,
+          previous,
+          `length ${length}: class ${previous} held ${length - 1}`,
+        );
+      }
+      previous = slot;
+    }
+    for (const [length, slot] of [[22, 24], [30, 32], [100, 104], [126, 128]]) {
+      assert.equal(arena.slotBytes(arena.store("x".repeat(length))), slot, `length ${length}`);
+    }
+  });
+
   it("hands out small integers, which engines store without boxing", () => {
     const arena = new ValueArena();
     const handle = arena.store("x".repeat(5000));

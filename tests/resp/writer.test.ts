@@ -148,6 +148,16 @@ describe("ReplyWriter: bytes and buffers", () => {
     assert.equal(latin1(out.take()), "$5\r\nagain\r\n", "take resets the copied bytes too");
   });
 
+  it("gives back a buffer grown for a huge batch of copied bytes once batches are small again", () => {
+    const out = new ReplyWriter();
+    for (let i = 0; i < 400; i++) out.bulkFrom(source("v".repeat(16 * 1024)));
+    out.take();
+    assert.ok(out.bufferBytes > 4 * 1024 * 1024);
+    out.bulkFrom(source("small value"));
+    assert.equal(latin1(out.take()), "$11\r\nsmall value\r\n");
+    assert.ok(out.bufferBytes <= 64 * 1024, `kept ${out.bufferBytes} bytes`);
+  });
+
   it("cuts replies that include copied bytes", () => {
     const out = new ReplyWriter();
     out.ok();
