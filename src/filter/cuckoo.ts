@@ -160,6 +160,12 @@ export class CuckooFilter {
         `Cannot create filter: 'errorRate' must be between 0 and 1: current value is ${errorRate}`,
       );
     }
+    const seed = options.seed ?? 0;
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new RangeError(
+        `Cannot create filter: 'seed' must be a 32-bit unsigned integer: current value is ${seed}`,
+      );
+    }
     // A lookup compares against 2 buckets x 4 slots, so a full sub-filter's rate is about
     // 8 / 2^bits. The first gets half the configured rate and each later one half the rate of the
     // one before, so the whole chain stays below the configured rate: 1/2 + 1/4 + ... < 1.
@@ -170,7 +176,7 @@ export class CuckooFilter {
     const buckets = Math.ceil(capacity / BUCKET_SLOTS / TARGET_LOAD);
     this.initialBucketCount = 2 ** Math.max(1, Math.ceil(Math.log2(buckets)));
     this.filters.push(new SubFilter(this.initialBucketCount, this.fingerprintBits));
-    this.seed = options.seed ?? 0;
+    this.seed = seed;
   }
 
   /** The hash the `...Hash` methods take for `item`. */

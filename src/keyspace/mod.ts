@@ -26,6 +26,6 @@ export {
   type StoreOptions,
   type StoreStats,
 } from "./store.ts";
-export { type Container, typeName, type Value, valueSizeBytes } from "./values.ts";
+export { type Container, typeName, type Value } from "./values.ts";
 export { type Keyed, KeyTable } from "./_table.ts";
 export type { Clock } from "../runtime/types.ts";

@@ -225,6 +225,11 @@ export class Store {
       ...options,
     };
     const seed = options.hashSeed ?? randomSeed();
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new RangeError(
+        `Cannot create store '${options.name}': 'hashSeed' must be a 32-bit unsigned integer: current value is ${seed}`,
+      );
+    }
     // One seed for both, so one hash of a key serves the table and the filter.
     this.map = new KeyTable(seed);
     this.filter = options.filter ? new CuckooFilter({ ...options.filter, seed }) : null;
@@ -443,11 +448,12 @@ export class Store {
 
   /** Adds `entry`, with its value as it is now, to `usedMemoryBytes`. */
   private count(entry: Entry): void {
-    if (entry.stringBytes() < 0) {
+    let bytes = entry.stringBytes();
+    if (bytes < 0) {
       const container = entry.value as Container;
-      container.accountedBytes = container.sizeBytes;
+      bytes = container.accountedBytes = container.sizeBytes;
     }
-    this.usedMemoryBytes += this.sizeOf(entry);
+    this.usedMemoryBytes += entry.key.length + ENTRY_OVERHEAD_BYTES + bytes;
   }
 
   /** Sets (or with 0 clears) the absolute expiry time. */

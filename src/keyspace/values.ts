@@ -54,8 +54,3 @@ export type Value = string | Container;
 export function typeName(value: Value): string {
   return typeof value === "string" ? "string" : value.type;
 }
-
-/** Bytes a value is accounted for. */
-export function valueSizeBytes(value: Value): number {
-  return typeof value === "string" ? value.length : value.sizeBytes;
-}

@@ -62,7 +62,7 @@ class BunConnection implements TcpConnection {
   readonly remoteAddress: string;
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
-  /** Waiting in `flushQueue` for the end of this turn. */
+  /** Queued (`queueFlush`) to write at the end of this turn. */
   private flushWaiting = false;
   /** The kernel buffer was full; Bun calls `drain` when it has room. */
   private blocked = false;
@@ -86,7 +86,7 @@ class BunConnection implements TcpConnection {
     }
   }
 
-  /** Writes what is queued (from `flushQueued`). */
+  /** Writes what is queued (at the end of the turn). */
   flush(): void {
     this.flushWaiting = false;
     if (!this.closed && !this.blocked) this.drain();

@@ -29,7 +29,7 @@ class DenoConnection implements TcpConnection {
   private queue: Uint8Array[] = [];
   private queuedBytes = 0;
   private writing = false;
-  /** Waiting in `flushQueue` for the end of this turn. */
+  /** Queued (`queueFlush`) to write at the end of this turn. */
   private flushWaiting = false;
   private closing = false;
   private closed = false;
@@ -53,7 +53,7 @@ class DenoConnection implements TcpConnection {
     }
   }
 
-  /** Starts writing what is queued (from `flushQueued`). */
+  /** Starts writing what is queued (at the end of the turn). */
   startFlush(): void {
     this.flushWaiting = false;
     if (!this.writing && !this.closed) void this.flush();

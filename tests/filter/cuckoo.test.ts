@@ -129,6 +129,12 @@ describe("CuckooFilter: growth, deletes and failed placements", () => {
     assert.throws(() => new CuckooFilter({ capacity: 1.5 }), /current value is 1.5/);
     assert.throws(() => new CuckooFilter({ errorRate: 1 }), /'errorRate' .* current value is 1/);
     assert.throws(() => new CuckooFilter({ errorRate: 0 }), /current value is 0/);
+    assert.throws(() => new CuckooFilter({ seed: -1 }), /'seed' .* current value is -1/);
+    assert.throws(
+      () => new CuckooFilter({ seed: 2 ** 32 }),
+      /'seed' .* current value is 4294967296/,
+    );
+    assert.equal(new CuckooFilter({ seed: 0xffffffff }).mayContain("x"), false);
   });
 });
 

@@ -260,6 +260,17 @@ describe("Store: active expiry", () => {
   });
 });
 
+describe("Store: options", () => {
+  it("rejects a hash seed that is not a 32-bit unsigned integer, naming the store and the value", () => {
+    assert.throws(
+      () => makeStore({ hashSeed: 1.5 }),
+      /store 'test': 'hashSeed' .* current value is 1.5/,
+    );
+    assert.throws(() => makeStore({ hashSeed: -3 }), /current value is -3/);
+    assert.equal(makeStore({ hashSeed: 7 }).lookup("k"), undefined);
+  });
+});
+
 describe("Store: values kept in the value arena", () => {
   it("agrees with a Map through random sets, overwrites and deletes of distinct byte values", () => {
     const store = makeStore();
