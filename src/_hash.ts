@@ -44,3 +44,13 @@ function avalanche(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
 }
+
+/** {@linkcode hashString} of the latin1 text whose bytes are `bytes[start, end)`. */
+export function hashBytes(bytes: Uint8Array, start: number, end: number, seed: number): number {
+  let h = (seed ^ 0x811c9dc5) | 0;
+  let i = start;
+  for (; i + 1 < end; i += 2) h = Math.imul(h ^ (bytes[i] | (bytes[i + 1] << 8)), 0x01000193);
+  if (i < end) h = Math.imul(h ^ bytes[i], 0x01000193);
+  h ^= end - start;
+  return avalanche(h);
+}

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { valueArena } from "../keyspace/_arena.ts";
+import { recordArena } from "../keyspace/_arena.ts";
 import { integerArg } from "./args.ts";
 import { ReplyError, SYNTAX, unknownSubcommand, wrongArity } from "./errors.ts";
 import {
@@ -266,8 +266,8 @@ function memory(ctx: CommandContext, argv: string[]): void {
   const sub = argv[1].toUpperCase();
   if (sub === "PURGE" && argv.length === 2) {
     // Redis asks jemalloc to return free pages; here a full collection lets the engine do so,
-    // and the value arena gives back the slabs of its empty size classes.
-    valueArena.trim();
+    // and the record arena gives back the slabs of its empty size classes.
+    recordArena.trim();
     ctx.server.purgeMemory?.();
     return ctx.out.ok();
   }

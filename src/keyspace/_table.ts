@@ -20,6 +20,8 @@ import { hashString } from "../_hash.ts";
 export interface Keyed {
   /** The item's key. */
   readonly key: string;
+  /** Whether the item's key is `key` (an item may hold its key as bytes, and compare in place). */
+  hasKey(key: string): boolean;
 }
 
 /** Smallest index size; a power of two. */
@@ -42,8 +44,14 @@ export function randomSeed(): number {
  * @example
  * ```ts
  * import { KeyTable } from "@hypercache/hypercache/keyspace";
- * const table = new KeyTable<{ key: string; n: number }>(42);
- * table.add({ key: "a", n: 1 });
+ * class Item {
+ *   constructor(readonly key: string, readonly n: number) {}
+ *   hasKey(key: string): boolean {
+ *     return this.key === key;
+ *   }
+ * }
+ * const table = new KeyTable<Item>(42);
+ * table.add(new Item("a", 1));
  * table.get("a")?.n; // 1
  * table.items.length; // 1
  * ```
@@ -58,7 +66,7 @@ export class KeyTable<T extends Keyed> {
   private mask = MIN_SLOTS - 1;
 
   /** An empty table; `seed` picks the hash function (see {@linkcode randomSeed}). */
-  constructor(private readonly seed: number) {}
+  constructor(readonly seed: number) {}
 
   /** Items in the table. */
   get size(): number {
@@ -78,7 +86,7 @@ export class KeyTable<T extends Keyed> {
       if (slot === EMPTY) return undefined;
       if (hashes[slot - 1] === hash) {
         const item = items[slot - 1];
-        if (item.key === key) return item;
+        if (item.hasKey(key)) return item;
       }
     }
   }
@@ -90,18 +98,18 @@ export class KeyTable<T extends Keyed> {
 
   /**
    * Adds `item` unless an item with its key is already present, which is then returned and
-   * stays. One probe sequence either way.
+   * stays. One probe sequence either way. A caller that has the key as a string passes it (and
+   * its hash), so an item that keeps its key as bytes is not asked for it.
    */
-  add(item: T, hash: number = this.hash(item.key)): T | undefined {
+  add(item: T, hash: number = this.hash(item.key), key: string = item.key): T | undefined {
     const count = this.items.length;
     if (count + 1 > this.slots.length * MAX_LOAD) this.reindex(this.slots.length * 2);
-    const key = item.key;
     const { slots, hashes, items, mask } = this;
     let i = hash & mask;
     for (;; i = (i + 1) & mask) {
       const slot = slots[i];
       if (slot === EMPTY) break;
-      if (hashes[slot - 1] === hash && items[slot - 1].key === key) return items[slot - 1];
+      if (hashes[slot - 1] === hash && items[slot - 1].hasKey(key)) return items[slot - 1];
     }
     if (count === hashes.length) this.hashes = growInt32(hashes);
     this.hashes[count] = hash;
@@ -113,12 +121,29 @@ export class KeyTable<T extends Keyed> {
   /** Removes and returns the item with `key`, or undefined when there is none. */
   delete(key: string, hash: number = this.hash(key)): T | undefined {
     const { slots, hashes, items, mask } = this;
-    let hole = hash & mask;
-    for (;; hole = (hole + 1) & mask) {
-      const slot = slots[hole];
+    for (let i = hash & mask;; i = (i + 1) & mask) {
+      const slot = slots[i];
       if (slot === EMPTY) return undefined;
-      if (hashes[slot - 1] === hash && items[slot - 1].key === key) break;
+      if (hashes[slot - 1] === hash && items[slot - 1].hasKey(key)) return this.removeSlot(i);
     }
+  }
+
+  /** Removes `item`, which is in the table under `hash`, without comparing keys. */
+  remove(item: T, hash: number): void {
+    const { slots, items, mask } = this;
+    for (let i = hash & mask;; i = (i + 1) & mask) {
+      const slot = slots[i];
+      if (slot === EMPTY) throw new Error("KeyTable.remove: the item is not in the table");
+      if (items[slot - 1] === item) {
+        this.removeSlot(i);
+        return;
+      }
+    }
+  }
+
+  /** Empties slot `hole` and removes its item; returns the item. */
+  private removeSlot(hole: number): T {
+    const { slots, hashes, items, mask } = this;
     const position = slots[hole] - 1;
     // Backward shift: move each later slot of the run into the hole if its home allows.
     for (let i = (hole + 1) & mask; slots[i] !== EMPTY; i = (i + 1) & mask) {

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { assert } from "../_assert.ts";
 import {
   ACTIVE_EXPIRE_REPEAT_RATIO,
   ACTIVE_EXPIRE_SAMPLE_COUNT,
@@ -16,7 +15,8 @@ import { CuckooFilter } from "../filter/cuckoo.ts";
 import { xorshift32 } from "../_random.ts";
 import type { Clock } from "../runtime/types.ts";
 import type { Container, Value } from "./values.ts";
-import { ValueArena, valueArena } from "./_arena.ts";
+import { RecordArena, recordArena } from "./_arena.ts";
+import { hashString } from "../_hash.ts";
 import { writeLatin1 } from "../resp/_latin1.ts";
 import { KeyTable, randomSeed } from "./_table.ts";
 
@@ -62,14 +62,21 @@ export interface StoreOptions {
 /** Why a key left the store without a command deleting it. */
 export type RemovalCause = "expired" | "evicted";
 
+/** A key and value kept as JavaScript values: containers, and strings too long for a record. */
+class HeapRecord {
+  constructor(readonly key: string, public value: Value) {}
+}
+
 /**
- * A key's record. Kept small: a store holds millions. Its accounted memory is computed from the
- * value ({@linkcode Store.sizeOf}), its position in the key table is the table's business, and a
- * string value of 16 bytes to 16 KiB lives in the value arena (`_arena.ts`) as a handle.
+ * A key's entry. Kept small: a store holds millions. A key with a string value lives in the
+ * record arena (`_arena.ts`), key and value bytes side by side, and the entry holds the record's
+ * integer handle; a container (or a record too long for the arena) is a `HeapRecord`. Accounted
+ * memory is computed from the record ({@linkcode Store.sizeOf}), and the entry's position in the
+ * key table is the table's business.
  */
 export class Entry {
-  /** The value, or the arena handle of a string value. */
-  #stored: string | Container | number;
+  /** The arena handle of the key and string value, or both as JavaScript values. */
+  #record: number | HeapRecord;
   /** Absolute expiry time in Unix ms; 0 for none. */
   expiresAtMs = 0;
   /**
@@ -83,65 +90,108 @@ export class Entry {
   volatileIndex: number = -1;
 
   /** A new entry; `access` is what the store's eviction policy starts a key with. */
-  constructor(readonly key: string, value: Value, access: number) {
-    this.#stored = stored(value);
+  constructor(key: string, value: Value, access: number) {
+    this.#record = recordOf(key, value);
     this.access = access;
+  }
+
+  /** The key. From the arena it is read out anew on each access: hot paths use `hasKey`. */
+  get key(): string {
+    const record = this.#record;
+    return typeof record === "number" ? recordArena.key(record) : record.key;
+  }
+
+  /** Whether the key is `key` (compared in place in the arena). */
+  hasKey(key: string): boolean {
+    const record = this.#record;
+    return typeof record === "number" ? recordArena.keyEquals(record, key) : record.key === key;
+  }
+
+  /** The key's length in bytes. */
+  keyLength(): number {
+    const record = this.#record;
+    return typeof record === "number" ? recordArena.keyLength(record) : record.key.length;
+  }
+
+  /** `hashString(key, seed)`, without making a string of an arena key. */
+  keyHash(seed: number): number {
+    const record = this.#record;
+    return typeof record === "number"
+      ? recordArena.hashKey(record, seed)
+      : hashString(record.key, seed);
   }
 
   /** The value. A string from the arena is read out anew on each access. */
   get value(): Value {
-    const value = this.#stored;
-    return typeof value === "number" ? valueArena.read(value) : value;
+    const record = this.#record;
+    return typeof record === "number" ? recordArena.value(record) : record.value;
   }
 
-  /** Replaces the value, freeing the old one's arena slot. */
+  /** Replaces the value, moving the record into or out of the arena as the value needs. */
   set value(value: Value) {
-    this.release();
-    this.#stored = stored(value);
+    const record = this.#record;
+    if (typeof record === "number") {
+      if (typeof value === "string") {
+        const handle = recordArena.replaceValue(record, value);
+        if (handle !== -1) {
+          this.#record = handle;
+          return;
+        }
+      }
+      const key = recordArena.key(record);
+      recordArena.free(record);
+      this.#record = new HeapRecord(key, value);
+    } else if (typeof value === "string" && RecordArena.takes(record.key.length, value.length)) {
+      this.#record = recordOf(record.key, value);
+    } else {
+      record.value = value;
+    }
   }
 
   /**
-   * Bytes a string value takes where it is kept: its length, or in the arena its slot (known
-   * from the handle, so accounting never touches the bytes); -1 for a container.
+   * Bytes the key and a string value take where they are kept: the arena slot (known from the
+   * handle, so accounting never touches the bytes), or their lengths; -1 for a container.
    */
-  stringBytes(): number {
-    const value = this.#stored;
-    if (typeof value === "number") return valueArena.slotBytes(value);
-    return typeof value === "string" ? value.length : -1;
+  recordBytes(): number {
+    const record = this.#record;
+    if (typeof record === "number") return recordArena.slotBytes(record);
+    return typeof record.value === "string" ? record.key.length + record.value.length : -1;
   }
 
   /** The length of a string value without reading it out; -1 for a container. */
   stringLength(): number {
-    const value = this.#stored;
-    if (typeof value === "number") return valueArena.length(value);
-    return typeof value === "string" ? value.length : -1;
+    const record = this.#record;
+    if (typeof record === "number") return recordArena.valueLength(record);
+    return typeof record.value === "string" ? record.value.length : -1;
   }
 
   /**
    * Copies a string value's bytes to `target` at `at` and returns their count, or -1 for a
-   * container (snapshots write values without making strings of them).
+   * container (replies and snapshots write values without making strings of them).
    */
   copyString(target: Uint8Array, at: number): number {
-    const value = this.#stored;
-    if (typeof value === "number") return valueArena.copyTo(value, target, at);
+    const record = this.#record;
+    if (typeof record === "number") return recordArena.copyValue(record, target, at);
+    const value = record.value;
     return typeof value === "string" ? writeLatin1(target, value, at) : -1;
   }
 
-  /** Frees the value's arena slot once the entry has left its store; its value is then "". */
+  /** Frees the arena slot once the entry has left its store; key and value are then "". A
+   * caller that needs the key after the removal reads it first. */
   release(): void {
-    const value = this.#stored;
-    if (typeof value === "number") {
-      valueArena.free(value);
-      this.#stored = "";
-    }
+    const record = this.#record;
+    if (typeof record === "number") recordArena.free(record);
+    this.#record = new HeapRecord("", "");
   }
 }
 
-/** How an entry holds `value`: strings the arena takes as a handle, the rest as they are. */
-function stored(value: Value): string | Container | number {
-  if (typeof value !== "string" || !ValueArena.takes(value.length)) return value;
-  const handle = valueArena.store(value);
-  return handle === -1 ? value : handle;
+/** How an entry holds `key` and `value`: in an arena record when they fit one. */
+function recordOf(key: string, value: Value): number | HeapRecord {
+  if (typeof value === "string" && RecordArena.takes(key.length, value.length)) {
+    const handle = recordArena.store(key, value);
+    if (handle !== -1) return handle;
+  }
+  return new HeapRecord(key, value);
 }
 
 /** Whether `policy` evicts by access frequency (and so keeps counters in `Entry.access`). */
@@ -286,10 +336,18 @@ export class Store {
   /** Removes `entry` when its TTL has passed at `now` (lazy expiry); true when it did. */
   private expireIfDue(entry: Entry, now: number): boolean {
     if (entry.expiresAtMs === 0 || entry.expiresAtMs > now) return false;
-    this.removeEntry(entry);
-    this.stats.expirations++;
-    this.onRemoved?.(this, entry.key, "expired");
+    this.removeFor(entry, "expired");
     return true;
+  }
+
+  /** Removes `entry` because it expired or was evicted: counts it and tells `onRemoved`. */
+  private removeFor(entry: Entry, cause: RemovalCause): void {
+    // The key must be read before the removal frees it.
+    const key = this.onRemoved === null ? "" : entry.key;
+    this.removeEntry(entry);
+    if (cause === "expired") this.stats.expirations++;
+    else this.stats.evictions++;
+    this.onRemoved?.(this, key, cause);
   }
 
   /** `lookup` that also counts keyspace hits and misses, for commands that read a value. */
@@ -388,7 +446,7 @@ export class Store {
     if (entry !== undefined && this.expireIfDue(entry, now)) entry = undefined;
     if (entry === undefined) {
       entry = new Entry(key, value, this.initialAccess(now));
-      this.map.add(entry, hash);
+      this.map.add(entry, hash, key);
       this.filter?.addHash(hash);
       expiresAtMs ??= 0;
     } else {
@@ -416,7 +474,7 @@ export class Store {
   restore(key: string, value: Value, expiresAtMs: number): void {
     const entry = new Entry(key, value, this.initialAccess(this.now()));
     const hash = this.map.hash(key);
-    if (this.map.add(entry, hash) !== undefined) {
+    if (this.map.add(entry, hash, key) !== undefined) {
       throw new Error(`duplicate key in store ${this.index}`);
     }
     this.filter?.addHash(hash);
@@ -431,7 +489,7 @@ export class Store {
 
   /** Counts the change of a container that changed in place. */
   resize(entry: Entry): void {
-    this.signal(entry.key);
+    this.signalEntry(entry);
     this.usedMemoryBytes -= this.sizeOf(entry);
     this.count(entry);
   }
@@ -441,19 +499,19 @@ export class Store {
    * its last `count`, since it changes in place before the store hears of it.
    */
   sizeOf(entry: Entry): number {
-    const bytes = entry.stringBytes();
-    return entry.key.length + ENTRY_OVERHEAD_BYTES +
-      (bytes >= 0 ? bytes : (entry.value as Container).accountedBytes);
+    const bytes = entry.recordBytes();
+    return ENTRY_OVERHEAD_BYTES +
+      (bytes >= 0 ? bytes : entry.keyLength() + (entry.value as Container).accountedBytes);
   }
 
   /** Adds `entry`, with its value as it is now, to `usedMemoryBytes`. */
   private count(entry: Entry): void {
-    let bytes = entry.stringBytes();
+    let bytes = entry.recordBytes();
     if (bytes < 0) {
       const container = entry.value as Container;
-      bytes = container.accountedBytes = container.sizeBytes;
+      bytes = entry.keyLength() + (container.accountedBytes = container.sizeBytes);
     }
-    this.usedMemoryBytes += entry.key.length + ENTRY_OVERHEAD_BYTES + bytes;
+    this.usedMemoryBytes += ENTRY_OVERHEAD_BYTES + bytes;
   }
 
   /** Sets (or with 0 clears) the absolute expiry time. */
@@ -466,7 +524,7 @@ export class Store {
       entry.volatileIndex = -1;
     }
     entry.expiresAtMs = expiresAtMs;
-    this.signal(entry.key);
+    this.signalEntry(entry);
   }
 
   /** Deletes `key`; false when it did not exist (or had expired). */
@@ -479,17 +537,16 @@ export class Store {
 
   /** Removes a live entry from every index and the filter. */
   removeEntry(entry: Entry): void {
-    const hash = this.map.hash(entry.key);
-    const removed = this.map.delete(entry.key, hash);
-    assert(removed === entry, "a removed entry is the map's entry for its key");
+    const hash = entry.keyHash(this.map.seed);
+    this.map.remove(entry, hash);
     if (entry.volatileIndex !== -1) {
       removeAt(this.volatile, entry.volatileIndex, (moved, index) => (moved.volatileIndex = index));
     }
     this.filter?.removeHash(hash);
     this.usedMemoryBytes -= this.sizeOf(entry);
+    this.signalEntry(entry);
     entry.release();
     this.dirty++;
-    this.signal(entry.key);
   }
 
   /** Clients watching keys (WATCH), or null while nobody watches: the common case costs one
@@ -513,6 +570,11 @@ export class Store {
     if (this.watchers!.size === 0) this.watchers = null;
   }
 
+  /** `signal` for an entry, whose key is read only when somebody watches. */
+  private signalEntry(entry: Entry): void {
+    if (this.watchers !== null) this.signal(entry.key);
+  }
+
   /** Tells the watchers of `key` that it changed. */
   private signal(key: string): void {
     if (this.watchers === null) return;
@@ -528,7 +590,7 @@ export class Store {
       }
     }
     for (const entry of this.entries) entry.release();
-    valueArena.trim();
+    recordArena.trim();
     this.map.clear();
     this.volatile.length = 0;
     this.filter?.clear();
@@ -540,7 +602,7 @@ export class Store {
   randomEntry(): Entry | undefined {
     while (this.entries.length > 0) {
       const entry = this.entries[Math.floor(this.random() * this.entries.length)];
-      if (this.lookup(entry.key, false) === entry) return entry;
+      if (!this.expireIfDue(entry, this.now())) return entry;
     }
     return undefined;
   }
@@ -558,10 +620,8 @@ export class Store {
     for (let i = 0; i < count && this.volatile.length > 0; i++) {
       const entry = this.volatile[Math.floor(this.random() * this.volatile.length)];
       if (entry.expiresAtMs <= now) {
-        this.removeEntry(entry);
-        this.stats.expirations++;
+        this.removeFor(entry, "expired");
         expired++;
-        this.onRemoved?.(this, entry.key, "expired");
       }
     }
     return expired > count * ACTIVE_EXPIRE_REPEAT_RATIO;
@@ -574,9 +634,7 @@ export class Store {
     while (this.usedMemoryBytes > limit) {
       const victim = this.evictionCandidate();
       if (victim === undefined) return false;
-      this.removeEntry(victim);
-      this.stats.evictions++;
-      this.onRemoved?.(this, victim.key, "evicted");
+      this.removeFor(victim, "evicted");
     }
     return true;
   }

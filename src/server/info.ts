@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from "../commands/dispatch.ts";
 import type { NodeConfig } from "../config/config.ts";
-import { valueArena } from "../keyspace/_arena.ts";
+import { recordArena } from "../keyspace/_arena.ts";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { Persistence } from "../persistence/persistence.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -57,7 +57,7 @@ export function infoText(
   ]);
   const used = keyspace.usedMemoryBytes;
   const maxMemory = config.stores.reduce((sum, s) => sum + s.maxMemoryBytes, 0);
-  const arena = valueArena.stats();
+  const arena = recordArena.stats();
   section("Memory", [
     ["used_memory", used],
     ["used_memory_human", humanBytes(used)],
@@ -65,10 +65,11 @@ export function infoText(
     ["maxmemory", maxMemory],
     ["maxmemory_human", humanBytes(maxMemory)],
     ["maxmemory_policy", config.stores[0].evictionPolicy],
-    // String values kept as bytes outside the JS heap: slabs held, slots in use, values.
-    ["value_arena_bytes", arena.slabBytes],
-    ["value_arena_used_bytes", arena.slotBytes],
-    ["value_arena_values", arena.values],
+    // Keys with string values kept as bytes outside the JS heap: slabs held, slots in use,
+    // records.
+    ["record_arena_bytes", arena.slabBytes],
+    ["record_arena_used_bytes", arena.slotBytes],
+    ["record_arena_records", arena.records],
   ]);
   section(
     "Persistence",

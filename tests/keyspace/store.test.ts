@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ENTRY_OVERHEAD_BYTES } from "../../src/constants.ts";
 import { HashValue } from "../../src/keyspace/hash.ts";
+import { RECORD_MAX_BYTES, recordArena } from "../../src/keyspace/_arena.ts";
 import { Keyspace, type RemovalCause, Store, type StoreOptions } from "../../src/keyspace/mod.ts";
 import { FakeClock } from "./_clock.ts";
 
@@ -215,7 +216,9 @@ describe("Store: active expiry", () => {
     assert.equal(store.volatileCount, 0);
     assert.equal(store.stats.expirations, 5000);
     let expected = 0;
-    for (let i = 0; i < 100; i++) expected += `p${i}`.length + 1 + ENTRY_OVERHEAD_BYTES;
+    for (let i = 0; i < 100; i++) {
+      expected += recordArena.slotBytesFor(`p${i}`.length, 1) + ENTRY_OVERHEAD_BYTES;
+    }
     assert.equal(store.usedMemoryBytes, expected);
   });
 
@@ -271,20 +274,29 @@ describe("Store: options", () => {
   });
 });
 
-describe("Store: values kept in the value arena", () => {
-  it("agrees with a Map through random sets, overwrites and deletes of distinct byte values", () => {
+describe("Store: keys and values kept in the record arena", () => {
+  it("agrees with a Map through random sets, overwrites and deletes of strings and containers", () => {
     const store = makeStore();
-    const model = new Map<string, string>();
+    const model = new Map<string, string | HashValue>();
     let seed = 99;
     const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
     for (let op = 0; op < 20_000; op++) {
       const key = `k${Math.floor(random() * 500)}`;
-      if (random() < 0.3) {
+      const dice = random();
+      if (dice < 0.3) {
         store.delete(key);
         model.delete(key);
+      } else if (dice < 0.4) {
+        // A container leaves the arena; a string after it comes back.
+        const hash = new HashValue();
+        hash.set("f", String(op));
+        store.set(key, hash);
+        model.set(key, hash);
       } else {
-        // 0-300 bytes: both sides of the arena's 16-byte minimum, every byte value.
-        const length = Math.floor(random() * 300);
+        // Mostly 0-300 bytes, some past the arena's record size: records move in and out.
+        const length = random() < 0.05
+          ? RECORD_MAX_BYTES - 3 + Math.floor(random() * 6)
+          : Math.floor(random() * 300);
         let value = "";
         for (let i = 0; i < length; i++) value += String.fromCharCode((op * 31 + i * 7) & 0xff);
         store.set(key, value);
@@ -292,11 +304,16 @@ describe("Store: values kept in the value arena", () => {
       }
     }
     assert.equal(store.size, model.size);
+    let accounted = 0;
     for (const [key, value] of model) {
       const entry = store.lookup(key, false)!;
+      assert.equal(entry.key, key);
       assert.equal(entry.value, value, key);
-      assert.equal(entry.stringLength(), value.length);
+      assert.equal(entry.stringLength(), typeof value === "string" ? value.length : -1);
+      accounted += store.sizeOf(entry);
     }
+    assert.deepEqual(new Set(store.map.keys()), new Set(model.keys()));
+    assert.equal(store.usedMemoryBytes, accounted);
   });
 
   it("reads a value out before its key is removed, so a command can still use it", () => {
@@ -311,16 +328,20 @@ describe("Store: values kept in the value arena", () => {
 });
 
 describe("Store and Keyspace: memory accounting", () => {
-  it("accounts key bytes, value bytes and the entry overhead", () => {
+  it("accounts a record's arena slot (or a long one's bytes) and the entry overhead", () => {
     const store = makeStore();
+    // Key, value and the 4-byte header, rounded up to the size class: 12 -> 16, 19 -> 24, 6 -> 16.
     store.set("key", "value");
-    assert.equal(store.usedMemoryBytes, 3 + 5 + ENTRY_OVERHEAD_BYTES);
+    assert.equal(store.usedMemoryBytes, 16 + ENTRY_OVERHEAD_BYTES);
     store.set("key", "longer value");
-    assert.equal(store.usedMemoryBytes, 3 + 12 + ENTRY_OVERHEAD_BYTES);
+    assert.equal(store.usedMemoryBytes, 24 + ENTRY_OVERHEAD_BYTES);
     store.set("k2", "");
-    assert.equal(store.usedMemoryBytes, 3 + 12 + 2 + 2 * ENTRY_OVERHEAD_BYTES);
+    assert.equal(store.usedMemoryBytes, 24 + 16 + 2 * ENTRY_OVERHEAD_BYTES);
     store.delete("key");
-    assert.equal(store.usedMemoryBytes, 2 + ENTRY_OVERHEAD_BYTES);
+    assert.equal(store.usedMemoryBytes, 16 + ENTRY_OVERHEAD_BYTES);
+    // Past the arena's record size, key and value are JavaScript strings, counted by length.
+    store.set("big", "b".repeat(RECORD_MAX_BYTES));
+    assert.equal(store.usedMemoryBytes, 16 + 3 + RECORD_MAX_BYTES + 2 * ENTRY_OVERHEAD_BYTES);
     store.flush();
     assert.equal(store.usedMemoryBytes, 0);
   });
@@ -341,7 +362,7 @@ describe("Store and Keyspace: memory accounting", () => {
     store.set("h", hash); // written back whole, as a command that rebuilt it would
     assert.equal(store.usedMemoryBytes, counted());
     store.set("h", "str");
-    assert.equal(store.usedMemoryBytes, 1 + 3 + ENTRY_OVERHEAD_BYTES);
+    assert.equal(store.usedMemoryBytes, recordArena.slotBytesFor(1, 3) + ENTRY_OVERHEAD_BYTES);
     const other = new HashValue();
     other.set("a", "b");
     store.set("h", other);
@@ -366,12 +387,13 @@ describe("Store and Keyspace: memory accounting", () => {
     const keyspace = new Keyspace([{ name: "a", ...options }, { name: "b", ...options }], clock);
     keyspace.store(0).set("x", "1234");
     keyspace.find("b")!.set("yy", "12345678");
-    assert.equal(keyspace.store(0).usedMemoryBytes, 5 + ENTRY_OVERHEAD_BYTES);
-    assert.equal(keyspace.store(1).usedMemoryBytes, 10 + ENTRY_OVERHEAD_BYTES);
-    assert.equal(keyspace.usedMemoryBytes, 15 + 2 * ENTRY_OVERHEAD_BYTES);
+    // 9 and 14 bytes with the record header: the 16-byte class both.
+    assert.equal(keyspace.store(0).usedMemoryBytes, 16 + ENTRY_OVERHEAD_BYTES);
+    assert.equal(keyspace.store(1).usedMemoryBytes, 16 + ENTRY_OVERHEAD_BYTES);
+    assert.equal(keyspace.usedMemoryBytes, 32 + 2 * ENTRY_OVERHEAD_BYTES);
     assert.equal(keyspace.keyCount, 2);
     keyspace.store(1).flush();
-    assert.equal(keyspace.usedMemoryBytes, 5 + ENTRY_OVERHEAD_BYTES);
+    assert.equal(keyspace.usedMemoryBytes, 16 + ENTRY_OVERHEAD_BYTES);
   });
 
   it("keeps the total equal to the sum of its entries through random operations", () => {

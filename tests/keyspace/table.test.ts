@@ -1,16 +1,18 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { hashString } from "../../src/_hash.ts";
+import { hashBytes, hashString } from "../../src/_hash.ts";
 import { KeyTable } from "../../src/keyspace/_table.ts";
 import { xorshift32 } from "../../src/_random.ts";
 
-interface Item {
-  key: string;
-  n: number;
+class Item {
+  constructor(readonly key: string, readonly n: number) {}
+  hasKey(key: string): boolean {
+    return this.key === key;
+  }
 }
 
 function item(key: string, n: number): Item {
-  return { key, n };
+  return new Item(key, n);
 }
 
 /** Checks every key of `model` is found with its item and a sample of absent keys is not. */
@@ -26,7 +28,7 @@ function assertSameAs(table: KeyTable<Item>, model: Map<string, Item>, keySpace:
 
 describe("KeyTable", () => {
   for (const seed of [1, 0x9e3779b9, 12345]) {
-    it(`agrees with a Map through 20,000 random adds and deletes (seed ${seed})`, () => {
+    it(`agrees with a Map through 20,000 random adds, deletes and removes (seed ${seed})`, () => {
       const random = xorshift32(seed);
       const table = new KeyTable<Item>(seed);
       const model = new Map<string, Item>();
@@ -40,9 +42,13 @@ describe("KeyTable", () => {
           const present = table.add(added);
           assert.equal(present, model.get(key), "add returns the present item");
           if (present === undefined) model.set(key, added);
-        } else {
+        } else if (random() < 0.5 || !model.has(key)) {
           const removed = table.delete(key);
           assert.equal(removed, model.get(key), "delete returns the removed item");
+          model.delete(key);
+        } else {
+          // By identity, as a store removes an entry it holds.
+          table.remove(model.get(key)!, table.hash(key));
           model.delete(key);
         }
         if (op % 1000 === 0) assertSameAs(table, model, keySpace);
@@ -71,6 +77,13 @@ describe("KeyTable", () => {
     assert.equal(table.get("\x01"), undefined);
   });
 
+  it("refuses to remove an item that is not in the table", () => {
+    const table = new KeyTable<Item>(3);
+    table.add(item("a", 1));
+    assert.throws(() => table.remove(item("a", 1), table.hash("a")), /not in the table/);
+    assert.equal(table.get("a")?.n, 1);
+  });
+
   it("clear empties the table", () => {
     const table = new KeyTable<Item>(3);
     for (let n = 0; n < 100; n++) table.add(item(`${n}`, n));
@@ -82,6 +95,16 @@ describe("KeyTable", () => {
 });
 
 describe("hashString", () => {
+  it("gives what hashBytes gives for the same bytes, at every length and byte value", () => {
+    const random = xorshift32(5);
+    const bytes = new Uint8Array(80);
+    for (let length = 0; length <= 64; length++) {
+      for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
+      const text = String.fromCharCode(...bytes.subarray(3, 3 + length));
+      assert.equal(hashBytes(bytes, 3, 3 + length, 77), hashString(text, 77), `length ${length}`);
+    }
+  });
+
   it("spreads sequential keys evenly over the low bits (the slot index)", () => {
     const buckets = new Array(256).fill(0);
     const count = 256 * 400;
