@@ -242,13 +242,20 @@ export class RecordArena {
     const slab = this.slabs[handle >>> SLOT_BITS];
     const offset = (handle & SLOT_MASK) * this.slabSlotBytes[handle >>> SLOT_BITS];
     const start = offset + HEADER_BYTES + (slab[offset] | (slab[offset + 1] << 8));
-    const length = slab[offset + 2] | (slab[offset + 3] << 8);
-    if (length <= COPY_LOOP_MAX_BYTES) {
-      for (let i = 0; i < length; i++) target[at + i] = slab[start + i];
-    } else {
-      target.set(slab.subarray(start, start + length), at);
-    }
-    return length;
+    return copyBytes(slab, start, slab[offset + 2] | (slab[offset + 3] << 8), target, at);
+  }
+
+  /** Copies the key's bytes to `target` at `at`; returns their count. */
+  copyKey(handle: number, target: Uint8Array, at: number): number {
+    const slab = this.slabs[handle >>> SLOT_BITS];
+    const offset = (handle & SLOT_MASK) * this.slabSlotBytes[handle >>> SLOT_BITS];
+    return copyBytes(
+      slab,
+      offset + HEADER_BYTES,
+      slab[offset] | (slab[offset + 1] << 8),
+      target,
+      at,
+    );
   }
 
   /** Returns the record's slot to its class; the handle must not be used again. */
@@ -330,6 +337,22 @@ export class RecordArena {
     slab[offset + 3] = value.length >>> 8;
     writeLatin1(slab, value, offset + HEADER_BYTES + keyLength);
   }
+}
+
+/** Copies `length` bytes of `slab` from `start` to `target` at `at`; returns `length`. */
+function copyBytes(
+  slab: Buffer,
+  start: number,
+  length: number,
+  target: Uint8Array,
+  at: number,
+): number {
+  if (length <= COPY_LOOP_MAX_BYTES) {
+    for (let i = 0; i < length; i++) target[at + i] = slab[start + i];
+  } else {
+    target.set(slab.subarray(start, start + length), at);
+  }
+  return length;
 }
 
 /** The process's arena (see the module comment). */

@@ -176,6 +176,13 @@ export class Entry {
     return typeof value === "string" ? writeLatin1(target, value, at) : -1;
   }
 
+  /** Copies the key's bytes to `target` at `at` and returns their count (snapshots). */
+  copyKey(target: Uint8Array, at: number): number {
+    const record = this.#record;
+    if (typeof record === "number") return recordArena.copyKey(record, target, at);
+    return writeLatin1(target, record.key, at);
+  }
+
   /** Frees the arena slot once the entry has left its store; key and value are then "". A
    * caller that needs the key after the removal reads it first. */
   release(): void {

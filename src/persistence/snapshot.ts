@@ -31,8 +31,8 @@ export class SnapshotError extends Error {
 /** Serializes every store with `persist` on, at this instant (synchronously). */
 export function encodeSnapshot(keyspace: Keyspace): Uint8Array {
   const now = keyspace.clock.realtimeMs();
-  // Entries are held, not their values: this runs in one go, and a string value is copied
-  // straight from wherever the entry keeps it.
+  // Entries are held, not their keys and values: this runs in one go, and key and string value
+  // are copied straight from wherever the entry keeps them.
   type Item = { db: number; entry: Entry; elements: string[] | null };
   const items: Item[] = [];
   let size = MAGIC.length + 1 + 8;
@@ -40,7 +40,7 @@ export function encodeSnapshot(keyspace: Keyspace): Uint8Array {
     if (!store.options.persist) continue;
     for (const entry of store.entries) {
       if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= now) continue;
-      size += 1 + 2 + 8 + 4 + entry.key.length;
+      size += 1 + 2 + 8 + 4 + entry.keyLength();
       const length = entry.stringLength();
       if (length >= 0) {
         size += 4 + length;
@@ -64,7 +64,8 @@ export function encodeSnapshot(keyspace: Keyspace): Uint8Array {
     offset = buffer.writeUInt8(elements === null ? KIND_STRING : KIND_CONTAINER, offset);
     offset = buffer.writeUInt16BE(db, offset);
     offset = buffer.writeDoubleBE(entry.expiresAtMs, offset);
-    text(entry.key);
+    offset = buffer.writeUInt32BE(entry.keyLength(), offset);
+    offset += entry.copyKey(buffer, offset);
     if (elements === null) {
       offset = buffer.writeUInt32BE(entry.stringLength(), offset);
       offset += entry.copyString(buffer, offset);

@@ -24,6 +24,9 @@ function assertRecord(arena: RecordArena, handle: number, key: string, value: st
   assert.equal(copy[0], 0, "copies start where told");
   assert.equal(copy[value.length + 1], 0, "and write nothing past the value");
   assert.equal(String.fromCharCode(...copy.subarray(1, value.length + 1)), value);
+  const keyCopy = new Uint8Array(key.length + 1);
+  assert.equal(arena.copyKey(handle, keyCopy, 1), key.length);
+  assert.equal(String.fromCharCode(...keyCopy.subarray(1)), key);
 }
 
 describe("RecordArena", () => {
