@@ -25,28 +25,61 @@ export class ProtocolError extends Error {
   override name = "ProtocolError";
 }
 
-/** Arguments up to this size (command names, mostly) are built with `String.fromCharCode`,
- * several times cheaper than a native slice for so few bytes on Deno. */
-const SHORT_ARG_BYTES = 4;
+/** Arguments up to this size are built with one fixed-arity `String.fromCharCode` call where
+ * that beats the native slice: on Deno the slice is a call into Rust, 40 ns for a 16-byte key
+ * against 14; on Bun the slice takes 20 ns at any length and wins above 4 bytes. */
+const SHORT_ARG_BYTES = typeof navigator === "object" && navigator.userAgent?.startsWith("Deno/")
+  ? 16
+  : 4;
 
-function shortLatin1(buffer: Uint8Array, start: number, size: number): string {
+function shortLatin1(b: Uint8Array, s: number, size: number): string {
+  const f = String.fromCharCode;
+  // deno-fmt-ignore
   switch (size) {
-    case 0:
-      return "";
-    case 1:
-      return String.fromCharCode(buffer[start]);
-    case 2:
-      return String.fromCharCode(buffer[start], buffer[start + 1]);
-    case 3:
-      return String.fromCharCode(buffer[start], buffer[start + 1], buffer[start + 2]);
-    default:
-      return String.fromCharCode(
-        buffer[start],
-        buffer[start + 1],
-        buffer[start + 2],
-        buffer[start + 3],
-      );
+    case 0: return "";
+    case 1: return f(b[s]);
+    case 2: return f(b[s], b[s + 1]);
+    case 3: return f(b[s], b[s + 1], b[s + 2]);
+    case 4: return f(b[s], b[s + 1], b[s + 2], b[s + 3]);
+    case 5: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4]);
+    case 6: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5]);
+    case 7: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6]);
+    case 8: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7]);
+    case 9: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8]);
+    case 10: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9]);
+    case 11: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10]);
+    case 12: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11]);
+    case 13: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12]);
+    case 14: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13]);
+    case 15: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14]);
+    case 16: return f(b[s], b[s + 1], b[s + 2], b[s + 3], b[s + 4], b[s + 5], b[s + 6], b[s + 7], b[s + 8], b[s + 9], b[s + 10], b[s + 11], b[s + 12], b[s + 13], b[s + 14], b[s + 15]);
+    default: throw new RangeError(`shortLatin1: ${size} bytes`);
   }
+}
+
+/** Command names seen lately, by a hash of their bytes. A name found here is the same string
+ * object as last time, whose hash the command table's `Map` has cached: 5 ns a lookup against
+ * 30 for a new string. Any first argument may land here; the table stays this size. */
+const NAME_SLOTS = 256;
+/** Longer first arguments are not looked for (no command name is this long). */
+const NAME_MAX_BYTES = 20;
+const names: string[] = new Array(NAME_SLOTS).fill("");
+
+/** `buffer[start, start + size)` as a string, from `names` when it was seen before. */
+function commandName(buffer: Buffer, start: number, size: number): string {
+  if (size > NAME_MAX_BYTES) return readLatin1(buffer, start, start + size);
+  let hash = size;
+  for (let i = 0; i < size; i++) hash = Math.imul(hash ^ buffer[start + i], 0x01000193);
+  const slot = (hash ^ (hash >>> 15)) & (NAME_SLOTS - 1);
+  const cached = names[slot];
+  if (cached.length === size) {
+    let i = 0;
+    while (i < size && cached.charCodeAt(i) === buffer[start + i]) i++;
+    if (i === size) return cached;
+  }
+  return names[slot] = size <= SHORT_ARG_BYTES
+    ? shortLatin1(buffer, start, size)
+    : readLatin1(buffer, start, start + size);
 }
 
 const CR = 13;
@@ -234,7 +267,9 @@ export class RespParser {
       const dataEnd = dataStart + size;
       if (dataEnd + 2 > length) return this.incomplete(dataEnd + 2);
       argv.push(
-        size <= SHORT_ARG_BYTES
+        i === 0
+          ? commandName(buffer, dataStart, size)
+          : size <= SHORT_ARG_BYTES
           ? shortLatin1(buffer, dataStart, size)
           : readLatin1(buffer, dataStart, dataEnd),
       );

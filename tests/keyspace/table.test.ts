@@ -57,6 +57,30 @@ describe("KeyTable", () => {
     });
   }
 
+  it("tells apart keys whose hashes share a home slot, differ only in high bits, or are equal", () => {
+    // The same low 20 bits for every key: one long run of slots, where hashes differ only in
+    // their high bits; pairs of keys with equal hashes are told apart by their keys.
+    const hashOf = (n: number) => ((n >> 1) << 20) | 5;
+    const table = new KeyTable<Item>(1);
+    const model = new Map<string, Item>();
+    for (let n = 0; n < 400; n++) {
+      const added = item(`k${n}`, n);
+      assert.equal(table.add(added, hashOf(n)), undefined);
+      model.set(added.key, added);
+    }
+    for (let n = 0; n < 400; n++) assert.equal(table.get(`k${n}`, hashOf(n))?.n, n);
+    for (let n = 0; n < 400; n += 3) {
+      assert.equal(table.delete(`k${n}`, hashOf(n))?.n, n);
+      model.delete(`k${n}`);
+    }
+    for (let n = 1; n < 400; n += 3) {
+      table.remove(model.get(`k${n}`)!, hashOf(n));
+      model.delete(`k${n}`);
+    }
+    for (let n = 0; n < 400; n++) assert.equal(table.get(`k${n}`, hashOf(n)), model.get(`k${n}`));
+    assert.equal(table.size, model.size);
+  });
+
   it("grows under load and shrinks back after deletes", () => {
     const table = new KeyTable<Item>(7);
     for (let n = 0; n < 10_000; n++) assert.equal(table.add(item(`key:${n}`, n)), undefined);

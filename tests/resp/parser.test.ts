@@ -131,6 +131,30 @@ describe("RespParser: well-formed input", () => {
     assert.deepEqual(parse(bytewise(text)).commands, expected);
   });
 
+  it("builds arguments of every length from 0 to 40 byte-exact, in first and later places", () => {
+    // Short arguments are built char by char and first ones may come from the name cache: both
+    // paths, at every length, with high bytes and NUL in them.
+    for (let length = 0; length <= 40; length++) {
+      const arg = Array.from({ length }, (_, i) => String.fromCharCode((i * 37 + length) & 255))
+        .join("");
+      const argv = [arg, arg, `x${arg}`];
+      assert.deepEqual(parse([multibulk(argv)]).commands, [argv], `length ${length}`);
+    }
+  });
+
+  it("returns each first argument as sent, however many distinct ones share the name cache", () => {
+    // 5,000 distinct first arguments overflow the 256-slot cache many times over; each one, and
+    // a repeat of each, must come back with its own bytes.
+    const names = Array.from({ length: 5000 }, (_, n) => `c${n}`);
+    const text = names.map((name) => multibulk([name, "k"]) + multibulk([name])).join("");
+    const expected = names.flatMap((name) => [[name, "k"], [name]]);
+    assert.deepEqual(parse([text]).commands, expected);
+    assert.deepEqual(parse([multibulk(["get", "k"]), multibulk(["GET", "k"])]).commands, [
+      ["get", "k"],
+      ["GET", "k"],
+    ]);
+  });
+
   it("assembles a 1 MiB bulk that arrives in many chunks of odd sizes", () => {
     const value = Array.from({ length: 1 << 20 }, (_, i) => String.fromCharCode(i % 251)).join(
       "",
