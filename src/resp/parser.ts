@@ -112,6 +112,7 @@ export class RespParser {
   private residueLength = 0;
   /** Do not try to parse again before the residue has this many bytes (a large bulk arriving). */
   private neededBytes = 0;
+  /** The last command parsed; each parse makes a new array, so a callee may keep it. */
   private argv: string[] = [];
   private pos = 0;
   /** Bytes of complete commands parsed so far (AOF replay reports offsets with it). */
@@ -154,7 +155,6 @@ export class RespParser {
       this.consumedBytes += end - start;
       start = end;
       const argv = this.argv;
-      this.argv = [];
       // An empty inline line is skipped, as Redis does.
       if (argv.length > 0) onCommand(argv);
     }
@@ -248,8 +248,9 @@ export class RespParser {
       throw new ProtocolError("Protocol error: invalid multibulk length");
     }
     let pos = headerEnd + 2;
-    const argv = this.argv;
-    argv.length = 0;
+    // A new array per command, filled by index and published once complete. (Resetting a
+    // shared one with `length = 0` and pushing cost V8 50 ns a command.)
+    const argv: string[] = [];
     for (let i = 0; i < count; i++) {
       if (pos >= length) return this.incomplete(pos + 1);
       if (buffer[pos] !== DOLLAR) {
@@ -266,22 +267,20 @@ export class RespParser {
       const dataStart = lineEnd + 2;
       const dataEnd = dataStart + size;
       if (dataEnd + 2 > length) return this.incomplete(dataEnd + 2);
-      argv.push(
-        i === 0
-          ? commandName(buffer, dataStart, size)
-          : size <= SHORT_ARG_BYTES
-          ? shortLatin1(buffer, dataStart, size)
-          : readLatin1(buffer, dataStart, dataEnd),
-      );
+      argv[i] = i === 0
+        ? commandName(buffer, dataStart, size)
+        : size <= SHORT_ARG_BYTES
+        ? shortLatin1(buffer, dataStart, size)
+        : readLatin1(buffer, dataStart, dataEnd);
       pos = dataEnd + 2;
     }
+    this.argv = argv;
     return pos;
   }
 
   /** Notes how many bytes (counted from the command's start) must arrive before parsing again. */
   private incomplete(neededEnd: number): number {
     this.neededBytes = neededEnd;
-    this.argv.length = 0;
     return INCOMPLETE;
   }
 
