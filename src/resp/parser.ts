@@ -7,7 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { MAX_INLINE_BYTES } from "../constants.ts";
-import { readLatin1 } from "./_latin1.ts";
+import { forgetSource, noteSource, ON_DENO, readLatin1 } from "./_latin1.ts";
 
 /** Limits applied while parsing, from the config. */
 export interface ParserLimits {
@@ -28,9 +28,7 @@ export class ProtocolError extends Error {
 /** Arguments up to this size are built with one fixed-arity `String.fromCharCode` call where
  * that beats the native slice: on Deno the slice is a call into Rust, 40 ns for a 16-byte key
  * against 14; on Bun the slice takes 20 ns at any length and wins above 4 bytes. */
-const SHORT_ARG_BYTES = typeof navigator === "object" && navigator.userAgent?.startsWith("Deno/")
-  ? 16
-  : 4;
+const SHORT_ARG_BYTES = ON_DENO ? 16 : 4;
 
 function shortLatin1(b: Uint8Array, s: number, size: number): string {
   const f = String.fromCharCode;
@@ -145,18 +143,24 @@ export class RespParser {
     }
     this.neededBytes = 0;
     let start = 0;
-    while (start < length) {
-      this.pos = start;
-      const first = buffer[start];
-      const end = first === STAR
-        ? this.parseMultibulk(buffer, length)
-        : this.parseInline(buffer, length);
-      if (end === INCOMPLETE) break;
-      this.consumedBytes += end - start;
-      start = end;
-      const argv = this.argv;
-      // An empty inline line is skipped, as Redis does.
-      if (argv.length > 0) onCommand(argv);
+    try {
+      while (start < length) {
+        this.pos = start;
+        const first = buffer[start];
+        const end = first === STAR
+          ? this.parseMultibulk(buffer, length)
+          : this.parseInline(buffer, length);
+        if (end === INCOMPLETE) break;
+        this.consumedBytes += end - start;
+        start = end;
+        const argv = this.argv;
+        // An empty inline line is skipped, as Redis does.
+        if (argv.length > 0) onCommand(argv);
+        forgetSource();
+      }
+    } finally {
+      // The bytes noted for the last argument may be reused by the runtime once this returns.
+      forgetSource();
     }
     this.keep(buffer, start, length);
   }
@@ -267,11 +271,15 @@ export class RespParser {
       const dataStart = lineEnd + 2;
       const dataEnd = dataStart + size;
       if (dataEnd + 2 > length) return this.incomplete(dataEnd + 2);
-      argv[i] = i === 0
-        ? commandName(buffer, dataStart, size)
-        : size <= SHORT_ARG_BYTES
-        ? shortLatin1(buffer, dataStart, size)
-        : readLatin1(buffer, dataStart, dataEnd);
+      if (i === 0) argv[i] = commandName(buffer, dataStart, size);
+      else if (size <= SHORT_ARG_BYTES) argv[i] = shortLatin1(buffer, dataStart, size);
+      else {
+        const text = readLatin1(buffer, dataStart, dataEnd);
+        // A store that keeps this argument (SET's value) copies these bytes instead of
+        // encoding the string back; they stay put while the command runs.
+        noteSource(text, buffer, dataStart);
+        argv[i] = text;
+      }
       pos = dataEnd + 2;
     }
     this.argv = argv;
