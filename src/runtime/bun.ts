@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { concat } from "../_bytes.ts";
-import { endOfTurn } from "./_batch.ts";
+import { endOfTurn, Outbox } from "./_batch.ts";
 import { nodeFileSystem } from "./node_fs.ts";
 import { bindNodeUdp } from "./node_udp.ts";
 import type { Runtime, SignalName, TcpConnection, TcpHandlers, TcpListenOptions } from "./types.ts";
@@ -60,8 +59,7 @@ const queueFlush = endOfTurn((conn: BunConnection) => conn.flush());
 class BunConnection implements TcpConnection {
   data: unknown = undefined;
   readonly remoteAddress: string;
-  private queue: Uint8Array[] = [];
-  private queuedBytes = 0;
+  private readonly outbox = new Outbox();
   /** Queued (`queueFlush`) to write at the end of this turn. */
   private flushWaiting = false;
   /** The kernel buffer was full; Bun calls `drain` when it has room. */
@@ -77,9 +75,8 @@ class BunConnection implements TcpConnection {
 
   write(data: Uint8Array): void {
     if (this.closed || this.closing) return;
-    // A copy: `data` may be a Buffer, whose slice() is a view, and the caller reuses it.
-    this.queue.push(Uint8Array.prototype.slice.call(data));
-    this.queuedBytes += data.length;
+    // Copied: replies go out at the end of the turn, and the caller reuses `data`.
+    this.outbox.push(data);
     if (!this.flushWaiting && !this.blocked) {
       this.flushWaiting = true;
       queueFlush(this);
@@ -93,7 +90,7 @@ class BunConnection implements TcpConnection {
   }
 
   pendingBytes(): number {
-    return this.queuedBytes;
+    return this.outbox.size;
   }
 
   pause(): void {
@@ -124,18 +121,17 @@ class BunConnection implements TcpConnection {
 
   drain(): void {
     this.blocked = false;
-    const chunk = this.queue.length > 1 ? concat(this.queue) : this.queue[0];
-    this.queue = [];
-    if (chunk !== undefined) {
-      const written = this.socket.write(chunk);
+    if (this.outbox.size > 0) {
+      const queued = this.outbox.size;
+      // Bun's write is synchronous: what it returns has been copied out of the outbox.
+      const written = this.socket.write(this.outbox.peek());
       if (written < 0) {
         // The socket is closed: nothing queued will go out.
-        this.queuedBytes = 0;
+        this.outbox.clear();
         return;
       }
-      this.queuedBytes -= written;
-      if (written < chunk.length) {
-        this.queue.push(chunk.subarray(written));
+      this.outbox.consume(written);
+      if (written < queued) {
         this.blocked = true;
         return;
       }
@@ -150,7 +146,7 @@ class BunConnection implements TcpConnection {
   close(): void {
     if (this.closing || this.closed) return;
     this.closing = true;
-    if (this.queue.length === 0 && !this.flushWaiting) this.socket.end();
+    if (this.outbox.size === 0 && !this.flushWaiting) this.socket.end();
   }
 }
 

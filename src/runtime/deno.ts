@@ -5,8 +5,7 @@
  * @module
  */
 import process from "node:process";
-import { concat } from "../_bytes.ts";
-import { endOfTurn } from "./_batch.ts";
+import { endOfTurn, Outbox } from "./_batch.ts";
 import { nodeFileSystem } from "./node_fs.ts";
 import { bindNodeUdp } from "./node_udp.ts";
 import type {
@@ -26,8 +25,9 @@ const queueFlush = endOfTurn((conn: DenoConnection) => conn.startFlush());
 class DenoConnection implements TcpConnection {
   data: unknown = undefined;
   readonly remoteAddress: string;
-  private queue: Uint8Array[] = [];
-  private queuedBytes = 0;
+  private readonly outbox = new Outbox();
+  /** Bytes handed to a write that has not completed. */
+  private sendingBytes = 0;
   private writing = false;
   /** Queued (`queueFlush`) to write at the end of this turn. */
   private flushWaiting = false;
@@ -44,9 +44,7 @@ class DenoConnection implements TcpConnection {
   write(data: Uint8Array): void {
     if (this.closed || this.closing) return;
     // Deno has no synchronous socket write, so the bytes are copied before the caller reuses them.
-    // A copy: `data` may be a Buffer, whose slice() is a view, and the caller reuses it.
-    this.queue.push(Uint8Array.prototype.slice.call(data));
-    this.queuedBytes += data.length;
+    this.outbox.push(data);
     if (!this.writing && !this.flushWaiting) {
       this.flushWaiting = true;
       queueFlush(this);
@@ -60,7 +58,7 @@ class DenoConnection implements TcpConnection {
   }
 
   pendingBytes(): number {
-    return this.queuedBytes;
+    return this.outbox.size + this.sendingBytes;
   }
 
   pause(): void {
@@ -83,14 +81,15 @@ class DenoConnection implements TcpConnection {
   private async flush(): Promise<void> {
     this.writing = true;
     try {
-      while (this.queue.length > 0 && !this.closed) {
-        const chunk = this.queue.length === 1 ? this.queue[0] : concat(this.queue);
-        this.queue = [];
+      while (this.outbox.size > 0 && !this.closed) {
+        const chunk = this.outbox.detach();
+        this.sendingBytes = chunk.length;
         let offset = 0;
         while (offset < chunk.length) {
           offset += await this.conn.write(chunk.subarray(offset));
         }
-        this.queuedBytes -= chunk.length;
+        this.sendingBytes = 0;
+        this.outbox.recycle(chunk);
       }
     } catch {
       this.destroy();
@@ -105,8 +104,8 @@ class DenoConnection implements TcpConnection {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
-    this.queue = [];
-    this.queuedBytes = 0;
+    this.outbox.clear();
+    this.sendingBytes = 0;
     try {
       this.conn.close();
     } catch {
