@@ -182,6 +182,12 @@ export class RecordArena {
     return this.slabSlotBytes[handle >>> SLOT_BITS];
   }
 
+  /** The record's first byte (a read that brings its cache line in; see `Store.prefetch`). */
+  firstByte(handle: number): number {
+    const slab = this.slabs[handle >>> SLOT_BITS];
+    return slab[(handle & SLOT_MASK) * this.slabSlotBytes[handle >>> SLOT_BITS]];
+  }
+
   /** The key's length in bytes. */
   keyLength(handle: number): number {
     const slab = this.slabs[handle >>> SLOT_BITS];

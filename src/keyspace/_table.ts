@@ -91,6 +91,19 @@ export class KeyTable<T extends Keyed> {
     }
   }
 
+  /**
+   * The first item filed under `hash`, without comparing keys, or undefined: reading it brings the
+   * index slot, the hash and the item into the cache (see `Store.prefetch`).
+   */
+  peek(hash: number): T | undefined {
+    const { slots, hashes, items, mask } = this;
+    for (let i = hash & mask;; i = (i + 1) & mask) {
+      const slot = slots[i];
+      if (slot === EMPTY) return undefined;
+      if (hashes[slot - 1] === hash) return items[slot - 1];
+    }
+  }
+
   /** Whether an item has `key`. */
   has(key: string): boolean {
     return this.get(key) !== undefined;

@@ -9,6 +9,8 @@ import type { Dispatcher } from "../commands/dispatch.ts";
 import { encodePush, type PubSub, type Subscriber } from "../commands/pubsub.ts";
 import type { ClientKillFilter, ClientState, UserRole } from "../commands/types.ts";
 import { ProtocolError, RespParser } from "../resp/parser.ts";
+import { scanKeys } from "../resp/_scan.ts";
+import { PREFETCH_KEYS } from "../keyspace/store.ts";
 import { listening } from "./listen.ts";
 import { ReplyWriter } from "../resp/writer.ts";
 import type { Runtime, TcpConnection, TcpListener, TlsOptions } from "../runtime/types.ts";
@@ -127,6 +129,9 @@ export class RespServer {
   private tlsListener: TcpListener | null = null;
   private nextId = 1;
   private readonly out = new ReplyWriter();
+  /** Where `scanKeys` notes a read's keys, for `Store.prefetch`. */
+  private readonly keyStarts = new Int32Array(PREFETCH_KEYS);
+  private readonly keyEnds = new Int32Array(PREFETCH_KEYS);
   private stopping = false;
   /** Where closed connections' subscriptions are dropped. */
   pubsub: PubSub | null = null;
@@ -223,6 +228,11 @@ export class RespServer {
     const keyspace = this.dispatcher.keyspace;
     keyspace.pinTime();
     client.lastActiveMs = keyspace.store(0).pinnedNowMs;
+    // A pipelined batch: fetch its keys together before running it (one command gains nothing).
+    if (client.parser.bufferedBytes === 0) {
+      const count = scanKeys(bytes, this.keyStarts, this.keyEnds);
+      if (count > 1) keyspace.store(client.db).prefetch(bytes, this.keyStarts, this.keyEnds, count);
+    }
     try {
       client.parser.feed(bytes, (argv) => this.command(client, argv));
     } catch (error) {

@@ -327,6 +327,29 @@ describe("Store: keys and values kept in the record arena", () => {
   });
 });
 
+describe("Store: prefetch", () => {
+  it("reads ahead present, absent and container keys without changing values, stats or access", () => {
+    const store = makeStore({ evictionPolicy: "allkeys-lfu" });
+    store.set("a", "1".repeat(50));
+    store.set("b", "2".repeat(RECORD_MAX_BYTES + 10)); // too long for the arena
+    const hash = new HashValue();
+    hash.set("f", "v");
+    store.set("h", hash);
+    const text = "abhz";
+    const bytes = new TextEncoder().encode(text);
+    const starts = Int32Array.from([0, 1, 2, 3]);
+    const ends = Int32Array.from([1, 2, 3, 4]);
+    const before = { stats: { ...store.stats }, access: store.lookup("a", false)!.access };
+    assert.equal(typeof store.prefetch(bytes, starts, ends, 4), "number");
+    assert.deepEqual(store.stats, before.stats);
+    assert.equal(store.lookup("a", false)!.access, before.access);
+    assert.equal(store.lookup("a", false)!.value, "1".repeat(50));
+    assert.equal(store.lookup("b", false)!.value, "2".repeat(RECORD_MAX_BYTES + 10));
+    assert.equal(store.lookup("h", false)!.value, hash);
+    assert.equal(store.lookup("z", false), undefined);
+  });
+});
+
 describe("Store and Keyspace: memory accounting", () => {
   it("accounts a record's arena slot (or a long one's bytes) and the entry overhead", () => {
     const store = makeStore();

@@ -108,6 +108,23 @@ describe("KeyTable", () => {
     assert.equal(table.get("a")?.n, 1);
   });
 
+  it("peek gives the item a key's bytes hash to, and undefined for an absent hash", () => {
+    const table = new KeyTable<Item>(11);
+    for (let n = 0; n < 1000; n++) table.add(item(`key:${n}`, n));
+    for (let n = 0; n < 1000; n++) {
+      const bytes = new TextEncoder().encode(`key:${n}`);
+      assert.equal(
+        table.peek(hashBytes(bytes, 0, bytes.length, table.seed)),
+        table.get(`key:${n}`),
+      );
+    }
+    let absent = 0;
+    for (let n = 1000; n < 2000; n++) {
+      if (table.peek(table.hash(`key:${n}`)) === undefined) absent++;
+    }
+    assert.ok(absent > 990, `${absent} of 1000 absent hashes peeked as absent`);
+  });
+
   it("clear empties the table", () => {
     const table = new KeyTable<Item>(3);
     for (let n = 0; n < 100; n++) table.add(item(`${n}`, n));
