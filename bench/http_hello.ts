@@ -4,7 +4,10 @@
  *
  * - `hello`: the runtime's server answering `new Response("hello")` to everything;
  * - `hono`: a bare Hono app (no middleware) answering `c.text("hello")` on
- *   `GET /api/cache/:key`, so the difference to `hello` is what Hono itself costs.
+ *   `GET /api/cache/:key`, so the difference to `hello` is what Hono itself costs;
+ * - `headers`: the runtime's server answering what the node's `GET /api/cache/bench:key` answers,
+ *   the same JSON body and the same five headers (content type, request id, nosniff, frame
+ *   options, referrer policy), with nothing behind it: the bound for any server sending them.
  */
 import { Hono } from "hono";
 
@@ -16,6 +19,20 @@ if (mode === "hono") {
   const app = new Hono();
   app.get("/api/cache/:key", (c) => c.text("hello"));
   fetch = app.fetch;
+} else if (mode === "headers") {
+  const body = `{"key":"bench:key","value":"${"v".repeat(100)}","encoding":"utf8","ttl":null,` +
+    `"store":"default","node":"node-1","primary":"node-1","local":true,"forwarded":false}`;
+  let count = 0;
+  fetch = () =>
+    new Response(body, {
+      headers: {
+        "content-type": "application/json",
+        "x-request-id": `3f2a9c1e-${(++count).toString(36)}`,
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "SAMEORIGIN",
+        "referrer-policy": "no-referrer",
+      },
+    });
 } else {
   fetch = () => new Response("hello");
 }
