@@ -35,31 +35,16 @@ export function scanKeys(bytes: Uint8Array, starts: Int32Array, ends: Int32Array
   let found = 0;
   for (let commands = 0; commands < 4 * maxKeys && found < maxKeys && pos < length; commands++) {
     if (bytes[pos] !== STAR) break;
-    let count = 0;
-    let i = pos + 1;
-    const countEnd = Math.min(length, i + MAX_DIGITS);
-    for (; i < countEnd && bytes[i] !== CR; i++) {
-      const digit = bytes[i] - ZERO;
-      if (digit < 0 || digit > 9) return found;
-      count = count * 10 + digit;
-    }
-    if (i === pos + 1 || i + 1 >= length || bytes[i] !== CR || bytes[i + 1] !== LF) break;
-    i += 2;
+    let i = readLine(bytes, pos + 1);
+    if (i < 0) break;
+    const count = lineNumber;
     let keyStart = -1;
     let keyEnd = -1;
     for (let arg = 0; arg < count; arg++) {
       if (i >= length || bytes[i] !== DOLLAR) return found;
-      let size = 0;
-      let j = i + 1;
-      const sizeEnd = Math.min(length, j + MAX_DIGITS);
-      for (; j < sizeEnd && bytes[j] !== CR; j++) {
-        const digit = bytes[j] - ZERO;
-        if (digit < 0 || digit > 9) return found;
-        size = size * 10 + digit;
-      }
-      if (j === i + 1 || j + 1 >= length || bytes[j] !== CR || bytes[j + 1] !== LF) return found;
-      const valueStart = j + 2;
-      const valueEnd = valueStart + size;
+      const valueStart = readLine(bytes, i + 1);
+      if (valueStart < 0) return found;
+      const valueEnd = valueStart + lineNumber;
       if (valueEnd + 2 > length || bytes[valueEnd] !== CR || bytes[valueEnd + 1] !== LF) {
         return found;
       }
@@ -77,4 +62,25 @@ export function scanKeys(bytes: Uint8Array, starts: Int32Array, ends: Int32Array
     pos = i;
   }
   return found;
+}
+
+/** The number `readLine` read last. */
+let lineNumber = 0;
+
+/**
+ * Reads the decimal number at `at` up to its CR LF into `lineNumber`; returns where the next line
+ * starts, or -1 when the line is empty, not digits, too long or not all there.
+ */
+function readLine(bytes: Uint8Array, at: number): number {
+  const end = Math.min(bytes.length, at + MAX_DIGITS);
+  let value = 0;
+  let i = at;
+  for (; i < end && bytes[i] !== CR; i++) {
+    const digit = bytes[i] - ZERO;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  if (i === at || i + 1 >= bytes.length || bytes[i] !== CR || bytes[i + 1] !== LF) return -1;
+  lineNumber = value;
+  return i + 2;
 }
