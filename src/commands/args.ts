@@ -52,3 +52,16 @@ export function doubleArg(text: string): number {
 export function isOption(arg: string, upper: string): boolean {
   return arg.length === upper.length && arg.toUpperCase() === upper;
 }
+
+/**
+ * Redis's index range of LRANGE, LTRIM and the rank commands: `start` and `end` counted from the
+ * end when negative, clamped to `length`; the inclusive range, or null when it is empty.
+ */
+export function rangeOf(start: number, end: number, length: number): [number, number] | null {
+  if (start < 0) start = length + start;
+  if (end < 0) end = length + end;
+  if (start < 0) start = 0;
+  if (start > end || start >= length) return null;
+  if (end >= length) end = length - 1;
+  return [start, end];
+}

@@ -7,7 +7,7 @@
 import { ListValue } from "../keyspace/list.ts";
 import type { Store } from "../keyspace/store.ts";
 import { containerChanged, containerEntry, containerEntryOrCreate } from "./_container.ts";
-import { parseInt64 } from "./args.ts";
+import { parseInt64, rangeOf } from "./args.ts";
 import { NO_SUCH_KEY, NOT_INTEGER, ReplyError, SYNTAX, wrongArity } from "./errors.ts";
 import { int64Arg } from "./strings.ts";
 import { type CommandContext, type CommandSpec, familySpec, KEY_ONE, KEY_TWO } from "./types.ts";
@@ -76,21 +76,11 @@ function popGeneric(end: End) {
   };
 }
 
-/** Redis's start/end normalisation for LRANGE: null for an empty range. */
-function normalizeRange(start: number, end: number, length: number): [number, number] | null {
-  if (start < 0) start = length + start;
-  if (end < 0) end = length + end;
-  if (start < 0) start = 0;
-  if (start > end || start >= length) return null;
-  if (end >= length) end = length - 1;
-  return [start, end];
-}
-
 function lrange(ctx: CommandContext, argv: string[]): void {
   const start = Number(int64Arg(argv[2]));
   const end = Number(int64Arg(argv[3]));
   const list = readList(ctx.store, argv[1]);
-  const range = list === undefined ? null : normalizeRange(start, end, list.length);
+  const range = list === undefined ? null : rangeOf(start, end, list.length);
   ctx.out.bulkArray(range === null ? [] : list!.slice(range[0], range[1]));
 }
 
@@ -147,7 +137,7 @@ function ltrim(ctx: CommandContext, argv: string[]): void {
   const entry = containerEntry(ctx.store, argv[1], "list");
   if (entry === undefined) return ctx.out.ok();
   const list = entry.value as ListValue;
-  const range = normalizeRange(start, end, list.length);
+  const range = rangeOf(start, end, list.length);
   const [left, right] = range === null ? [list.length, 0] : [range[0], list.length - range[1] - 1];
   for (let i = 0; i < left; i++) list.popFront();
   for (let i = 0; i < right; i++) list.popBack();

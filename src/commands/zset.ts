@@ -17,7 +17,7 @@ import {
   scanReply,
 } from "./_container.ts";
 import { globMatch } from "./_glob.ts";
-import { parseDouble, parseInt64 } from "./args.ts";
+import { parseDouble, parseInt64, rangeOf } from "./args.ts";
 import { NOT_FLOAT, ReplyError, SYNTAX } from "./errors.ts";
 import { int64Arg } from "./strings.ts";
 import { type CommandContext, type CommandSpec, oneKeySpec } from "./types.ts";
@@ -102,16 +102,6 @@ function rangeReply(ctx: CommandContext, nodes: ZItem[], withScores: boolean): v
     out.bulk(node.member);
     if (withScores) out.double(node.score);
   }
-}
-
-/** Redis's rank normalisation: the inclusive 0-based range, or null when empty. */
-function rankRange(start: number, end: number, length: number): [number, number] | null {
-  if (start < 0) start = length + start;
-  if (end < 0) end = length + end;
-  if (start < 0) start = 0;
-  if (start > end || start >= length) return null;
-  if (end >= length) end = length - 1;
-  return [start, end];
 }
 
 function nodesByRank(zset: ZSetValue, start: number, end: number, reverse: boolean): ZItem[] {
@@ -207,7 +197,7 @@ function zrangeGeneric(fixed: { type?: RangeType; reverse?: boolean }) {
       const start = Number(int64Arg(minText));
       const end = Number(int64Arg(maxText));
       select = (zset) => {
-        const range = rankRange(start, end, zset.length);
+        const range = rangeOf(start, end, zset.length);
         return range === null ? [] : nodesByRank(zset, range[0], range[1], request.reverse);
       };
     } else if (request.type === "score") {
@@ -397,7 +387,7 @@ function zremrangebyrank(ctx: CommandContext, argv: string[]): void {
   const start = Number(int64Arg(argv[2]));
   const end = Number(int64Arg(argv[3]));
   removeNodes(ctx, argv[1], (zset) => {
-    const range = rankRange(start, end, zset.length);
+    const range = rangeOf(start, end, zset.length);
     return range === null ? [] : nodesByRank(zset, range[0], range[1], false);
   });
 }
