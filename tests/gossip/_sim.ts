@@ -6,18 +6,7 @@
 import { GossipNode } from "../../src/gossip/node.ts";
 import { type GossipConfig, gossipConfig, type GossipProfile } from "../../src/gossip/config.ts";
 import type { Address, GossipEvent, MemberState } from "../../src/gossip/types.ts";
-
-/** A small, fast, seeded PRNG (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../_mulberry32.ts";
 
 type Delivery =
   | { kind: "packet"; atMs: number; order: number; to: string; from: string; bytes: Uint8Array }
@@ -126,7 +115,7 @@ export class Sim {
 
   constructor(options: SimOptions) {
     this.seed = options.seed;
-    this.random = seededRandom(options.seed);
+    this.random = mulberry32(options.seed);
     this.config = gossipConfig(options.profile ?? "lan", options.config ?? {});
     this.lossRate = options.lossRate ?? 0;
     this.delayMs = options.delayMs ?? [1, 5];
@@ -156,7 +145,7 @@ export class Sim {
       meta: options.meta,
       config: { ...this.config, ...options.config },
       nowMs: this.nowMs,
-      random: seededRandom(Math.floor(this.random() * 2 ** 32)),
+      random: mulberry32(Math.floor(this.random() * 2 ** 32)),
       packetOverheadBytes: this.packetOverheadBytes,
     });
     const sim: SimNode = {

@@ -7,21 +7,10 @@ import { createCommandTable } from "../../src/commands/table.ts";
 import { type ClientState, internalClient } from "../../src/commands/types.ts";
 import { Keyspace } from "../../src/keyspace/keyspace.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
+import { mulberry32 } from "../_mulberry32.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261123);
 const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 10000);
-
-/** mulberry32: a small seeded PRNG so a failure can be replayed with FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID = [
   "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
@@ -68,7 +57,7 @@ function client(): ClientState {
 
 describe(`fuzzing the parser and the dispatcher (FUZZ_SEED=${SEED})`, () => {
   it("throws nothing but ProtocolError on mutated input, split anywhere, and the command layer answers every parsed command", () => {
-    const random = prng(SEED);
+    const random = mulberry32(SEED);
     const clock = { monotonicMs: () => 0, realtimeMs: () => 1_704_067_200_000 };
     const keyspace = new Keyspace([
       { name: "default", maxMemoryBytes: 1 << 20, evictionPolicy: "allkeys-lru", defaultTtlMs: 0 },

@@ -1,20 +1,14 @@
 import process from "node:process";
 import type { RingNode } from "../../src/ring/mod.ts";
+import { mulberry32 } from "../_mulberry32.ts";
 
 /** A seeded PRNG (mulberry32): the same seed gives the same sequence on every runtime. */
 export class Random {
-  #state: number;
+  /** A float in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    let t = (this.#state = (this.#state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
 
   /** An integer in [min, max]. */
