@@ -6,7 +6,7 @@
 import { DEFAULT_MAX_BULK_BYTES } from "../constants.ts";
 import type { Store } from "../keyspace/store.ts";
 import { addLongDouble, formatLongDouble, parseLongDouble } from "./_long_double.ts";
-import { parseInt64 } from "./args.ts";
+import { parseInt64, parseSafeInteger } from "./args.ts";
 import {
   invalidExpire,
   NOT_FLOAT,
@@ -165,9 +165,25 @@ function strlen(ctx: CommandContext, argv: string[]): void {
   ctx.out.integer(readString(ctx.store, argv[1])?.length ?? 0);
 }
 
+/** Integers of up to this many characters add exactly as JS numbers: sums stay below 2^53. */
+const SMALL_CHARS = 15;
+
+/** `text` as a JS number when it is an integer of at most `SMALL_CHARS` characters, or null. */
+function smallInteger(text: string): number | null {
+  return text.length <= SMALL_CHARS ? parseSafeInteger(text) : null;
+}
+
 /** Adds `increment` to the integer at `key` (0 when absent), keeping its TTL. */
-function incrementBy(ctx: CommandContext, key: string, increment: bigint): void {
+function incrementBy(ctx: CommandContext, key: string, increment: bigint | number): void {
   const old = readString(ctx.store, key);
+  // Counters are small: add them as numbers, without BigInt's allocations, when both are.
+  const small = old === null ? 0 : smallInteger(old);
+  if (typeof increment === "number" && small !== null) {
+    const result = small + increment;
+    ctx.store.set(key, String(result), old === null ? 0 : undefined);
+    return ctx.out.integer(result);
+  }
+  increment = BigInt(increment);
   const current = old === null ? 0n : parseInt64(old);
   if (current === null) throw new ReplyError(NOT_INTEGER);
   const result = current + increment;
@@ -177,15 +193,15 @@ function incrementBy(ctx: CommandContext, key: string, increment: bigint): void 
 }
 
 function incr(ctx: CommandContext, argv: string[]): void {
-  incrementBy(ctx, argv[1], 1n);
+  incrementBy(ctx, argv[1], 1);
 }
 
 function decr(ctx: CommandContext, argv: string[]): void {
-  incrementBy(ctx, argv[1], -1n);
+  incrementBy(ctx, argv[1], -1);
 }
 
 function incrby(ctx: CommandContext, argv: string[]): void {
-  incrementBy(ctx, argv[1], int64Arg(argv[2]));
+  incrementBy(ctx, argv[1], smallInteger(argv[2]) ?? int64Arg(argv[2]));
 }
 
 function decrby(ctx: CommandContext, argv: string[]): void {

@@ -46,6 +46,24 @@ describe("string commands", () => {
     assert.equal(h.run("INCR", "l"), WRONGTYPE);
   });
 
+  it("counts exactly across the change from small counters to 64-bit arithmetic", () => {
+    const h = harness();
+    assert.equal(h.run("SET", "n", "999999999999999"), OK); // 15 digits: the number path
+    assert.equal(h.run("INCR", "n"), int("1000000000000000"));
+    assert.equal(h.run("INCR", "n"), int("1000000000000001")); // 16 digits: BigInt
+    assert.equal(h.run("INCRBY", "n", "-1000000000000001"), int(0));
+    assert.equal(h.run("INCRBY", "n", "-999999999999999"), int("-999999999999999"));
+    assert.equal(h.run("INCRBY", "n", "-999999999999999"), int("-1999999999999998"));
+    assert.equal(h.run("DECRBY", "n", "-1999999999999998"), int(0));
+    assert.equal(h.run("GET", "n"), bulk("0"));
+    assert.equal(h.run("DECR", "fresh"), int(-1));
+    assert.equal(h.run("INCRBY", "big", "9007199254740993"), int("9007199254740993"));
+    assert.equal(h.run("INCR", "big"), int("9007199254740994"));
+    assert.equal(h.run("INCR", "x"), int(1));
+    assert.equal(h.run("INCR", "x"), int(2));
+    assert.equal(h.run("GET", "x"), bulk("2"));
+  });
+
   it("adds floats as Redis's long double does and logs the result with KEEPTTL", () => {
     const h = harness();
     assert.equal(h.run("SET", "f", "0.1", "EX", "100"), OK);
