@@ -4,7 +4,7 @@
  * @module
  */
 import { DEFAULT_MAX_BULK_BYTES } from "../constants.ts";
-import type { Store } from "../keyspace/store.ts";
+import type { Entry, Store } from "../keyspace/store.ts";
 import { addLongDouble, formatLongDouble, parseLongDouble } from "./_long_double.ts";
 import { parseInt64, parseSafeInteger } from "./args.ts";
 import {
@@ -19,13 +19,16 @@ import {
 } from "./errors.ts";
 import { command, type CommandContext, type CommandSpec, familySpec, KEY_ONE } from "./types.ts";
 
+/** The entry of the string at `key`, undefined when absent; WRONGTYPE for another type. */
+function readStringEntry(store: Store, key: string): Entry | undefined {
+  const entry = store.read(key);
+  if (entry !== undefined && entry.stringLength() < 0) throw new ReplyError(WRONGTYPE);
+  return entry;
+}
+
 /** The string value at `key`, null when absent; WRONGTYPE for another type. */
 export function readString(store: Store, key: string): string | null {
-  const entry = store.read(key);
-  if (entry === undefined) return null;
-  const value = entry.value;
-  if (typeof value !== "string") throw new ReplyError(WRONGTYPE);
-  return value;
+  return (readStringEntry(store, key)?.value as string | undefined) ?? null;
 }
 
 /**
@@ -175,20 +178,21 @@ function smallInteger(text: string): number | null {
 
 /** Adds `increment` to the integer at `key` (0 when absent), keeping its TTL. */
 function incrementBy(ctx: CommandContext, key: string, increment: bigint | number): void {
-  const old = readString(ctx.store, key);
+  const entry = readStringEntry(ctx.store, key);
+  const old = entry === undefined ? null : entry.value as string;
+  let result: number | bigint;
   // Counters are small: add them as numbers, without BigInt's allocations, when both are.
   const small = old === null ? 0 : smallInteger(old);
   if (typeof increment === "number" && small !== null) {
-    const result = small + increment;
-    ctx.store.set(key, String(result), old === null ? 0 : undefined);
-    return ctx.out.integer(result);
+    result = small + increment;
+  } else {
+    const current = old === null ? 0n : parseInt64(old);
+    if (current === null) throw new ReplyError(NOT_INTEGER);
+    result = current + BigInt(increment);
+    if (result < INT64_MIN || result > INT64_MAX) throw new ReplyError(OVERFLOW);
   }
-  increment = BigInt(increment);
-  const current = old === null ? 0n : parseInt64(old);
-  if (current === null) throw new ReplyError(NOT_INTEGER);
-  const result = current + increment;
-  if (result < INT64_MIN || result > INT64_MAX) throw new ReplyError(OVERFLOW);
-  ctx.store.set(key, result.toString(), old === null ? 0 : undefined);
+  if (entry === undefined) ctx.store.set(key, String(result), 0);
+  else ctx.store.replace(entry, String(result));
   ctx.out.integer(result);
 }
 

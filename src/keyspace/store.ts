@@ -524,6 +524,19 @@ export class Store {
     this.dirty++;
   }
 
+  /**
+   * `set` with the TTL kept, for a key whose live entry the command has just looked up (INCR):
+   * the same change, without hashing and probing for the key again.
+   */
+  replace(entry: Entry, value: Value): void {
+    this.signalEntry(entry);
+    this.usedMemoryBytes -= this.sizeOf(entry);
+    entry.value = value;
+    if (!isLfu(this.options.evictionPolicy)) entry.access = this.now() - this.epochMs;
+    this.count(entry);
+    this.dirty++;
+  }
+
   /** Counts the change of a container that changed in place. */
   resize(entry: Entry): void {
     this.signalEntry(entry);

@@ -327,6 +327,32 @@ describe("Store: keys and values kept in the record arena", () => {
   });
 });
 
+describe("Store: replace", () => {
+  it("changes a looked-up entry as set with the TTL kept does: value, memory, TTL, watchers", () => {
+    const [byReplace, bySet] = [makeStore(), makeStore()];
+    const watcher = { watchTouched: false };
+    for (const store of [byReplace, bySet]) {
+      store.set("k", "12", store.now() + 60_000);
+      store.set("other", "x");
+    }
+    byReplace.watch("k", watcher);
+    const before = byReplace.dirty;
+    for (const value of ["13", "1".repeat(RECORD_MAX_BYTES + 5), "14"]) {
+      byReplace.replace(byReplace.lookup("k")!, value);
+      bySet.set("k", value);
+      assert.equal(byReplace.lookup("k", false)!.value, value);
+      assert.equal(byReplace.usedMemoryBytes, bySet.usedMemoryBytes);
+      assert.equal(
+        byReplace.lookup("k", false)!.expiresAtMs,
+        bySet.lookup("k", false)!.expiresAtMs,
+      );
+    }
+    assert.equal(byReplace.dirty, before + 3);
+    assert.equal(watcher.watchTouched, true);
+    assert.equal(byReplace.size, 2);
+  });
+});
+
 describe("Store: prefetch", () => {
   it("reads ahead present, absent and container keys without changing values, stats or access", () => {
     const store = makeStore({ evictionPolicy: "allkeys-lfu" });
