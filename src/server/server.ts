@@ -303,6 +303,7 @@ export class RespServer {
   /** `ServerHooks.keyReady`: a push made `key` non-empty; waiting clients are served after the
    * current command. */
   keyReady(db: number, key: string): void {
+    if (this.waiting.size === 0) return; // the common case: nobody blocked, nothing to build
     const queueKey = `${db}\u0000${key}`;
     if (this.waiting.has(queueKey)) this.ready.add(queueKey);
   }
