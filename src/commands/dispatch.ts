@@ -336,6 +336,7 @@ export class Dispatcher {
     }
     const dirtyBefore = isWrite ? this.dirtyTotal() : 0;
     ctx.propagated = null;
+    if (store.defaultTtlKeys.length > 0) store.defaultTtlKeys.length = 0; // a failed command's
     client.lastCommand = spec.name;
     let failed = false;
     try {
@@ -348,8 +349,23 @@ export class Dispatcher {
     this.countCall(entry, failed);
     if (isWrite && this.dirtyTotal() !== dirtyBefore) {
       this.onPropagate?.(store.index, ctx.propagated ?? argv);
+      if (store.defaultTtlKeys.length > 0) this.propagateDefaultTtls(store);
       this.onWrite?.(store.index, spec, argv);
     }
+  }
+
+  /**
+   * Logs `PEXPIREAT` for the keys the command gave its store's default TTL, after the command
+   * itself: replayed alone, the command would start that TTL at the replay.
+   */
+  private propagateDefaultTtls(store: Store): void {
+    for (const key of store.defaultTtlKeys) {
+      const entry = store.lookup(key, false);
+      if (entry !== undefined && entry.expiresAtMs !== 0) {
+        this.onPropagate?.(store.index, ["PEXPIREAT", key, String(entry.expiresAtMs)]);
+      }
+    }
+    store.defaultTtlKeys.length = 0;
   }
 
   /** Writes an error reply and counts it by its code (INFO errorstats). `count` is false when

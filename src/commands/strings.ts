@@ -103,6 +103,7 @@ function set(ctx: CommandContext, argv: string[]): void {
       const logged = ["SET", key, value];
       if (entry.expiresAtMs !== 0) logged.push("PXAT", String(entry.expiresAtMs));
       ctx.propagate(logged);
+      store.defaultTtlKeys.length = 0; // the entry above carries the expiry
     }
   }
   if (returnOld) ctx.out.bulk(old);

@@ -272,6 +272,12 @@ export class Store {
   };
   /** Called when a key expires or is evicted (AOF propagation, keyspace notifications). */
   onRemoved: ((store: Store, key: string, cause: RemovalCause) => void) | null = null;
+  /**
+   * Keys the current command gave the store's default TTL. A replay of the command would count
+   * that TTL from the replay, so the dispatcher logs their absolute expiry after the command; a
+   * command whose own log entry carries it (SET ... PXAT) empties the list.
+   */
+  readonly defaultTtlKeys: string[] = [];
   /** Bumped by every change; WATCH and the snapshot trigger read it. */
   dirty = 0;
   /** Origin of the times in `Entry.access`. */
@@ -495,6 +501,7 @@ export class Store {
     }
     if (expiresAtMs === 0 && this.options.defaultTtlMs > 0) {
       expiresAtMs = now + this.options.defaultTtlMs;
+      this.defaultTtlKeys.push(key);
     }
     if (expiresAtMs !== undefined) this.setExpiry(entry, expiresAtMs);
     this.signal(key);

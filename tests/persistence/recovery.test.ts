@@ -203,6 +203,39 @@ describe("recovery", () => {
     });
   });
 
+  it("keeps the default TTL of keys any command created counting from their write, across a restart", async () => {
+    await withDir(async (dir) => {
+      const clock = new FakeClock();
+      const config = { stores: [{ name: "sessions", default_ttl: "100s" }] };
+      const node = await openNode(dir, { clock, config });
+      node.run("SET", "s", "v");
+      node.run("INCR", "n");
+      node.run("INCRBYFLOAT", "f", "1.5");
+      node.run("APPEND", "a", "x");
+      node.run("SETRANGE", "r", "2", "x");
+      node.run("LPUSH", "l", "x");
+      node.run("SADD", "set", "x");
+      node.run("HSET", "h", "f", "v");
+      node.run("ZADD", "z", "1", "x");
+      const keys = ["s", "n", "f", "a", "r", "l", "set", "h", "z"];
+      for (const key of keys) assert.equal(node.run("TTL", key), ":100\r\n", key);
+      clock.nowMs += 10_000;
+      node.run("INCR", "n"); // an update keeps the TTL: nothing new to log
+      await node.close();
+      const aof = (await readFile(await aofPath(dir))).toString("latin1");
+      // One absolute expiry per created key: SET carries its own (PXAT), the others get PEXPIREAT.
+      assert.equal(aof.match(/PEXPIREAT/g)?.length, keys.length - 1);
+      assert.equal(aof.match(/PXAT/g)?.length, 1);
+      clock.nowMs += 30_000;
+      const restarted = await openNode(dir, { clock, config });
+      for (const key of keys) assert.equal(restarted.run("TTL", key), ":60\r\n", key);
+      assert.equal(restarted.run("GET", "n"), "$1\r\n2\r\n");
+      clock.nowMs += 61_000;
+      assert.equal(restarted.run("EXISTS", ...keys), ":0\r\n");
+      await restarted.close();
+    });
+  });
+
   it("does not log a store with persist: false while the others persist", async () => {
     await withDir(async (dir) => {
       const config = { stores: [{ name: "durable" }, { name: "cache", persist: false }] };
