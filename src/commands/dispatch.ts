@@ -357,7 +357,8 @@ export class Dispatcher {
   /**
    * Logs `PEXPIREAT` for the keys the command gave its store's default TTL, after the command
    * itself: replayed alone, the command would start that TTL at the replay. Only the command's
-   * own store gives one: COPY and MOVE, which write to another, keep the source key's TTL.
+   * own store gives one: `COPY ... DB n`, the one command that writes to another, keeps the
+   * source key's TTL.
    */
   private propagateDefaultTtls(store: Store): void {
     for (const key of store.defaultTtlKeys) {
