@@ -116,6 +116,10 @@ const SETUP: string[][] = [
 ];
 
 const TWO_STORES = { stores: [{ name: "default" }, { name: "second" }] };
+/** The same with a default TTL: every key a command creates gets one, and the log must carry it. */
+const TWO_STORES_WITH_TTL = {
+  stores: [{ name: "default", default_ttl: "1000s" }, { name: "second", default_ttl: "500s" }],
+};
 
 describe("AOF replay", () => {
   const writeCommands = createCommandTable().specs
@@ -127,28 +131,37 @@ describe("AOF replay", () => {
     assert.deepEqual(missing, [], `write commands without a replay script: ${missing.join(", ")}`);
   });
 
-  for (const name of writeCommands) {
-    const script = SCRIPTS[name];
-    if (script === undefined) continue;
-    it(`rebuilds exactly the data that ${name.toUpperCase()} left`, async () => {
-      const dir = await tempDir();
-      try {
-        const clock = new FakeClock();
-        const node = await openNode(dir.path, { clock, config: TWO_STORES });
-        for (const argv of [...SETUP, ...script]) {
-          const reply = node.run(...argv);
-          assert.ok(!reply.startsWith("-ERR unknown"), `${argv.join(" ")}: ${reply}`);
+  for (
+    const [label, config] of [["", TWO_STORES], [
+      " with default TTLs",
+      TWO_STORES_WITH_TTL,
+    ]] as const
+  ) {
+    for (const name of writeCommands) {
+      const script = SCRIPTS[name];
+      if (script === undefined) continue;
+      it(`rebuilds exactly the data that ${name.toUpperCase()} left${label}, 5 s later`, async () => {
+        const dir = await tempDir();
+        try {
+          const clock = new FakeClock();
+          const node = await openNode(dir.path, { clock, config });
+          for (const argv of [...SETUP, ...script]) {
+            const reply = node.run(...argv);
+            assert.ok(!reply.startsWith("-ERR unknown"), `${argv.join(" ")}: ${reply}`);
+          }
+          const before = dumpData(node.keyspace);
+          await node.close();
+          // Expiries are absolute: a replay later must not move them.
+          clock.nowMs += 5_000;
+          const reopened = await openNode(dir.path, { clock, config });
+          assert.deepEqual(dumpData(reopened.keyspace), before);
+          assert.ok(reopened.persistence.report.commandsReplayed >= SETUP.length);
+          await reopened.close();
+        } finally {
+          await dir.remove();
         }
-        const before = dumpData(node.keyspace);
-        await node.close();
-        const reopened = await openNode(dir.path, { clock, config: TWO_STORES });
-        assert.deepEqual(dumpData(reopened.keyspace), before);
-        assert.ok(reopened.persistence.report.commandsReplayed >= SETUP.length);
-        await reopened.close();
-      } finally {
-        await dir.remove();
-      }
-    });
+      });
+    }
   }
 
   it("rebuilds the same data from a snapshot plus the AOF after it", async () => {
