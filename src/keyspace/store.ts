@@ -491,23 +491,31 @@ export class Store {
       entry = new Entry(key, value, this.initialAccess(now));
       this.map.add(entry, hash, key);
       this.filter?.addHash(hash);
+      this.signal(key);
+      this.count(entry);
+      this.dirty++;
       expiresAtMs ??= 0;
     } else {
-      this.usedMemoryBytes -= this.sizeOf(entry);
-      entry.value = value;
-      // Under LFU the counter stays, as Redis's does when a value is replaced.
-      if (access) this.touch(entry, now);
-      else if (!isLfu(this.options.evictionPolicy)) entry.access = now - this.epochMs;
+      this.overwrite(entry, value, now, access);
     }
     if (expiresAtMs === 0 && this.options.defaultTtlMs > 0) {
       expiresAtMs = now + this.options.defaultTtlMs;
       this.defaultTtlKeys.push(key);
     }
     if (expiresAtMs !== undefined) this.setExpiry(entry, expiresAtMs);
-    this.signal(key);
+    return entry;
+  }
+
+  /** Gives a live entry a new value; `access` says whether that counts as an access. */
+  private overwrite(entry: Entry, value: Value, now: number, access: boolean): void {
+    this.usedMemoryBytes -= this.sizeOf(entry);
+    entry.value = value;
+    // Under LFU the counter stays, as Redis's does when a value is replaced.
+    if (access) this.touch(entry, now);
+    else if (!isLfu(this.options.evictionPolicy)) entry.access = now - this.epochMs;
+    this.signalEntry(entry);
     this.count(entry);
     this.dirty++;
-    return entry;
   }
 
   /**
@@ -536,12 +544,7 @@ export class Store {
    * the same change, without hashing and probing for the key again.
    */
   replace(entry: Entry, value: Value): void {
-    this.signalEntry(entry);
-    this.usedMemoryBytes -= this.sizeOf(entry);
-    entry.value = value;
-    if (!isLfu(this.options.evictionPolicy)) entry.access = this.now() - this.epochMs;
-    this.count(entry);
-    this.dirty++;
+    this.overwrite(entry, value, this.now(), false);
   }
 
   /** Counts the change of a container that changed in place. */
