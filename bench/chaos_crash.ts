@@ -37,10 +37,15 @@ function valueFor(key: string): string {
   return value;
 }
 
+/** Bounds on each writer, far beyond what a kill within a second lets through. */
+const WRITER_MAX_SETS = 500_000;
+const WRITER_MAX_MS = 30_000;
+
 async function writeUntilKilled(port: number, cycle: number, acked: Map<string, string>) {
+  const until = Date.now() + WRITER_MAX_MS;
   await Promise.all(Array.from({ length: WRITERS }, async (_, writer) => {
     const client = await RespClient.open(port);
-    for (let n = 0;; n++) {
+    for (let n = 0; n < WRITER_MAX_SETS && Date.now() < until; n++) {
       const key = `c${cycle}:w${writer}:${n}`;
       const value = valueFor(key);
       if (await client.send("SET", key, value) !== "OK") break;

@@ -6,6 +6,7 @@ import { Buffer } from "node:buffer";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
+import { onTimeLimit } from "../_time_limit.ts";
 
 export const REDIS_SERVER = "/usr/bin/redis-server";
 export const HAVE_REDIS = existsSync(REDIS_SERVER);
@@ -50,12 +51,18 @@ function replyLength(text: string, at = 0): number {
 export class ReferenceRedis {
   private buffer = "";
   private waiting: (() => void) | null = null;
+  private closed = false;
 
   private constructor(private readonly child: ChildProcess, private readonly socket: Socket) {
     socket.on("data", (chunk: Buffer) => {
       this.buffer += chunk.toString("latin1");
       this.waiting?.();
     });
+    socket.on("close", () => {
+      this.closed = true;
+      this.waiting?.();
+    });
+    child.once("exit", onTimeLimit(() => child.kill("SIGKILL")));
   }
 
   static async start(): Promise<ReferenceRedis> {
@@ -97,6 +104,7 @@ export class ReferenceRedis {
         this.buffer = this.buffer.slice(length);
         return reply;
       }
+      if (this.closed) throw new Error(`redis-server closed the connection during ${argv[0]}`);
       await new Promise<void>((resolve) => (this.waiting = resolve));
       this.waiting = null;
     }

@@ -1,4 +1,4 @@
-import { describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import {
   arity,
@@ -11,6 +11,8 @@ import {
   OK,
   WRONGTYPE,
 } from "./_ext_harness.ts";
+
+const { describe, it } = timeLimited(import.meta.url, 120_000);
 
 describe("hash commands", () => {
   it("sets and reads fields, as a map in RESP3", () => {

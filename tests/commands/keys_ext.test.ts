@@ -1,7 +1,9 @@
-import { describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { globMatch } from "../../src/commands/_glob.ts";
 import { arity, bulk, bulks, err, harness, int, OK } from "./_ext_harness.ts";
+
+const { describe, it } = timeLimited(import.meta.url, 120_000);
 
 /** Parses a RESP2 SCAN reply: the cursor and the keys. */
 function parseScan(reply: string): { cursor: string; keys: string[] } {

@@ -1,7 +1,9 @@
-import { describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { ListValue } from "../../src/keyspace/list.ts";
 import { arity, bulk, bulks, err, harness, int, OK, WRONGTYPE } from "./_ext_harness.ts";
+
+const { describe, it } = timeLimited(import.meta.url, 120_000);
 
 describe("list commands", () => {
   it("pushes and pops at both ends, and tells blocked clients about pushes", () => {

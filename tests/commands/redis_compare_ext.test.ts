@@ -2,10 +2,12 @@
  * Our reply bytes against a real `redis-server` (skipped when it is not installed): each case is
  * a short script run on an empty keyspace on both sides, and every reply must be identical.
  */
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { harness } from "./_ext_harness.ts";
 import { HAVE_REDIS, ReferenceRedis } from "./_redis_reference.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 type Script = string[][];
 

@@ -1,6 +1,8 @@
-import { describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { arity, bulk, bulks, err, harness, int, WRONGTYPE } from "./_ext_harness.ts";
+
+const { describe, it } = timeLimited(import.meta.url, 120_000);
 
 describe("set commands", () => {
   it("adds, tests and removes members; SMEMBERS is a set in RESP3", () => {

@@ -1,4 +1,4 @@
-import { describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import {
   arity,
@@ -12,6 +12,8 @@ import {
   START_MS,
   WRONGTYPE,
 } from "./_ext_harness.ts";
+
+const { describe, it } = timeLimited(import.meta.url, 120_000);
 
 describe("string commands", () => {
   it("appends, measures and slices strings as bytes", () => {

@@ -1,7 +1,9 @@
-import { describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { ZSetValue } from "../../src/keyspace/zset.ts";
 import { arity, bulk, bulks, err, harness, int, WRONGTYPE } from "./_ext_harness.ts";
+
+const { describe, it } = timeLimited(import.meta.url, 120_000);
 
 describe("sorted set commands", () => {
   it("adds with NX XX GT LT CH INCR as Redis does", () => {

@@ -1,10 +1,11 @@
-import { describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { runtimeCommand } from "../e2e/_harness.ts";
 import {
   buildConfig,
   ConfigError,
@@ -12,6 +13,8 @@ import {
   type NodeConfig,
   parseArgs,
 } from "../../src/config/config.ts";
+
+const { describe, it } = timeLimited(import.meta.url, 120_000);
 
 const noEnv = () => undefined;
 
@@ -296,7 +299,8 @@ const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile("deno", ["run", "-A", MAIN, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+    const [deno, base] = runtimeCommand("deno", MAIN);
+    execFile(deno, [...base, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { onTimeLimit } from "../_time_limit.ts";
 
 export type RuntimeName = "deno" | "bun";
 
@@ -21,25 +22,33 @@ const READY = /RESP on [^:]+:(\d+)(?:, TLS on [^:]+:(\d+))?(?:, HTTP on [^:]+:(\
 
 const onDeno = "Deno" in globalThis;
 const onBun = "Bun" in globalThis;
+/** The Bun that `deno task test` installs when the machine has none at the pinned version. */
+const LOCAL_BUN = join(ROOT, ".tools/node_modules/bun/bin/bun.exe");
 
-function onPath(program: string): boolean {
-  return (process.env.PATH ?? "").split(":").some((dir) =>
-    dir !== "" && existsSync(join(dir, program))
+/**
+ * The real binary of a runtime, never a wrapper such as `npx`, so that a signal sent to the
+ * spawned process reaches the runtime itself: `DENO_BIN`/`BUN_BIN` (set by `deno task test`), the
+ * runtime running the tests, or the one `deno task test` installed into `.tools/`.
+ */
+export function runtimeBinary(runtime: RuntimeName): string {
+  if (runtime === "deno") {
+    const deno = process.env.DENO_BIN ?? (onDeno ? process.execPath : null);
+    if (deno) return deno;
+  } else {
+    const bun = process.env.BUN_BIN ?? (onBun ? process.execPath : null) ??
+      (existsSync(LOCAL_BUN) ? LOCAL_BUN : null);
+    if (bun) return bun;
+  }
+  throw new Error(
+    `no ${runtime} binary: run the suite with \`deno task test\`, which installs it, ` +
+      `or set ${runtime.toUpperCase()}_BIN`,
   );
 }
 
-/** The command that runs `src/main.ts` on a runtime: an explicit binary, the one running the
- * tests, one on PATH, or the pinned version through npx. */
-export function runtimeCommand(runtime: RuntimeName): [string, string[]] {
-  if (runtime === "deno") {
-    const deno = process.env.DENO_BIN ??
-      (onDeno ? process.execPath : onPath("deno") ? "deno" : null);
-    return deno
-      ? [deno, ["run", "--allow-all", MAIN]]
-      : ["npx", ["-y", "deno@2.9.6", "run", "--allow-all", MAIN]];
-  }
-  const bun = process.env.BUN_BIN ?? (onBun ? process.execPath : onPath("bun") ? "bun" : null);
-  return bun ? [bun, ["run", MAIN]] : ["npx", ["-y", "bun@1.4.5", "run", MAIN]];
+/** The command that runs a script on a runtime (`src/main.ts` unless another is given). */
+export function runtimeCommand(runtime: RuntimeName, script = MAIN): [string, string[]] {
+  const binary = runtimeBinary(runtime);
+  return runtime === "deno" ? [binary, ["run", "--allow-all", script]] : [binary, ["run", script]];
 }
 
 export interface NodeProcess {
@@ -88,7 +97,13 @@ export async function startNode(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const unregister = onTimeLimit(() => signal(child, "SIGKILL"));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("exit", (code) => {
+      unregister();
+      resolve(code);
+    })
+  );
   const ready = new Promise<RegExpExecArray>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`node on ${runtime} not ready in time; output:\n${output}`)),
@@ -123,13 +138,32 @@ export async function startNode(
     exited,
     async stop() {
       signal(child, "SIGTERM");
-      return await exited;
+      return await exitWithin(child, exited, STOP_WAIT_MS, "SIGTERM");
     },
     async kill() {
       signal(child, "SIGKILL");
-      await exited;
+      await exitWithin(child, exited, STOP_WAIT_MS, "SIGKILL");
     },
   };
+}
+
+/** How long a node may take to exit after SIGTERM (answering what is in flight) or SIGKILL. */
+const STOP_WAIT_MS = 15_000;
+
+/** Waits for the exit; past `ms`, kills the process and fails naming it. */
+async function exitWithin(
+  child: ChildProcess,
+  exited: Promise<number | null>,
+  ms: number,
+  sent: string,
+): Promise<number | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), ms));
+  const code = await Promise.race([exited, late]);
+  clearTimeout(timer);
+  if (code !== "late") return code;
+  signal(child, "SIGKILL");
+  throw new Error(`process ${child.pid} did not exit within ${ms / 1000} s of ${sent}`);
 }
 
 /**

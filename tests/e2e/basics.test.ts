@@ -1,9 +1,11 @@
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { cleanup, type NodeProcess, redisCli, RUNTIMES, startNode } from "./_harness.ts";
 import { RespClient } from "./_resp_client.ts";
 import { ENTRY_OVERHEAD_BYTES } from "../../src/constants.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 /** Sends raw bytes and collects what the server answers until it closes or goes quiet. */
 function rawExchange(

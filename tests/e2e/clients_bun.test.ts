@@ -1,4 +1,4 @@
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { run, runtimeCommand, RUNTIMES } from "./_harness.ts";
@@ -11,6 +11,8 @@ import {
   startClientNode,
   ZSET_RESULTS,
 } from "./fixtures/_client_node.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 const SCRIPT = join(new URL(".", import.meta.url).pathname, "fixtures/bun_redis_client.ts");
 

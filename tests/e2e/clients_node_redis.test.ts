@@ -1,4 +1,4 @@
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { createClient, WatchError } from "redis";
 import { RUNTIMES } from "./_harness.ts";
@@ -8,6 +8,8 @@ import {
   READER,
   startClientNode,
 } from "./fixtures/_client_node.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { run, RUNTIMES } from "./_harness.ts";
@@ -12,7 +12,10 @@ import {
   ZSET_RESULTS,
 } from "./fixtures/_client_node.ts";
 
-const PYTHON = "/usr/bin/python3";
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
+
+/** The python3 with redis-py that `deno task test` found (Debian's, where apt puts it). */
+const PYTHON = process.env.HYPERCACHE_PYTHON ?? "/usr/bin/python3";
 const SCRIPT = join(new URL(".", import.meta.url).pathname, "fixtures/redis_py_client.py");
 
 /** Whether the installed redis-py speaks RESP3 (`protocol=3` came with redis-py 5). */

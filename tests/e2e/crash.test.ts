@@ -1,10 +1,12 @@
-import { after, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm, stat, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanup, type NodeProcess, RUNTIMES, startNode } from "./_harness.ts";
 import { RespClient } from "./_resp_client.ts";
+
+const { after, describe, it } = timeLimited(import.meta.url, 120_000);
 
 const CYCLES = Number(process.env.HYPERCACHE_CRASH_CYCLES ?? 3);
 const WRITERS = 8;
@@ -16,18 +18,23 @@ function valueFor(key: string, attempt: number): string {
   return value;
 }
 
+/** Bounds on each writer, far beyond what a kill 0.3-1 s after the start lets through. */
+const WRITER_MAX_SETS = 200_000;
+const WRITER_MAX_MS = 20_000;
+
 /**
- * Writers issue SETs one after another until the connection dies; a SET counts as acknowledged
- * only when its +OK arrived. Returns key -> last acknowledged value.
+ * Writers issue SETs one after another until the connection dies (or a bound is reached); a SET
+ * counts as acknowledged only when its +OK arrived. Fills key -> last acknowledged value.
  */
 async function writeUntilKilled(
   port: number,
   cycle: number,
   acked: Map<string, string>,
 ): Promise<void> {
+  const until = Date.now() + WRITER_MAX_MS;
   const writers = Array.from({ length: WRITERS }, async (_, writer) => {
     const client = await RespClient.open(port);
-    for (let attempt = 0;; attempt++) {
+    for (let attempt = 0; attempt < WRITER_MAX_SETS && Date.now() < until; attempt++) {
       const key = `c${cycle}:w${writer}:k${attempt % 50}`;
       const value = valueFor(key, attempt);
       const reply = await client.send("SET", key, value);

@@ -1,6 +1,8 @@
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { cleanup, type NodeProcess, redisCli, RUNTIMES, startNode } from "./_harness.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 /** One script per family, fed to redis-cli on stdin; the expected output is redis-cli's text. */
 const SCRIPTS: Record<string, { input: string[]; output: string[] }> = {

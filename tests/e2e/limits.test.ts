@@ -1,8 +1,10 @@
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { cleanup, type NodeProcess, redisCli, RUNTIMES, startNode } from "./_harness.ts";
 import { RespClient } from "./_resp_client.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 function open(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {

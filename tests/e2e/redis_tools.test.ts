@@ -1,4 +1,4 @@
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanup, type NodeProcess, redisCli, run, RUNTIMES, startNode } from "./_harness.ts";
 import { makeCertificate } from "./fixtures/_client_node.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 /** The tests `redis-benchmark` runs without `-t`, by the names its CSV gives them. */
 const DEFAULT_BENCHMARK_TESTS = [

@@ -1,13 +1,16 @@
 // Real processes on loopback: examples/gossip-node.ts over real UDP and TCP, on Deno (or Bun with
 // HYPERCACHE_RUNTIME=bun). Crashes are kill -9.
-import { describe, it } from "node:test";
+import { onTimeLimit, timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
+import { runtimeCommand, type RuntimeName } from "../e2e/_harness.ts";
+
+const { describe, it } = timeLimited(import.meta.url, 120_000);
 
 const SCRIPT = fileURLToPath(new URL("../../examples/gossip-node.ts", import.meta.url));
-const RUNTIME = process.env.HYPERCACHE_RUNTIME ?? "deno";
+const RUNTIME: RuntimeName = process.env.HYPERCACHE_RUNTIME === "bun" ? "bun" : "deno";
 
 type Line = { t: number; event: string; [key: string]: unknown };
 
@@ -18,12 +21,12 @@ class NodeProcess {
   #exited = false;
 
   constructor(readonly id: string, args: string[]) {
-    const argv = RUNTIME === "bun"
-      ? ["bun", [SCRIPT, "--id", id, ...args]]
-      : ["deno", ["run", "-A", SCRIPT, "--id", id, ...args]];
-    this.child = spawn(argv[0] as string, argv[1] as string[], {
+    const [command, base] = runtimeCommand(RUNTIME, SCRIPT);
+    this.child = spawn(command, [...base, "--id", id, ...args], {
       stdio: ["pipe", "pipe", "inherit"],
     });
+    const unregister = onTimeLimit(() => this.kill("SIGKILL"));
+    this.child.once("exit", unregister);
     let pending = "";
     this.child.stdout!.on("data", (chunk: Uint8Array) => {
       pending += new TextDecoder().decode(chunk);

@@ -2,11 +2,13 @@
  * The HTTP API through real HTTP against node processes on Deno and Bun: curl for every route,
  * the real `@upstash/redis` client, and byte-exact round trips between HTTP and RESP.
  */
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Redis } from "@upstash/redis";
 import { cleanup, type NodeProcess, redisCli, run, RUNTIMES, startNode } from "../e2e/_harness.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 const CONFIG = `
 http:

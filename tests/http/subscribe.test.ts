@@ -1,7 +1,9 @@
-import { after, before, describe, it } from "node:test";
+import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { cleanup, type NodeProcess, redisCli, RUNTIMES, startNode } from "../e2e/_harness.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 /** Reads an SSE stream with curl until `until` matches what arrived (or 5 s pass). */
 function readStream(url: string, method: string, until: RegExp): {

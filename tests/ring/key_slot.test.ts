@@ -1,4 +1,4 @@
-import { after, before, describe, it } from "node:test";
+import { onTimeLimit, timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import process from "node:process";
@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc16, keySlot, SLOT_COUNT } from "../../src/ring/mod.ts";
 import { forEachSeed } from "./_random.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
 const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
 const utf8 = (text: string) => new TextEncoder().encode(text);
@@ -147,6 +149,8 @@ describe("keySlot against redis-server in cluster mode", () => {
       "--appendonly",
       "no",
     ], { stdio: "ignore" });
+    const child = server;
+    child.once("exit", onTimeLimit(() => child.kill("SIGKILL")));
     await waitForPing(port);
   });
 
