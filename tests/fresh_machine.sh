@@ -33,10 +33,17 @@ commit="$(git -C "$clone" rev-parse --short HEAD)"
 failures=0
 report() { echo "fresh machine: $*"; }
 fail() { report "FAILED: $*"; failures=$((failures + 1)); }
-# What a new user's shell has: a HOME of their own, the system PATH, nothing of ours.
+# What a new user's shell has: the machine's environment (its proxy and CA settings), a HOME of
+# their own, the system PATH, and nothing of ours.
 as_new_user() {
-  (cd "$clone" && env -i HOME="$work/home" PATH=/usr/bin:/bin LANG=C.UTF-8 ${CI:+CI=$CI} \
-    NO_COLOR=1 "$@")
+  (cd "$clone" && env -u DENO_BIN -u BUN_BIN -u DENO_DIR -u DENO_INSTALL_ROOT -u BUN_INSTALL \
+    -u HYPERCACHE_RUNTIME -u HYPERCACHE_TEST_RUN -u npm_config_prefix -u NPM_CONFIG_PREFIX \
+    HOME="$work/home" PATH=/usr/bin:/bin NO_COLOR=1 "$@")
+}
+# The first line a server on 6379 answers to PING, or nothing.
+ping_6379() {
+  (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && IFS= read -r -t 5 line <&3 &&
+    printf '%s' "${line%$'\r'}") 2>/dev/null
 }
 report "clone of $commit in $clone, HOME=$work/home, PATH=/usr/bin:/bin"
 
@@ -53,7 +60,7 @@ if [ "$without_redis" = yes ]; then
 fi
 
 # 1. The start command: a node with the default config must answer PING on 6379.
-if (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+if [ -n "$(ping_6379)" ] || (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
   fail "port 6379 is already in use; cannot run the start command"
 else
   started=$(date +%s)
@@ -61,13 +68,8 @@ else
   starter=$!
   pong=""
   for _ in $(seq 1 240); do
-    if exec 3<>/dev/tcp/127.0.0.1/6379 2>/dev/null; then
-      printf 'PING\r\n' >&3
-      IFS= read -r -t 5 pong <&3 || true
-      exec 3>&-
-      pong="${pong%$'\r'}"
-      [ -n "$pong" ] && break
-    fi
+    pong="$(ping_6379)"
+    [ -n "$pong" ] && break
     sleep 0.5
   done
   if [ "$pong" = "+PONG" ]; then
