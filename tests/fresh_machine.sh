@@ -36,7 +36,7 @@ fail() { report "FAILED: $*"; failures=$((failures + 1)); }
 # What a new user's shell has: the machine's environment (its proxy and CA settings), a HOME of
 # their own, the system PATH, and nothing of ours.
 as_new_user() {
-  (cd "$clone" && env -u DENO_BIN -u BUN_BIN -u DENO_DIR -u DENO_INSTALL_ROOT -u BUN_INSTALL \
+  (cd "$clone" && exec env -u DENO_BIN -u BUN_BIN -u DENO_DIR -u DENO_INSTALL_ROOT -u BUN_INSTALL \
     -u HYPERCACHE_RUNTIME -u HYPERCACHE_TEST_RUN -u npm_config_prefix -u NPM_CONFIG_PREFIX \
     HOME="$work/home" PATH=/usr/bin:/bin NO_COLOR=1 "$@")
 }
@@ -64,6 +64,7 @@ if [ -n "$(ping_6379)" ] || (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
   fail "port 6379 is already in use; cannot run the start command"
 else
   started=$(date +%s)
+  # In a session of its own (setsid execs in place: $! is the group's leader), to stop it whole.
   as_new_user setsid npx -y deno@2.9.6 task start >"$work/start.log" 2>&1 &
   starter=$!
   pong=""
@@ -79,6 +80,8 @@ else
     sed 's/^/  | /' "$work/start.log"
   fi
   kill -TERM -- "-$starter" 2>/dev/null
+  for _ in $(seq 1 100); do kill -0 "$starter" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$starter" 2>/dev/null
   wait "$starter" 2>/dev/null
 fi
 
