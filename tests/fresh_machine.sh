@@ -35,10 +35,11 @@ report() { echo "fresh machine: $*"; }
 fail() { report "FAILED: $*"; failures=$((failures + 1)); }
 # What a new user's shell has: the machine's environment (its proxy and CA settings), a HOME of
 # their own, the system PATH, and nothing of ours.
+new_user_env=(env -u DENO_BIN -u BUN_BIN -u DENO_DIR -u DENO_INSTALL_ROOT -u BUN_INSTALL
+  -u HYPERCACHE_RUNTIME -u HYPERCACHE_TEST_RUN -u npm_config_prefix -u NPM_CONFIG_PREFIX
+  HOME="$work/home" PATH=/usr/bin:/bin NO_COLOR=1)
 as_new_user() {
-  (cd "$clone" && exec env -u DENO_BIN -u BUN_BIN -u DENO_DIR -u DENO_INSTALL_ROOT -u BUN_INSTALL \
-    -u HYPERCACHE_RUNTIME -u HYPERCACHE_TEST_RUN -u npm_config_prefix -u NPM_CONFIG_PREFIX \
-    HOME="$work/home" PATH=/usr/bin:/bin NO_COLOR=1 "$@")
+  (cd "$clone" && exec "${new_user_env[@]}" "$@")
 }
 # The first line a server on 6379 answers to PING, or nothing.
 ping_6379() {
@@ -65,7 +66,8 @@ if [ -n "$(ping_6379)" ] || (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
 else
   started=$(date +%s)
   # In a session of its own (setsid execs in place: $! is the group's leader), to stop it whole.
-  as_new_user setsid npx -y deno@2.9.6 task start >"$work/start.log" 2>&1 &
+  (cd "$clone" && exec "${new_user_env[@]}" setsid npx -y deno@2.9.6 task start) \
+    >"$work/start.log" 2>&1 &
   starter=$!
   pong=""
   for _ in $(seq 1 240); do
