@@ -5,8 +5,28 @@
  * @module
  */
 
+import { constants } from "node:buffer";
+
 /** Redis's `proto-max-bulk-len` default: the largest single argument a client may send. */
 export const DEFAULT_MAX_BULK_BYTES = 512 * 1024 * 1024;
+
+/**
+ * The longest string the runtime can make: arguments and values are latin1 strings, so no
+ * argument or value may be longer, whatever `proto-max-bulk-len` says. V8 (Deno) stops at
+ * 536,870,888 characters, 24 below 512 MiB; JavaScriptCore (Bun) at 2^31 - 1.
+ */
+export const MAX_STRING_BYTES: number = constants.MAX_STRING_LENGTH;
+
+/** The largest argument or string value a node accepts: `proto-max-bulk-len`, capped by the
+ * runtime's string limit. */
+export function effectiveMaxBulkBytes(configured: number): number {
+  return Math.min(configured, MAX_STRING_BYTES);
+}
+
+/** Redis's limits for a connection that has not authenticated yet (when a password is set):
+ * a few small arguments, enough for AUTH and HELLO, so that nobody can fill memory unasked. */
+export const UNAUTHENTICATED_MAX_MULTIBULK_LENGTH = 10;
+export const UNAUTHENTICATED_MAX_BULK_BYTES = 16 * 1024;
 
 /** Redis accepts up to INT_MAX arguments; a million is far beyond any real command and bounds
  * the argument array a header can make us build. */

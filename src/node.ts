@@ -8,7 +8,7 @@ import { Dispatcher } from "./commands/dispatch.ts";
 import { createCommandTable } from "./commands/table.ts";
 import type { ClientState, ServerHooks } from "./commands/types.ts";
 import type { NodeConfig } from "./config/config.ts";
-import { ACTIVE_EXPIRE_INTERVAL_MS } from "./constants.ts";
+import { ACTIVE_EXPIRE_INTERVAL_MS, effectiveMaxBulkBytes } from "./constants.ts";
 import { Keyspace } from "./keyspace/keyspace.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { Client, RespServer } from "./server/server.ts";
@@ -75,6 +75,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     changed: (client, count) => (client.subscriptions = count),
   };
   hooks.purgeMemory = () => runtime.collectGarbage();
+  hooks.maxStringBytes = effectiveMaxBulkBytes(config.limits.maxBulkBytes);
   hooks.block = (client, keys, timeoutMs) => resp.block(client, keys, timeoutMs);
   hooks.keyReady = (store, key) => resp.keyReady(store.index, key);
   hooks.resetClient = (client) => {
@@ -140,6 +141,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     port: config.port,
     maxClients: config.maxClients,
     ...config.limits,
+    maxBulkBytes: effectiveMaxBulkBytes(config.limits.maxBulkBytes),
     requireAuth: auth.required,
     tls: config.tls.enabled ? await readTls(runtime, config) : undefined,
     tlsPort: config.tls.port,

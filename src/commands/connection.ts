@@ -13,7 +13,9 @@ import {
   type CommandContext,
   type CommandSpec,
   type ServerHooks,
+  subcommandSpecs,
 } from "./types.ts";
+import { type AclCategory, ROLE_RULES } from "./acl.ts";
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
 
@@ -56,10 +58,12 @@ function hello(ctx: CommandContext, argv: string[]): void {
     i = 2;
   }
   let name: string | null = null;
+  let credentials: [string, string] | null = null;
+  // Every option is checked before any takes effect: a HELLO that fails changes nothing.
   for (; i < argv.length; i++) {
     const option = argv[i].toUpperCase();
     if (option === "AUTH" && i + 2 < argv.length) {
-      authenticate(ctx, argv[i + 1], argv[i + 2]);
+      credentials = [argv[i + 1], argv[i + 2]];
       i += 2;
     } else if (option === "SETNAME" && i + 1 < argv.length) {
       name = argv[++i];
@@ -68,6 +72,7 @@ function hello(ctx: CommandContext, argv: string[]): void {
       throw new ReplyError(`ERR Syntax error in HELLO option '${argv[i]}'`);
     }
   }
+  if (credentials !== null) authenticate(ctx, credentials[0], credentials[1]);
   if (!ctx.client.authenticated) {
     throw new ReplyError(
       "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
@@ -203,12 +208,8 @@ function acl(ctx: CommandContext, argv: string[]): void {
       return ctx.out.bulkArray(users.map((u) => u.name));
     case "LIST":
       return ctx.out.bulkArray(users.map((u) => {
-        const rules = u.role === "admin"
-          ? "~* &* +@all"
-          : u.role === "readwrite"
-          ? "~* &* +@all -@admin"
-          : "~* &* +@read -@write -@admin";
-        return `user ${u.name} on ${ctx.server.auth?.required ? "#<sha256>" : "nopass"} ${rules}`;
+        const password = ctx.server.auth?.required ? "#<sha256>" : "nopass";
+        return `user ${u.name} on ${password} ~* &* ${ROLE_RULES[u.role]}`;
       }));
     default:
       throw new ReplyError(unknownSubcommand(argv));
@@ -347,6 +348,9 @@ function hfilter(ctx: CommandContext, argv: string[]): void {
   ctx.out.integer(store.filter.mayContain(argv[2]) ? 1 : 0);
 }
 
+/** Redis's categories of the CLIENT subcommands that act on other connections. */
+const ADMIN_CONNECTION: AclCategory[] = ["admin", "slow", "dangerous", "connection"];
+
 const connection = (spec: Omit<Parameters<typeof command>[0], "group">) =>
   command({ ...spec, group: "connection" });
 const server = (spec: Omit<Parameters<typeof command>[0], "group">) =>
@@ -371,9 +375,21 @@ export const connectionCommands: CommandSpec[] = [
     name: "client",
     arity: -2,
     flags: ["noscript", "loading", "stale"],
+    categories: ["slow"],
     summary:
       "A container for client connection commands (ID, SETNAME, GETNAME, LIST, INFO, KILL, ...).",
     handler: client,
+    subcommands: subcommandSpecs("client", "connection", client, [
+      ["id", 2, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["setname", 3, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["getname", 2, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["info", 2, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["setinfo", 4, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["no-touch", 3, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["list", -2, ["admin", "noscript", "loading", "stale"], ADMIN_CONNECTION],
+      ["kill", -3, ["admin", "noscript", "loading", "stale"], ADMIN_CONNECTION],
+      ["no-evict", 3, ["admin", "noscript", "loading", "stale"], ADMIN_CONNECTION],
+    ]),
   }),
   connection({
     name: "reset",
@@ -388,13 +404,25 @@ export const connectionCommands: CommandSpec[] = [
     flags: ["noscript", "loading", "stale"],
     summary: "ACL WHOAMI, USERS and LIST.",
     handler: acl,
+    subcommands: subcommandSpecs("acl", "server", acl, [
+      ["whoami", 2, ["noscript", "loading", "stale"], ["slow"]],
+      ["users", 2, ["admin", "noscript", "loading", "stale"], ["admin", "slow", "dangerous"]],
+      ["list", 2, ["admin", "noscript", "loading", "stale"], ["admin", "slow", "dangerous"]],
+    ]),
   }),
   server({
     name: "config",
     arity: -2,
     flags: ["admin", "noscript", "loading", "stale"],
+    categories: ["slow"],
     summary: "CONFIG GET, SET and RESETSTAT for the settings HyperCache has.",
     handler: config,
+    subcommands: subcommandSpecs("config", "server", config, [
+      ["get", -3, ["admin", "noscript", "loading", "stale"], ["admin", "slow", "dangerous"]],
+      ["set", -4, ["admin", "noscript", "loading", "stale"], ["admin", "slow", "dangerous"]],
+      ["resetstat", 2, ["admin", "noscript", "loading", "stale"], ["admin", "slow", "dangerous"]],
+      ["rewrite", 2, ["admin", "noscript", "loading", "stale"], ["admin", "slow", "dangerous"]],
+    ]),
   }),
   server({
     name: "time",
@@ -410,13 +438,19 @@ export const connectionCommands: CommandSpec[] = [
     firstKey: 2,
     lastKey: 2,
     step: 1,
+    categories: ["slow"],
     summary: "MEMORY USAGE (the bytes a key is accounted for) and MEMORY PURGE.",
     handler: memory,
+    subcommands: subcommandSpecs("memory", "server", memory, [
+      ["usage", -3, ["readonly"], ["read", "slow"]],
+      ["purge", 2, [], ["slow"]],
+    ]),
   }),
   server({
     name: "stores",
     arity: 1,
     flags: ["loading", "stale"],
+    categories: ["keyspace", "read", "slow"],
     summary: "Lists the stores with their settings (HyperCache).",
     handler: stores,
   }),
@@ -424,6 +458,7 @@ export const connectionCommands: CommandSpec[] = [
     name: "hstats",
     arity: -1,
     flags: ["loading", "stale"],
+    categories: ["keyspace", "read", "slow"],
     summary: "Statistics of a store: keys, memory, hits, misses, evictions, filter (HyperCache).",
     handler: hstats,
   }),
@@ -431,6 +466,7 @@ export const connectionCommands: CommandSpec[] = [
     name: "hfilter",
     arity: 3,
     flags: ["readonly", "fast"],
+    categories: ["keyspace", "read", "fast"],
     summary: "Whether the store's cuckoo filter says the key may exist (HyperCache).",
     handler: hfilter,
   }),

@@ -8,6 +8,7 @@ import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { ReplyWriter } from "../resp/writer.ts";
 import { NOAUTH, OOM, ReplyError, unknownCommand, wrongArity } from "./errors.ts";
 import type { CommandTable } from "./table.ts";
+import { allowedBy, ROLE_RULES } from "./acl.ts";
 import { SUBSCRIBED_MODE_COMMANDS } from "./pubsub.ts";
 import type { Store } from "../keyspace/store.ts";
 import type { KeyWatcher } from "../keyspace/store.ts";
@@ -28,16 +29,29 @@ export interface DispatchStats {
   errorReplies: number;
   /** Error replies by their code (`ERR`, `WRONGTYPE`, ...). */
   errorCodes: Map<string, number>;
+  /** Handlers that threw something other than a `ReplyError` (each answered `-ERR`). */
+  unexpectedErrors: number;
 }
+
+/** Distinct unexpected failures logged before the dispatcher only counts them. */
+const MAX_LOGGED_UNEXPECTED = 100;
 
 /** Receives every write that changed data, in execution order, as the argv to log. */
 export type PropagateHook = (db: number, argv: string[]) => void;
 
-/** Whether a role may run a command: readonly users only read; only admins run admin commands. */
+/** Whether a role may run a command (or subcommand): its ACL rules over the categories. */
 export function permitted(spec: CommandSpec, role: UserRole): boolean {
-  if (spec.flags.includes("admin")) return role === "admin";
-  if (role === "readonly") return !spec.flags.includes("write");
-  return true;
+  return allowedBy(ROLE_RULES[role], spec);
+}
+
+/** Which roles other than admin may run a command, worked out once from the rules. */
+interface Permission {
+  readonly: boolean;
+  readwrite: boolean;
+}
+
+function permission(spec: CommandSpec): Permission {
+  return { readonly: permitted(spec, "readonly"), readwrite: permitted(spec, "readwrite") };
 }
 
 /** Commands that run, instead of being queued, while MULTI is open. */
@@ -138,6 +152,9 @@ interface Compiled {
   denyoom: boolean;
   noauth: boolean;
   counters: { calls: number; errors: number };
+  allowed: Permission;
+  /** Per subcommand (`client|kill` under `kill`), for containers whose subcommands differ. */
+  subAllowed: Map<string, { name: string; allowed: Permission }> | null;
 }
 
 export class Dispatcher {
@@ -146,7 +163,11 @@ export class Dispatcher {
     perCommand: new Map(),
     errorReplies: 0,
     errorCodes: new Map(),
+    unexpectedErrors: 0,
   };
+  /** Where unexpected handler failures are reported (once each). */
+  log: (message: string) => void = (message) => console.error(message);
+  private readonly loggedUnexpected = new Set<string>();
   onPropagate: PropagateHook | null = null;
   /** Called after every write command that changed data (keyspace notifications). */
   onWrite: ((db: number, spec: CommandSpec, argv: string[]) => void) | null = null;
@@ -170,6 +191,13 @@ export class Dispatcher {
         denyoom: spec.flags.includes("denyoom"),
         noauth: spec.flags.includes("noauth"),
         counters,
+        allowed: permission(spec),
+        subAllowed: spec.subcommands === undefined ? null : new Map(
+          spec.subcommands.map((sub) => [
+            sub.name.slice(sub.name.indexOf("|") + 1),
+            { name: sub.name, allowed: permission(sub) },
+          ]),
+        ),
       };
       this.bySpec.set(spec, entry);
       // Clients send upper or lower case; both are keys so the hot path skips toLowerCase.
@@ -223,8 +251,16 @@ export class Dispatcher {
     ) {
       return `ERR Can't execute '${spec.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context`;
     }
-    if (client.role !== "admin" && !permitted(spec, client.role)) {
-      return `NOPERM User ${client.user} has no permissions to run the '${spec.name}' command`;
+    if (client.role !== "admin") {
+      let name = spec.name;
+      let allowed = entry.allowed;
+      if (entry.subAllowed !== null && argv.length > 1) {
+        const sub = entry.subAllowed.get(argv[1].toLowerCase());
+        if (sub !== undefined) ({ name, allowed } = sub);
+      }
+      if (!allowed[client.role]) {
+        return `NOPERM User ${client.user} has no permissions to run the '${name}' command`;
+      }
     }
     return null;
   }
@@ -339,12 +375,15 @@ export class Dispatcher {
     if (store.defaultTtlKeys.length > 0) store.defaultTtlKeys.length = 0; // a failed command's
     client.lastCommand = spec.name;
     let failed = false;
+    const mark = out.size;
     try {
       spec.handler(ctx, argv);
     } catch (error) {
-      if (!(error instanceof ReplyError)) throw error;
       failed = true;
-      this.replyError(out, error.message, false);
+      // Whatever the handler wrote before it threw is dropped: the client gets one reply.
+      out.cut(mark);
+      const text = error instanceof ReplyError ? error.message : this.unexpected(spec, error);
+      this.replyError(out, text, false);
     }
     this.countCall(entry, failed);
     if (isWrite && this.dirtyTotal() !== dirtyBefore) {
@@ -368,6 +407,22 @@ export class Dispatcher {
       }
     }
     store.defaultTtlKeys.length = 0;
+  }
+
+  /**
+   * A handler threw something other than a `ReplyError`: a bug, or a runtime limit such as V8's
+   * string length. The command gets `-ERR` and nothing else is touched; each distinct failure is
+   * logged once, every one is counted (INFO stats `unexpected_error_replies`).
+   */
+  private unexpected(spec: CommandSpec, error: unknown): string {
+    this.stats.unexpectedErrors++;
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const text = `ERR unexpected error in '${spec.name}': ${message}`.replace(/[\r\n]+/g, " ");
+    if (this.loggedUnexpected.size < MAX_LOGGED_UNEXPECTED && !this.loggedUnexpected.has(text)) {
+      this.loggedUnexpected.add(text);
+      this.log(`${text}\n${error instanceof Error ? error.stack : ""}`);
+    }
+    return text;
   }
 
   /** Writes an error reply and counts it by its code (INFO errorstats). `count` is false when

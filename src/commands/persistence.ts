@@ -73,6 +73,7 @@ export const persistenceCommands: CommandSpec[] = [
     arity: 1,
     flags: ["fast"],
     group: "server",
+    categories: ["admin", "fast", "dangerous"],
     summary: "Returns the Unix timestamp of the last successful save to disk.",
     handler: (ctx) => ctx.out.integer(Math.floor(persistenceOf(ctx).lastSaveMs / 1000)),
   }),

@@ -7,7 +7,7 @@
  */
 import { globMatch } from "./_glob.ts";
 import { ReplyError, unknownSubcommand } from "./errors.ts";
-import { command, type CommandContext, type CommandSpec } from "./types.ts";
+import { command, type CommandContext, type CommandSpec, subcommandSpecs } from "./types.ts";
 
 /** Something that receives published messages. */
 export interface Subscriber {
@@ -221,8 +221,14 @@ export const pubsubCommands: CommandSpec[] = [
     arity: -2,
     flags: ["pubsub", "loading", "stale"],
     group: "pubsub",
+    categories: ["slow"],
     summary: "PUBSUB CHANNELS, NUMSUB and NUMPAT.",
     handler: pubsub,
+    subcommands: subcommandSpecs("pubsub", "pubsub", pubsub, [
+      ["channels", -2, ["pubsub", "loading", "stale"], ["pubsub", "slow"]],
+      ["numsub", -2, ["pubsub", "loading", "stale"], ["pubsub", "slow"]],
+      ["numpat", 2, ["pubsub", "loading", "stale"], ["pubsub", "slow"]],
+    ]),
   }),
 ];
 

@@ -85,6 +85,7 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
       arity,
       flags: ["loading", "stale"],
       group: "server",
+      categories: ["slow", "connection"],
       summary,
       handler,
     });
@@ -165,6 +166,7 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
       arity: 1,
       flags: ["readonly", "fast"],
       group: "server",
+      categories: ["keyspace", "read", "fast"],
       summary: "Returns the number of keys in the selected store.",
       handler: (ctx) => ctx.out.integer(ctx.store.size),
     }),
@@ -173,6 +175,7 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
       arity: -1,
       flags: ["write"],
       group: "server",
+      categories: ["keyspace", "write", "slow", "dangerous"],
       summary: "Removes all keys from the selected store.",
       handler: (ctx, argv) => {
         flushOptions(argv);
@@ -185,6 +188,7 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
       arity: -1,
       flags: ["write"],
       group: "server",
+      categories: ["keyspace", "write", "slow", "dangerous"],
       summary: "Removes all keys from all stores.",
       handler: (ctx, argv) => {
         flushOptions(argv);
@@ -197,6 +201,7 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
       arity: -1,
       flags: ["loading", "stale"],
       group: "server",
+      categories: ["slow", "dangerous"],
       summary: "Returns information and statistics about the server.",
       handler: (ctx, argv) => ctx.out.verbatim(ctx.server.info(argv.slice(1), ctx.client)),
     }),
@@ -205,6 +210,7 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
       arity: -1,
       flags: ["loading", "stale"],
       group: "server",
+      categories: ["slow", "connection"],
       summary: "Returns detailed information about all commands.",
       handler: (ctx, argv) => {
         if (argv.length === 1) {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { DEFAULT_MAX_BULK_BYTES } from "../constants.ts";
+import { DEFAULT_MAX_BULK_BYTES, effectiveMaxBulkBytes } from "../constants.ts";
 import type { Entry, Store } from "../keyspace/store.ts";
 import { addLongDouble, formatLongDouble, parseLongDouble } from "./_long_double.ts";
 import { parseInt64, parseSafeInteger } from "./args.ts";
@@ -114,9 +114,15 @@ function set(ctx: CommandContext, argv: string[]): void {
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** Redis's `checkStringLength`: a string may not grow past `proto-max-bulk-len`. */
-function checkStringLength(sizeBytes: number, appendBytes: number): void {
-  if (sizeBytes + appendBytes > DEFAULT_MAX_BULK_BYTES) {
+/** The longest string a command may build here (a hook-less dispatcher: the defaults). */
+function maxStringBytes(ctx: CommandContext): number {
+  return ctx.server.maxStringBytes ?? effectiveMaxBulkBytes(DEFAULT_MAX_BULK_BYTES);
+}
+
+/** Redis's `checkStringLength`: a string may not grow past `proto-max-bulk-len`, nor past what
+ * the runtime can hold. */
+function checkStringLength(ctx: CommandContext, sizeBytes: number, appendBytes: number): void {
+  if (sizeBytes + appendBytes > maxStringBytes(ctx)) {
     throw new ReplyError("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
   }
 }
@@ -131,7 +137,7 @@ export function int64Arg(text: string): bigint {
 function append(ctx: CommandContext, argv: string[]): void {
   const [, key, suffix] = argv;
   const old = readString(ctx.store, key);
-  if (old !== null) checkStringLength(old.length, suffix.length);
+  if (old !== null) checkStringLength(ctx, old.length, suffix.length);
   const value = old === null ? suffix : old + suffix;
   ctx.store.set(key, value, old === null ? 0 : undefined);
   ctx.out.integer(value.length);
@@ -155,9 +161,9 @@ function setrange(ctx: CommandContext, argv: string[]): void {
   if (offsetBig < 0n) throw new ReplyError("ERR offset is out of range");
   const old = readString(ctx.store, key);
   if (patch.length === 0) return ctx.out.integer(old?.length ?? 0);
-  if (offsetBig > BigInt(DEFAULT_MAX_BULK_BYTES)) checkStringLength(DEFAULT_MAX_BULK_BYTES + 1, 0);
+  if (offsetBig > BigInt(maxStringBytes(ctx))) checkStringLength(ctx, maxStringBytes(ctx) + 1, 0);
   const offset = Number(offsetBig);
-  checkStringLength(offset, patch.length);
+  checkStringLength(ctx, offset, patch.length);
   const base = old ?? "";
   const padded = base.length < offset ? base + "\0".repeat(offset - base.length) : base;
   const value = padded.slice(0, offset) + patch + padded.slice(offset + patch.length);
@@ -354,7 +360,7 @@ export const stringCommands: CommandSpec[] = [
   stringSpec(
     "append",
     3,
-    ["write", "denyoom"],
+    ["write", "denyoom", "fast"],
     ONE,
     "Appends a string to the value of a key. Creates the key if it doesn't exist.",
     append,

@@ -8,6 +8,7 @@ import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { Store } from "../keyspace/store.ts";
 import type { ReplyWriter, RespVersion } from "../resp/writer.ts";
 import type { PubSub, Subscriber } from "./pubsub.ts";
+import { type AclCategory, deriveCategories } from "./acl.ts";
 
 /** Redis's command flags, as far as HyperCache uses them. */
 export type CommandFlag =
@@ -154,6 +155,9 @@ export interface ServerHooks {
    * current store) gets data or `timeoutMs` passes (0 = forever). False when it cannot wait.
    */
   block?(client: ClientState, keys: string[], timeoutMs: number): boolean;
+  /** The longest string value a command may build (APPEND, SETRANGE): `proto-max-bulk-len`,
+   * capped by the runtime's string limit. */
+  maxStringBytes?: number;
   /** Runs a full garbage collection where the runtime allows it (MEMORY PURGE). */
   purgeMemory?(): void;
   /** Pub/sub: the hub, and the subscriber that stands for a connection. */
@@ -188,17 +192,55 @@ export interface CommandSpec {
   readonly lastKey: number;
   readonly step: number;
   readonly group: string;
+  /** Redis's ACL categories of the command (without the `@`); roles are defined by them. */
+  readonly categories: readonly AclCategory[];
   readonly summary: string;
   readonly handler: CommandHandler;
   /** Subcommands (`COMMAND COUNT`), each a full spec named `parent|sub`. */
   readonly subcommands?: readonly CommandSpec[];
 }
 
-/** Builds a spec with Redis's defaults for the fields a command leaves out. */
+/** Builds a spec with Redis's defaults for the fields a command leaves out (no keys, the
+ * categories its family and flags give). */
 export function command(
-  spec: Omit<CommandSpec, "firstKey" | "lastKey" | "step"> & Partial<CommandSpec>,
+  spec: Omit<CommandSpec, "firstKey" | "lastKey" | "step" | "categories"> & Partial<CommandSpec>,
 ): CommandSpec {
-  return { firstKey: 0, lastKey: 0, step: 0, ...spec };
+  return {
+    firstKey: 0,
+    lastKey: 0,
+    step: 0,
+    categories: deriveCategories(spec.group, spec.flags),
+    ...spec,
+  };
+}
+
+/**
+ * The subcommand specs of a container command whose own handler reads the subcommand (CLIENT,
+ * CONFIG, ...): each is `parent|name` with Redis's arity, flags and ACL categories, for ACL
+ * checks and COMMAND INFO. `entries` are `[name, arity, flags, categories]`.
+ */
+export function subcommandSpecs(
+  parent: string,
+  group: string,
+  handler: CommandHandler,
+  entries: [string, number, CommandFlag[], AclCategory[]][],
+): CommandSpec[] {
+  return entries.map(([name, arity, flags, categories]) =>
+    command({
+      name: `${parent}|${name}`,
+      arity,
+      flags,
+      group,
+      categories,
+      summary: `${parent.toUpperCase()} ${name.toUpperCase()}.`,
+      handler,
+    })
+  );
+}
+
+/** `spec` with other ACL categories than its family and flags give (Redis's exceptions). */
+export function withCategories(spec: CommandSpec, categories: AclCategory[]): CommandSpec {
+  return { ...spec, categories };
 }
 
 /** Key positions: first, last (-1 = the last argument), step. */
@@ -221,7 +263,8 @@ export function familySpec(group: string) {
     handler: CommandHandler,
   ): CommandSpec => {
     const [firstKey, lastKey, step] = keys;
-    return { name, arity, flags, firstKey, lastKey, step, group, summary, handler };
+    const categories = deriveCategories(group, flags);
+    return { name, arity, flags, firstKey, lastKey, step, group, categories, summary, handler };
   };
 }
 

@@ -17,6 +17,8 @@ export interface ParserLimits {
   maxMultibulkLength: number;
   /** Most unparsed bytes held for one client (`client-query-buffer-limit`). */
   maxQueryBufferBytes: number;
+  /** These are the limits of a client that has not authenticated: errors say so, as Redis's. */
+  unauthenticated?: boolean;
 }
 
 /** A request the client sent that cannot be parsed; the connection must be closed after it. */
@@ -117,7 +119,12 @@ export class RespParser {
   consumedBytes = 0;
 
   /** A parser enforcing `limits`. */
-  constructor(private readonly limits: ParserLimits) {}
+  constructor(private limits: ParserLimits) {}
+
+  /** Enforces other limits from the next header on (a client that authenticated). */
+  setLimits(limits: ParserLimits): void {
+    this.limits = limits;
+  }
 
   /** Bytes held from an incomplete command. */
   get bufferedBytes(): number {
@@ -249,7 +256,11 @@ export class RespParser {
     if (headerEnd === INCOMPLETE) return INCOMPLETE;
     const count = this.integer(buffer, this.pos + 1, headerEnd);
     if (Number.isNaN(count) || count > this.limits.maxMultibulkLength) {
-      throw new ProtocolError("Protocol error: invalid multibulk length");
+      throw new ProtocolError(
+        this.limits.unauthenticated && !Number.isNaN(count)
+          ? "Protocol error: unauthenticated multibulk length"
+          : "Protocol error: invalid multibulk length",
+      );
     }
     let pos = headerEnd + 2;
     // A new array per command, filled by index and published once complete. (Resetting a
@@ -266,7 +277,11 @@ export class RespParser {
       if (lineEnd === INCOMPLETE) return INCOMPLETE;
       const size = this.integer(buffer, pos + 1, lineEnd);
       if (Number.isNaN(size) || size < 0 || size > this.limits.maxBulkBytes) {
-        throw new ProtocolError("Protocol error: invalid bulk length");
+        throw new ProtocolError(
+          this.limits.unauthenticated && size > this.limits.maxBulkBytes
+            ? "Protocol error: unauthenticated bulk length"
+            : "Protocol error: invalid bulk length",
+        );
       }
       const dataStart = lineEnd + 2;
       const dataEnd = dataStart + size;

@@ -92,6 +92,7 @@ export function infoText(
     ["keyspace_hits", totals.hits],
     ["keyspace_misses", totals.misses],
     ["total_error_replies", dispatcher.stats.errorReplies],
+    ["unexpected_error_replies", dispatcher.stats.unexpectedErrors],
     ["acl_access_denied_auth", node.auth?.failures ?? 0],
     ["client_protocol_errors", resp.stats.protocolErrors],
     ["client_output_buffer_limit_disconnections", resp.stats.outputLimitDisconnections],

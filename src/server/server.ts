@@ -8,7 +8,11 @@ import { Buffer } from "node:buffer";
 import type { Dispatcher } from "../commands/dispatch.ts";
 import { encodePush, type PubSub, type Subscriber } from "../commands/pubsub.ts";
 import type { ClientKillFilter, ClientState, UserRole } from "../commands/types.ts";
-import { ProtocolError, RespParser } from "../resp/parser.ts";
+import { type ParserLimits, ProtocolError, RespParser } from "../resp/parser.ts";
+import {
+  UNAUTHENTICATED_MAX_BULK_BYTES,
+  UNAUTHENTICATED_MAX_MULTIBULK_LENGTH,
+} from "../constants.ts";
 import { scanKeys } from "../resp/_scan.ts";
 import { PREFETCH_KEYS } from "../keyspace/store.ts";
 import { listening } from "./listen.ts";
@@ -43,7 +47,16 @@ export interface RespServerOptions {
   durability?: Durability;
 }
 
-/** A connection's state: the client as commands see it plus its parser. */
+/** The parser limits of a connection that has not authenticated. */
+function unauthenticatedLimits(options: RespServerOptions): ParserLimits {
+  return {
+    maxBulkBytes: Math.min(options.maxBulkBytes, UNAUTHENTICATED_MAX_BULK_BYTES),
+    maxMultibulkLength: Math.min(options.maxMultibulkLength, UNAUTHENTICATED_MAX_MULTIBULK_LENGTH),
+    maxQueryBufferBytes: options.maxQueryBufferBytes,
+    unauthenticated: true,
+  };
+}
+
 /** Commands a client may pipeline behind a blocked command before it is disconnected. */
 const MAX_PENDING_COMMANDS = 100_000;
 
@@ -58,7 +71,7 @@ export class Client implements ClientState, Subscriber {
   db = 0;
   protocol: 2 | 3 = 2;
   name = "";
-  authenticated: boolean;
+  #authenticated: boolean;
   user = "default";
   role: UserRole = "admin";
   closeAfterReply = false;
@@ -88,11 +101,22 @@ export class Client implements ClientState, Subscriber {
     readonly conn: TcpConnection,
     readonly createdMs: number,
     requireAuth: boolean,
-    options: RespServerOptions,
+    private readonly options: RespServerOptions,
   ) {
-    this.authenticated = !requireAuth;
+    this.#authenticated = !requireAuth;
     this.lastActiveMs = createdMs;
-    this.parser = new RespParser(options);
+    this.parser = new RespParser(requireAuth ? unauthenticatedLimits(options) : options);
+  }
+
+  get authenticated(): boolean {
+    return this.#authenticated;
+  }
+
+  /** The parser's limits follow: small ones until the client authenticates (Redis's too). */
+  set authenticated(value: boolean) {
+    if (value === this.#authenticated) return;
+    this.#authenticated = value;
+    this.parser.setLimits(value ? this.options : unauthenticatedLimits(this.options));
   }
 
   get remoteAddress(): string {
@@ -115,6 +139,8 @@ export interface ServerStats {
   rejectedConnections: number;
   protocolErrors: number;
   outputLimitDisconnections: number;
+  /** Connections closed because serving them threw outside any command. */
+  internalErrors: number;
 }
 
 export class RespServer {
@@ -124,6 +150,7 @@ export class RespServer {
     rejectedConnections: 0,
     protocolErrors: 0,
     outputLimitDisconnections: 0,
+    internalErrors: 0,
   };
   private listener: TcpListener | null = null;
   private tlsListener: TcpListener | null = null;
@@ -224,6 +251,8 @@ export class RespServer {
     const client = conn.data;
     if (!(client instanceof Client) || client.closeAfterReply) return;
     const out = this.out;
+    // Replies in the shared writer belong to the client being served; none may be left here.
+    if (out.size > 0) out.take();
     const mark = this.options.durability?.mark() ?? 0;
     const keyspace = this.dispatcher.keyspace;
     keyspace.pinTime();
@@ -236,9 +265,17 @@ export class RespServer {
     try {
       client.parser.feed(bytes, (argv) => this.command(client, argv));
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      this.stats.protocolErrors++;
-      out.error(`ERR ${error.message}`);
+      if (error instanceof ProtocolError) {
+        this.stats.protocolErrors++;
+        out.error(`ERR ${error.message}`);
+      } else {
+        // Not a command's failure (the dispatcher answers those): the parser's state is unknown,
+        // so this connection ends, with an error after the replies it was owed.
+        this.stats.internalErrors++;
+        const text = error instanceof Error ? error.message : String(error);
+        out.error(`ERR internal error: ${text.replace(/[\r\n]+/g, " ")}`);
+        console.error("hypercache: internal error serving a connection:", error);
+      }
       client.closeAfterReply = true;
     } finally {
       keyspace.unpinTime();
