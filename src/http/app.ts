@@ -134,7 +134,7 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
   );
 
   addCacheRoutes(app, executor, config, limit);
-  addSubscribeRoutes(app, dispatcher);
+  addSubscribeRoutes(app, executor);
   addCommandRoutes(app, executor, 0, limit);
   return app;
 }

@@ -87,6 +87,14 @@ export class HttpExecutor {
     return this.dispatcher.check(spec, argv, client);
   }
 
+  /**
+   * Why the dispatcher would refuse `argv` for `client` (arity, permissions), without refusing
+   * the connection commands: for the routes that stand for one, such as `/subscribe` (SSE).
+   */
+  checkAsConnection(client: ClientState, argv: string[]): string | null {
+    return this.dispatcher.check(this.dispatcher.table.lookup(argv[0]), argv, client);
+  }
+
   /** Runs one command and returns its decoded reply. */
   run(client: ClientState, argv: string[]): Reply {
     const failure = this.check(client, argv);

@@ -2,16 +2,18 @@
  * Pub/sub over server-sent events, as Upstash serves it: `GET|POST /subscribe/{channel}` and
  * `/psubscribe/{pattern}` stream `data: subscribe,<channel>,1`, then `data: message,<channel>,<msg>`
  * (or `pmessage,<pattern>,<channel>,<msg>`) for every PUBLISH, from RESP or HTTP alike. The
- * stream subscribes to the node's one pub/sub hub; a closed or too slow client is dropped.
+ * stream subscribes to the node's one pub/sub hub; a closed or too slow client is dropped. The
+ * dispatcher decides whether the token's role may SUBSCRIBE (or PSUBSCRIBE), as for any command:
+ * a refusal is the Upstash-style `{"error": "NOPERM ..."}` with HTTP 400.
  *
  * @module
  */
 import type { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { Dispatcher } from "../commands/dispatch.ts";
 import type { Subscriber } from "../commands/pubsub.ts";
-import { type HttpEnv, jsonError } from "./_env.ts";
+import { type HttpEnv, jsonError, roleOf } from "./_env.ts";
 import { bytesToUtf8, utf8ToBytes } from "./_text.ts";
+import type { HttpExecutor } from "./executor.ts";
 
 /** A comment line this often keeps idle streams open (Bun closes idle connections after 10 s). */
 const HEARTBEAT_MS = 5_000;
@@ -19,14 +21,18 @@ const HEARTBEAT_MS = 5_000;
 const MAX_QUEUED_MESSAGES = 10_000;
 
 /** Adds the subscribe routes; register them before the path-style command routes. */
-export function addSubscribeRoutes(app: Hono<HttpEnv>, dispatcher: Dispatcher): void {
+export function addSubscribeRoutes(app: Hono<HttpEnv>, executor: HttpExecutor): void {
+  const dispatcher = executor.dispatcher;
   for (
     const [path, byPattern] of [["/subscribe/:name", false], ["/psubscribe/:name", true]] as const
   ) {
+    const command = byPattern ? "psubscribe" : "subscribe";
     app.on(["GET", "POST"], path, (c) => {
+      const name = utf8ToBytes(c.req.param("name"));
+      const refused = executor.checkAsConnection(executor.client(roleOf(c), 0), [command, name]);
+      if (refused !== null) return jsonError(c, 400, bytesToUtf8(refused));
       const hub = dispatcher.server.pubsub?.hub;
       if (hub === undefined) return jsonError(c, 503, "ERR pub/sub is not available on this node");
-      const name = utf8ToBytes(c.req.param("name"));
       return streamSSE(c, async (stream) => {
         const queue: string[] = [];
         let closed = false;
@@ -54,8 +60,7 @@ export function addSubscribeRoutes(app: Hono<HttpEnv>, dispatcher: Dispatcher): 
           wake?.();
         });
         try {
-          const kind = byPattern ? "psubscribe" : "subscribe";
-          await stream.writeSSE({ data: `${kind},${bytesToUtf8(name)},1` });
+          await stream.writeSSE({ data: `${command},${bytesToUtf8(name)},1` });
           while (!closed) {
             if (queue.length === 0) {
               await new Promise<void>((resolve) => {
