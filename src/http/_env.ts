@@ -7,6 +7,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { UserRole } from "../commands/types.ts";
+import { jsonDeeperThan, MAX_JSON_DEPTH } from "./limits.ts";
 
 /** Hono variables set by the auth middleware. */
 export type HttpEnv = { Variables: { role: UserRole } };
@@ -42,7 +43,10 @@ export function errorStatus(message: string): ContentfulStatusCode {
   return 400;
 }
 
-/** Reads a JSON body; a syntax error becomes a message for a 400 reply. */
+/**
+ * Reads a JSON body; a syntax error, or nesting deeper than `MAX_JSON_DEPTH`, becomes a message
+ * for a 400 reply.
+ */
 export async function readJson(c: Context): Promise<
   { ok: true; value: unknown } | {
     ok: false;
@@ -50,6 +54,12 @@ export async function readJson(c: Context): Promise<
   }
 > {
   const text = await c.req.text();
+  if (jsonDeeperThan(text, MAX_JSON_DEPTH)) {
+    return {
+      ok: false,
+      error: `ERR the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
+    };
+  }
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {

@@ -8,7 +8,8 @@
  * - pub/sub over server-sent events: `/subscribe/{channel}`, `/psubscribe/{pattern}`.
  *
  * Middleware are Hono's own: request-id, secure-headers, cors (when origins are configured),
- * method-not-allowed, body-limit and bearer-auth. Every error, 404 and 405 included, is JSON:
+ * method-not-allowed, body-limit and bearer-auth, plus ours for the request target, the header
+ * fields and the method (`limits.ts`). Every error, 404, 405, 414, 431 and 501 included, is JSON:
  * `{"error": "..."}`.
  *
  * @module
@@ -29,6 +30,7 @@ import { type HttpEnv, jsonError, methodNotAllowedJson } from "./_env.ts";
 import { authMiddleware } from "./auth.ts";
 import { addCacheRoutes } from "./cache.ts";
 import { HttpExecutor } from "./executor.ts";
+import { requestLimits } from "./limits.ts";
 import { metricsText } from "./metrics.ts";
 import { addSubscribeRoutes } from "./subscribe.ts";
 import { addCommandRoutes } from "./upstash.ts";
@@ -85,6 +87,8 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
       exposeHeaders: ["X-Request-Id"],
     }));
   }
+  // After cors, so that a browser can read these errors too.
+  app.use(requestLimits());
   app.use(methodNotAllowed({
     app,
     onMethodNotAllowed: methodNotAllowedJson,

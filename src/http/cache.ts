@@ -14,7 +14,8 @@
  * - GET returns `value` as text with `"encoding": "utf8"` when the bytes are valid UTF-8, and as
  *   base64 with `"encoding": "base64"` otherwise, so nothing is lost. `?encoding=base64` always
  *   gives base64; `?encoding=json` parses the stored text as JSON (`"encoding": "json"`), and
- *   falls back to the utf8/base64 rule when it is not JSON.
+ *   falls back to the utf8/base64 rule when it is not JSON or nests deeper than
+ *   `MAX_JSON_DEPTH`.
  * - `ttl` is in seconds: on write a positive number (fractions allowed, ms precision; absent, 0
  *   or null for none); on read the seconds remaining with ms precision, or null for no expiry.
  *
@@ -35,6 +36,7 @@ import {
   utf8ToBytes,
 } from "./_text.ts";
 import type { HttpExecutor } from "./executor.ts";
+import { jsonDeeperThan, MAX_JSON_DEPTH } from "./limits.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
 
@@ -99,7 +101,8 @@ function readValue(
   if (wanted === "base64") return { value: bytesToBase64(bytes), encoding: "base64" };
   const text = bytesToUtf8Strict(bytes);
   if (text === null) return { value: bytesToBase64(bytes), encoding: "base64" };
-  if (wanted === "json") {
+  // Text nested too deep to parse safely is returned as text, like text that is not JSON.
+  if (wanted === "json" && !jsonDeeperThan(text, MAX_JSON_DEPTH)) {
     try {
       return { value: JSON.parse(text), encoding: "json" };
     } catch {

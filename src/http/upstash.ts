@@ -13,6 +13,7 @@ import type { ClientState } from "../commands/types.ts";
 import { type HttpEnv, jsonError, methodNotAllowedJson, readJson, roleOf } from "./_env.ts";
 import { rawToBytes, utf8ToBytes } from "./_text.ts";
 import type { HttpExecutor } from "./executor.ts";
+import { MALFORMED_ENCODING } from "./limits.ts";
 import { type ReplyJson, replyJson } from "./json.ts";
 
 /** Commands in one pipeline or transaction; a bigger batch is a client bug, not a workload. */
@@ -153,7 +154,7 @@ export function addCommandRoutes(
       argv = await pathArgv(c);
     } catch (error) {
       if (!(error instanceof URIError)) throw error;
-      return jsonError(c, 400, "ERR the path or query has a malformed percent-encoding");
+      return jsonError(c, 400, MALFORMED_ENCODING); // `requestLimits` answers it first.
     }
     // Only `/` itself has no command in it, and `/` takes a command as a POST body.
     if (argv.length === 0) return methodNotAllowedJson(c, ["POST"]);
