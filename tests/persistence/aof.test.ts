@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { AofWriter } from "../../src/persistence/aof.ts";
 import { RecordBuffer } from "../../src/persistence/_records.ts";
-import { encodeCommand } from "./_resp.ts";
+import { encodeBatch } from "./_resp.ts";
 import type { FileHandle } from "../../src/runtime/types.ts";
 
 /** A file that records every call and can be told to fail, as a full disk would. */
@@ -59,12 +59,12 @@ class FaultyFile implements FileHandle {
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe("AOF writer", () => {
-  it("encodes commands as RESP, the bytes a client sends", () => {
+  it("encodes commands as RESP, the bytes a client sends, after the batch's annotation", () => {
     const records = new RecordBuffer();
     records.appendCommand(["SET", "k", "v\r\n"]);
     assert.equal(
       String.fromCharCode(...records.view()),
-      "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n",
+      "#HC:0000000029:538ae377\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\nv\r\n\r\n",
     );
   });
 
@@ -81,24 +81,30 @@ describe("AOF writer", () => {
     file.releaseSyncs();
     await waiting;
     assert.equal(durable, true);
-    const expected = encodeCommand(["SELECT", "0"]) + encodeCommand(["SET", "a", "1"]);
+    const expected = encodeBatch([["SELECT", "0"], ["SET", "a", "1"]]);
     assert.deepEqual(file.events, [`write:${expected.length}`, "datasync"]);
     assert.equal(file.text(), expected);
   });
 
-  it("groups records that arrive during an fsync into the next single write and fsync", async () => {
+  it("groups records that arrive during an fsync into the next single write and fsync, one annotated batch", async () => {
     const file = new FaultyFile();
     const aof = new AofWriter(file, 0, "always");
     file.holdSyncs();
     aof.append(0, ["SET", "a", "1"]);
     const first = aof.waitDurable();
     await tick();
-    for (let i = 0; i < 100; i++) aof.append(0, ["SET", `k${i}`, "v"]);
+    const later = Array.from({ length: 100 }, (_, i) => ["SET", `k${i}`, "v"]);
+    for (const argv of later) aof.append(0, argv);
     const rest = aof.waitDurable();
     file.releaseSyncs();
     await Promise.all([first, rest]);
     assert.deepEqual(file.events.filter((e) => e === "datasync").length, 2);
     assert.equal(file.events.filter((e) => e.startsWith("write")).length, 2);
+    assert.equal(
+      file.text(),
+      encodeBatch([["SELECT", "0"], ["SET", "a", "1"]]) + encodeBatch(later),
+      "each write is one batch with its own annotation",
+    );
   });
 
   it("refuses nothing silently: a failed write sets the error, is cut back, and is retried", async () => {
@@ -118,7 +124,7 @@ describe("AOF writer", () => {
     file.failWrites = false;
     await waiting;
     assert.equal(aof.error, null);
-    assert.equal(file.text(), durableText + encodeCommand(["SET", "b", "2"]));
+    assert.equal(file.text(), durableText + encodeBatch([["SET", "b", "2"]]));
     await aof.close();
   });
 });
