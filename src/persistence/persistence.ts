@@ -16,7 +16,12 @@
  * 2. write `dump-N.hcs` (temporary name, fsync, rename, fsync the directory);
  * 3. write the manifest `{snapshot: dump-N.hcs, replay: [], aof: new}`, then remove the old files.
  *
- * Files the manifest does not name (left by a crash mid-rewrite) are removed at start-up.
+ * Start-up never deletes what it cannot account for: it refuses a directory with data files but
+ * no manifest, a manifest that names a missing file or breaks the chain rules, a corrupt AOF
+ * (unless `aof_load_truncated`) and a record that fails on replay, each with a message naming
+ * the file and what to do. Of the files the manifest does not name (left by a crash mid-rewrite)
+ * it removes only those the manifest provably supersedes (`manifest.ts`). Files are otherwise
+ * removed only once a rewrite has made them obsolete.
  *
  * @module
  */
@@ -25,42 +30,41 @@ import { internalClient } from "../commands/types.ts";
 import type { AppendFsync } from "../config/config.ts";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import { ReplyWriter } from "../resp/writer.ts";
-import type { FileHandle, FileSystem, Runtime } from "../runtime/types.ts";
+import type { FileHandle, Runtime } from "../runtime/types.ts";
 import { AofWriter } from "./aof.ts";
-import { scanAof } from "./aof_reader.ts";
+import { describeRecord, scanAof } from "./aof_reader.ts";
+import {
+  chainProblem,
+  generationOf,
+  isDataFile,
+  isFreshDirectory,
+  join,
+  type Manifest,
+  MANIFEST_NAME,
+  manifestAofs,
+  manifestBytes,
+  readManifest,
+  RecoveryError,
+  sortUnnamed,
+} from "./manifest.ts";
 import { encodeSnapshot, loadSnapshot } from "./snapshot.ts";
+
+export { join, type Manifest, manifestAofs, readManifest, RecoveryError };
 
 /** How often the time trigger looks whether a snapshot is due. */
 const INTERVAL_CHECK_MS = 1000;
 
-/** What the data directory holds now. */
-export interface Manifest {
-  version: 1;
-  generation: number;
-  snapshot: string | null;
-  /** AOFs to replay after the snapshot and before `aof`, oldest first (absent: none). */
-  replay?: string[];
-  aof: string;
-}
+/**
+ * The replies of replayed records: only whether one was an error matters. Every error reply of
+ * the dispatcher goes through `error`, a handler's unexpected exception included.
+ */
+class ReplaySink extends ReplyWriter {
+  failure: string | null = null;
 
-/** The AOFs a manifest names, in replay order. */
-export function manifestAofs(manifest: Manifest): string[] {
-  return [...(manifest.replay ?? []), manifest.aof];
-}
-
-/** Whether `name` is a file a manifest could name (or a temporary one of ours). */
-function isDataFile(name: string): boolean {
-  return /^(appendonly-\d+\.aof|dump-\d+\.hcs)$/.test(name) || /\.tmp-\d+$/.test(name);
-}
-
-/** `dir/name`. */
-export function join(dir: string, name: string): string {
-  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
-}
-
-/** Start-up cannot go on: the message names the file and the offset. */
-export class RecoveryError extends Error {
-  override name = "RecoveryError";
+  override error(text: string): void {
+    this.failure ??= text;
+    super.error(text);
+  }
 }
 
 export interface PersistenceOptions {
@@ -90,26 +94,6 @@ export interface RecoveryReport {
   warnings: string[];
 }
 
-/** Reads `manifest.json`; null when the directory has none yet. */
-export async function readManifest(fs: FileSystem, dataDir: string): Promise<Manifest | null> {
-  const bytes = await fs.readFile(join(dataDir, "manifest.json"));
-  if (bytes === null) return null;
-  try {
-    const manifest = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
-    if (
-      manifest.version !== 1 || typeof manifest.aof !== "string" ||
-      !(manifest.replay === undefined || Array.isArray(manifest.replay))
-    ) {
-      throw new Error("unknown format");
-    }
-    return manifest;
-  } catch (error) {
-    throw new RecoveryError(
-      `${join(dataDir, "manifest.json")} is unreadable: ${(error as Error).message}`,
-    );
-  }
-}
-
 export class Persistence {
   aof!: AofWriter;
   private manifest!: Manifest;
@@ -119,6 +103,8 @@ export class Persistence {
   rewriting = false;
   rewrites = 0;
   lastRewriteError: string | null = null;
+  /** Highest generation of any data file found at start-up: new files are numbered past it. */
+  private highestGeneration = 0;
   private intervalTimer: ReturnType<typeof setInterval> | null = null;
 
   private constructor(
@@ -163,10 +149,31 @@ export class Persistence {
 
   private async recover(dispatcher: Dispatcher): Promise<void> {
     const { fs } = this.runtime;
+    const dir = this.options.dataDir;
     const started = this.runtime.clock.monotonicMs();
-    await fs.mkdirp(this.options.dataDir);
-    this.manifest = await readManifest(fs, this.options.dataDir) ??
-      { version: 1, generation: 1, snapshot: null, aof: "appendonly-1.aof" };
+    await fs.mkdirp(dir);
+    const names = await fs.readDir(dir);
+    const isEmpty = (name: string) => this.isEmpty(join(dir, name));
+    const found = await readManifest(fs, dir);
+    const fresh = found === null;
+    if (found === null && !await isFreshDirectory(names, isEmpty)) {
+      throw new RecoveryError(
+        `${dir} holds data files but no ${MANIFEST_NAME} (${
+          names.filter(isDataFile).sort().join(", ")
+        }): the node does not guess which of them are current, and deletes none. Restore ` +
+          `${MANIFEST_NAME} from a backup, or run 'deno task check-aof ${dir} --fix' to write ` +
+          `one from the files present (the newest snapshot and the AOFs after it)`,
+      );
+    }
+    this.manifest = found ?? { version: 1, generation: 1, snapshot: null, aof: "appendonly-1.aof" };
+    const problem = chainProblem(this.manifest);
+    if (problem !== null) {
+      throw new RecoveryError(
+        `${join(dir, MANIFEST_NAME)} is inconsistent: ${problem}. The node does not start from ` +
+          `part of the data: restore ${MANIFEST_NAME} from a backup, or move it away and run ` +
+          `'deno task check-aof ${dir} --fix' to write one from the files present`,
+      );
+    }
     const report: RecoveryReport = {
       keysLoaded: 0,
       commandsReplayed: 0,
@@ -175,17 +182,24 @@ export class Persistence {
       warnings: [],
     };
     if (this.manifest.snapshot !== null) {
-      const path = join(this.options.dataDir, this.manifest.snapshot);
+      const path = join(dir, this.manifest.snapshot);
       const bytes = await fs.readFile(path);
       if (bytes === null) {
-        throw new RecoveryError(`${path}: the manifest names it but it is missing`);
+        throw new RecoveryError(
+          `${path}: ${join(dir, MANIFEST_NAME)} names it but it is missing; the node does not ` +
+            `start without it (the AOFs after it do not hold the data before it): restore it ` +
+            `from a backup`,
+        );
       }
       // One clock read for the whole load, not one per key.
       this.keyspace.pinTime();
       try {
         report.keysLoaded = loadSnapshot(bytes, this.keyspace, path);
       } catch (error) {
-        throw new RecoveryError((error as Error).message);
+        throw new RecoveryError(
+          `${(error as Error).message}; the node does not start from part of the data: ` +
+            `restore it from a backup ('deno task check-aof ${dir}' checks the directory)`,
+        );
       } finally {
         this.keyspace.unpinTime();
       }
@@ -194,51 +208,77 @@ export class Persistence {
     let aofBytes: Uint8Array | null = null;
     let validBytes = 0;
     for (const [index, name] of aofs.entries()) {
-      const path = join(this.options.dataDir, name);
+      const path = join(dir, name);
       const last = index === aofs.length - 1;
       aofBytes = await fs.readFile(path);
-      if (aofBytes === null && !last) {
-        throw new RecoveryError(`${path}: the manifest names it but it is missing`);
+      // Every AOF is created before a manifest names it: a missing one is lost data.
+      if (aofBytes === null && !fresh) {
+        throw new RecoveryError(
+          `${path}: ${join(dir, MANIFEST_NAME)} names it but it is missing, and the writes ` +
+            `it held would be lost; the node does not start without it. Restore it from a ` +
+            `backup; to start without its records, create it empty (touch ${path})`,
+        );
       }
       validBytes = aofBytes === null || aofBytes.length === 0
         ? 0
         : this.replay(aofBytes, path, dispatcher, report, last);
     }
-    const aofPath = join(this.options.dataDir, this.manifest.aof);
+    const aofPath = join(dir, this.manifest.aof);
     const file = await fs.open(aofPath, "a");
     if (aofBytes !== null && validBytes < aofBytes.length) {
       report.droppedBytes = aofBytes.length - validBytes;
       await file.truncate(validBytes);
       await file.datasync();
     }
-    if (this.manifest.snapshot === null && aofBytes === null && aofs.length === 1) {
+    if (fresh) {
       // A fresh directory: make the manifest durable before the first write is acknowledged.
-      await fs.writeFileAtomic(
-        join(this.options.dataDir, "manifest.json"),
-        this.manifestBytes(this.manifest),
-      );
+      await fs.writeFileAtomic(join(dir, MANIFEST_NAME), manifestBytes(this.manifest));
     }
-    await this.removeStrays();
+    await this.removeSuperseded(names, report);
     this.aof = new AofWriter(file, validBytes, this.options.appendfsync);
     report.keysLoaded = this.keyspace.keyCount;
     report.timeMs = Math.round(this.runtime.clock.monotonicMs() - started);
     this.report = report;
   }
 
-  /** Removes what a crash mid-rewrite left: data files the manifest does not name. */
-  private async removeStrays(): Promise<void> {
+  /** Whether the file at `path` holds no bytes (without reading it). */
+  private async isEmpty(path: string): Promise<boolean> {
+    const file = await this.runtime.fs.open(path, "r+");
+    try {
+      return await file.size() === 0;
+    } finally {
+      await file.close();
+    }
+  }
+
+  /**
+   * Removes what a crash mid-rewrite left that the manifest provably supersedes; says what it
+   * leaves in place, and numbers later generations past it.
+   */
+  private async removeSuperseded(names: string[], report: RecoveryReport): Promise<void> {
     const { fs } = this.runtime;
-    const named = new Set([...manifestAofs(this.manifest), this.manifest.snapshot]);
-    for (const name of await fs.readDir(this.options.dataDir)) {
-      if (isDataFile(name) && !named.has(name)) {
-        await fs.remove(join(this.options.dataDir, name));
-      }
+    const dir = this.options.dataDir;
+    for (const name of names) {
+      this.highestGeneration = Math.max(this.highestGeneration, generationOf(name) ?? 0);
+    }
+    const { superseded, kept } = await sortUnnamed(
+      this.manifest,
+      names,
+      (name) => this.isEmpty(join(dir, name)),
+    );
+    for (const name of superseded) await fs.remove(join(dir, name));
+    if (kept.length > 0) {
+      report.warnings.push(
+        `${dir}: left in place, not named by ${MANIFEST_NAME} and not provably obsolete: ` +
+          `${kept.sort().join(", ")}`,
+      );
     }
   }
 
   /**
    * Replays AOF bytes; returns how many bytes were valid. Only the last AOF may end in a torn
-   * record: the earlier ones were fsynced whole before the manifest moved past them.
+   * record: the earlier ones were fsynced whole before the manifest moved past them. A record
+   * whose replay replies an error stops the start: the data without it would be wrong.
    */
   private replay(
     bytes: Uint8Array,
@@ -248,7 +288,7 @@ export class Persistence {
     last: boolean,
   ): number {
     const client = internalClient({ name: "aof-replay", remoteAddress: "aof" });
-    const sink = new ReplyWriter();
+    const sink = new ReplaySink();
     // Replay rebuilds the keyspace and nothing else: no logging, no notifications, no wakeups
     // of blocked clients (the servers are not even listening yet).
     const { onPropagate, onWrite } = dispatcher;
@@ -262,12 +302,26 @@ export class Persistence {
     let sinceClock = 0;
     this.keyspace.pinTime();
     try {
-      scan = scanAof(bytes, (argv) => {
+      scan = scanAof(bytes, (argv, offset, batchOffset) => {
         if (++sinceClock === 10_000) {
           sinceClock = 0;
           this.keyspace.pinTime();
         }
-        dispatcher.execute(client, sink, argv);
+        try {
+          dispatcher.execute(client, sink, argv);
+        } catch (error) {
+          sink.failure ??= `${(error as Error).name}: ${(error as Error).message}`;
+        }
+        if (sink.failure !== null) {
+          throw new RecoveryError(
+            `${path}: the record at offset ${offset} fails on replay: ${
+              describeRecord(argv)
+            } -> ${sink.failure}. The node does not start without it: check that the stores ` +
+              `configured are those it was written with; 'deno task check-aof ` +
+              `${this.options.dataDir} --print' lists the records. To give up this record and ` +
+              `the rest of the file, truncate the file to ${batchOffset} bytes`,
+          );
+        }
         // Replies are not needed; drop them so memory stays flat.
         if (sink.size > 65536) sink.take();
       });
@@ -296,10 +350,6 @@ export class Persistence {
       `${path}: dropped a torn last record at offset ${valid} (${dropped} bytes)`,
     );
     return valid;
-  }
-
-  private manifestBytes(manifest: Manifest): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify(manifest, null, 2) + "\n");
   }
 
   /** Records a write; triggers automatic snapshots and rewrites. */
@@ -343,14 +393,14 @@ export class Persistence {
           snapshot: previous.snapshot,
           replay: manifestAofs(previous),
         };
-        await fs.writeFileAtomic(join(dir, "manifest.json"), this.manifestBytes(chained));
+        await fs.writeFileAtomic(join(dir, MANIFEST_NAME), manifestBytes(chained));
         this.manifest = chained;
       });
       file = null;
       old = rotated.old;
       // Step 2 and 3: the snapshot, then the manifest that makes the old files unneeded.
       await fs.writeFileAtomic(join(dir, next.snapshot!), rotated.result);
-      await fs.writeFileAtomic(join(dir, "manifest.json"), this.manifestBytes(next));
+      await fs.writeFileAtomic(join(dir, MANIFEST_NAME), manifestBytes(next));
       this.manifest = next;
       this.saved();
       const retiring = old;
@@ -390,7 +440,7 @@ export class Persistence {
     try {
       const seq = this.aof.sequence;
       sync.writeFileAtomic(join(dir, next.snapshot!), encodeSnapshot(this.keyspace));
-      sync.writeFileAtomic(join(dir, "manifest.json"), this.manifestBytes(next));
+      sync.writeFileAtomic(join(dir, MANIFEST_NAME), manifestBytes(next));
       old = this.aof.switchTo(file, seq);
     } catch (error) {
       this.lastRewriteError = (error as Error).message;
@@ -402,8 +452,9 @@ export class Persistence {
     void this.retire(old, previous);
   }
 
+  /** The next generation's manifest, numbered past every file found at start-up. */
   private nextManifest(): Manifest {
-    const generation = this.manifest.generation + 1;
+    const generation = Math.max(this.manifest.generation, this.highestGeneration) + 1;
     return {
       version: 1,
       generation,

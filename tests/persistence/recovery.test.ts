@@ -24,11 +24,16 @@ async function aofPath(dir: string): Promise<string> {
   return join(dir, manifest.aof);
 }
 
-/** Writes `count` keys and closes the node; returns the AOF's size before the last record. */
+/**
+ * Writes `count` keys, each acknowledged before the next (one batch each), and closes the node;
+ * returns the AOF's size before the last batch.
+ */
 async function writeKeys(dir: string, count: number): Promise<number> {
   const node = await openNode(dir);
-  for (let i = 0; i < count - 1; i++) node.run("SET", `k${i}`, `v${i}`);
-  await node.persistence.aof.waitDurable();
+  for (let i = 0; i < count - 1; i++) {
+    node.run("SET", `k${i}`, `v${i}`);
+    await node.persistence.aof.waitDurable();
+  }
   const before = (await stat(await aofPath(dir))).size;
   node.run("SET", `k${count - 1}`, "last-value");
   await node.close();
