@@ -48,7 +48,10 @@ export function runtimeBinary(runtime: RuntimeName): string {
 /** The command that runs a script on a runtime (`src/main.ts` unless another is given). */
 export function runtimeCommand(runtime: RuntimeName, script = MAIN): [string, string[]] {
   const binary = runtimeBinary(runtime);
-  return runtime === "deno" ? [binary, ["run", "--allow-all", script]] : [binary, ["run", script]];
+  if (runtime === "bun") return [binary, ["run", script]];
+  // The V8 flags of `deno task start`, so that a node under test is the node users run.
+  const flags = script === MAIN ? ["--v8-flags=--expose-gc,--max-semi-space-size=4"] : [];
+  return [binary, ["run", "--allow-all", ...flags, script]];
 }
 
 export interface NodeProcess {
