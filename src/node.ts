@@ -195,7 +195,12 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
         config.bind,
         config.http.port,
         () =>
-          runtime.serveHttp({ hostname: config.bind, port: config.http.port, fetch: app.fetch }),
+          runtime.serveHttp({
+            hostname: config.bind,
+            port: config.http.port,
+            maxBodyBytes: config.http.maxBodyBytes,
+            fetch: app.fetch,
+          }),
       );
     } catch (error) {
       await resp.stop();

@@ -48,6 +48,7 @@ interface BunGlobal {
   serve(options: {
     hostname: string;
     port: number;
+    maxRequestBodySize?: number;
     fetch(request: Request): Response | Promise<Response>;
   }): { port: number; stop(closeActive?: boolean): Promise<void> | void };
 }
@@ -226,6 +227,11 @@ export const bunRuntime: Runtime = {
     const server = Bun.serve({
       hostname: options.hostname,
       port: options.port,
+      // Bun answers a bare 413 past its own limit (128 MiB by default); above the app's limit it
+      // leaves the answer to the app.
+      ...(options.maxBodyBytes === undefined
+        ? {}
+        : { maxRequestBodySize: options.maxBodyBytes + 1024 * 1024 }),
       fetch: options.fetch,
     });
     return Promise.resolve({

@@ -126,6 +126,9 @@ export interface SyncFileSystem {
 export interface HttpServeOptions {
   hostname: string;
   port: number;
+  /** The largest body the app takes: a runtime limit of its own must let larger ones through,
+   * so that the app, not the runtime, answers them (with its JSON 413). */
+  maxBodyBytes?: number;
   fetch(request: Request): Response | Promise<Response>;
 }
 
