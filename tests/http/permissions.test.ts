@@ -1,7 +1,6 @@
 /** Permissions over HTTP are the dispatcher's alone, on every route that runs a command. */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { CommandSpec } from "../../src/commands/types.ts";
 import { testApp } from "./_app.ts";
 
 const TOKENS = {
@@ -18,22 +17,17 @@ async function errorOf(res: Response, status: number): Promise<string> {
 }
 
 describe("HTTP API: permissions are the dispatcher's", () => {
-  it("refuses a command on POST /, the path style and the subscribe streams exactly when the dispatcher's check refuses it for the token's role", async () => {
+  it("a read-only token gets NOPERM for PUBLISH and MEMORY PURGE, by the command table's ACL categories, and may subscribe", async () => {
     const t = testApp(TOKENS);
-    // Stands for a command table that refuses these to the readonly role (ACL categories).
-    const refused = new Set(["publish", "memory", "subscribe", "psubscribe"]);
-    const check = t.dispatcher.check.bind(t.dispatcher);
-    t.dispatcher.check = (spec: CommandSpec | undefined, argv: string[], client) =>
-      client.role === "readonly" && spec !== undefined && refused.has(spec.name)
-        ? `NOPERM User ${client.user} has no permissions to run the '${spec.name}' command`
-        : check(spec, argv, client);
     const publish = await t.call("POST", "/", { json: ["PUBLISH", "c", "m"], token: "ro-token" });
     assert.match(await errorOf(publish, 400), /^NOPERM .*'publish' command/);
     const purge = await t.call("GET", "/memory/purge", { token: "ro-token" });
-    assert.match(await errorOf(purge, 400), /^NOPERM .*'memory' command/);
+    assert.match(await errorOf(purge, 400), /^NOPERM .*'memory\|purge' command/);
+    // Subscribing is reading: the readonly role may (its rules name SUBSCRIBE and PSUBSCRIBE).
     for (const kind of ["subscribe", "psubscribe"]) {
       const stream = await t.call("GET", `/${kind}/c`, { token: "ro-token" });
-      assert.match(await errorOf(stream, 400), new RegExp(`^NOPERM .*'${kind}' command`));
+      // This in-process app has no pub/sub hub (503); what matters is that no NOPERM came back.
+      assert.doesNotMatch(await stream.text(), /NOPERM/);
     }
     // The same commands with a readwrite token are the dispatcher's to run.
     const ok = await t.call("POST", "/", { json: ["PUBLISH", "c", "m"], token: "rw-token" });
