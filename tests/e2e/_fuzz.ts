@@ -6,9 +6,9 @@
  * (a short run) and `bench/fuzz.ts` (a long one).
  */
 import { readFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { createCommandTable } from "../../src/commands/table.ts";
-import { RespDecoder, RespError, type RespValue } from "../../src/resp/decoder.ts";
+import { RespError, type RespValue } from "../../src/resp/decoder.ts";
+import { encodeCommand as encode, RawClient as Link } from "./_raw_client.ts";
 import { mulberry32 } from "../_mulberry32.ts";
 
 /** Commands the fuzzer never sends: they would end the test rather than probe the node (lock
@@ -151,65 +151,6 @@ export function rssBytes(pid: number): number {
   }
 }
 
-function encode(argv: string[]): string {
-  let text = `*${argv.length}\r\n`;
-  for (const arg of argv) text += `$${arg.length}\r\n${arg}\r\n`;
-  return text;
-}
-
-/** A connection that counts replies and notes a reply stream that does not parse. */
-class Link {
-  private readonly decoder = new RespDecoder();
-  replies: RespValue[] = [];
-  closed = false;
-  malformed: string | null = null;
-  private wake: (() => void) | null = null;
-
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding("latin1");
-    socket.on("data", (chunk: string) => {
-      try {
-        for (const value of this.decoder.feed(chunk)) this.replies.push(value);
-      } catch (error) {
-        this.malformed ??= `${(error as Error).message} near ${JSON.stringify(chunk.slice(0, 80))}`;
-        socket.destroy();
-      }
-      this.wake?.();
-    });
-    socket.on("close", () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    socket.on("error", () => {});
-  }
-
-  static open(port: number): Promise<Link> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, "127.0.0.1", () => resolve(new Link(socket)));
-      socket.once("error", reject);
-    });
-  }
-
-  write(text: string): void {
-    if (!this.closed) this.socket.write(text, "latin1");
-  }
-
-  /** Waits for `count` replies, the close, or `ms`. */
-  async await(count: number, ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (this.replies.length < count && !this.closed && Date.now() < until) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, Math.min(20, ms));
-      });
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
 /** Runs the fuzzer and the checker side by side until the time or the command count is spent. */
 export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
   const random = mulberry32(options.seed);
@@ -272,7 +213,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
       for (let i = 0; i < batch; i++) text += commandText();
       link.write(text);
       result.commandsSent += batch;
-      await link.await(batch, 300);
+      await link.waitFor(batch, 300);
       result.repliesRead += link.replies.length;
       link.replies = [];
       if (link.malformed !== null) result.malformedReplies.push(link.malformed);
@@ -297,7 +238,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
       link.write(
         encode(["SET", key, value]) + encode(["GET", key]) + encode(["INCR", `${prefix}n`]),
       );
-      await link.await(3, 10_000);
+      await link.waitFor(3, 10_000);
       const [set, get, incr] = link.replies.splice(0, 3);
       counter++;
       const verdict = (what: string, got: RespValue, want: RespValue) => {
@@ -320,7 +261,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
     // Every key written is still what was written last.
     for (const [key, value] of expected) {
       link.write(encode(["GET", key]));
-      await link.await(1, 10_000);
+      await link.waitFor(1, 10_000);
       const got = link.replies.shift();
       result.checks++;
       if (got !== value) result.wrongAnswers.push(`final GET ${key}: got ${JSON.stringify(got)}`);

@@ -4,77 +4,12 @@
  * nothing, and roles hold over real connections. Real nodes on Deno and Bun, raw sockets.
  */
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
-import { RespDecoder, RespError, type RespValue } from "../../src/resp/decoder.ts";
+import { RespError, type RespValue } from "../../src/resp/decoder.ts";
 import { timeLimited } from "../_time_limit.ts";
 import { cleanup, type NodeProcess, RUNTIMES, startNode } from "./_harness.ts";
+import { encodeCommand as encode, RawClient as Raw } from "./_raw_client.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
-
-/** A raw connection: bytes out exactly as given, replies decoded as they come. */
-class Raw {
-  private readonly decoder = new RespDecoder();
-  readonly replies: RespValue[] = [];
-  closed = false;
-  private wake: (() => void) | null = null;
-
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding("latin1");
-    socket.on("data", (chunk: string) => {
-      this.replies.push(...this.decoder.feed(chunk));
-      this.wake?.();
-    });
-    socket.on("close", () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    socket.on("error", () => {});
-  }
-
-  static open(port: number): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, "127.0.0.1", () => resolve(new Raw(socket)));
-      socket.once("error", reject);
-    });
-  }
-
-  write(text: string): void {
-    this.socket.write(text, "latin1");
-  }
-
-  send(...argv: string[]): void {
-    this.write(encode(argv));
-  }
-
-  /** Waits until `count` replies arrived (or the connection closed, or 10 s passed). */
-  async take(count: number): Promise<RespValue[]> {
-    const until = Date.now() + 10_000;
-    while (this.replies.length < count && !this.closed && Date.now() < until) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, 50);
-      });
-    }
-    return this.replies.splice(0, count);
-  }
-
-  /** Resolves once the server closed the connection (false after 5 s). */
-  async closedByServer(): Promise<boolean> {
-    const until = Date.now() + 5_000;
-    while (!this.closed && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-    return this.closed;
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-function encode(argv: string[]): string {
-  let text = `*${argv.length}\r\n`;
-  for (const arg of argv) text += `$${arg.length}\r\n${arg}\r\n`;
-  return text;
-}
 
 const message = (value: RespValue) => value instanceof RespError ? value.message : value;
 
