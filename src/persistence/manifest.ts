@@ -13,7 +13,9 @@
  * supersedes may be removed: temporary files (an atomic write that never reached its rename),
  * snapshots older than the manifest's generation, AOFs older than its first AOF, and empty AOFs
  * older than its generation (a rewrite's new file that never joined the chain). Anything else is
- * left in place with a warning, and later generations are numbered past it.
+ * left in place with a warning, later generations are numbered past it, and the next manifest
+ * lists it under `kept`, so that being numbered past never makes it look obsolete: the node never
+ * removes a file it could not account for (an empty AOF excepted, which holds nothing).
  *
  * @module
  */
@@ -27,6 +29,8 @@ export interface Manifest {
   /** AOFs to replay after the snapshot and before `aof`, oldest first (absent: none). */
   replay?: string[];
   aof: string;
+  /** Files found that no manifest accounted for, left for an operator (absent: none). */
+  kept?: string[];
 }
 
 /** Start-up cannot go on: the message names the files and what to do. */
@@ -38,7 +42,7 @@ export const MANIFEST_NAME = "manifest.json";
 const AOF_NAME = /^appendonly-([1-9]\d{0,14})\.aof$/;
 const SNAPSHOT_NAME = /^dump-([1-9]\d{0,14})\.hcs$/;
 const TEMPORARY_NAME = /\.tmp-\d+$/;
-const MANIFEST_KEYS = new Set(["version", "generation", "snapshot", "replay", "aof"]);
+const MANIFEST_KEYS = new Set(["version", "generation", "snapshot", "replay", "aof", "kept"]);
 
 /** `dir/name`. */
 export function join(dir: string, name: string): string {
@@ -116,13 +120,13 @@ export async function readManifest(fs: FileSystem, dataDir: string): Promise<Man
       throw new Error("not an object");
     }
     const unknown = Object.keys(manifest).filter((key) => !MANIFEST_KEYS.has(key));
+    const names = (list: unknown) =>
+      list === undefined ||
+      (Array.isArray(list) && list.every((name: unknown) => typeof name === "string"));
     if (
       manifest.version !== 1 || typeof manifest.aof !== "string" ||
       !(manifest.snapshot === null || typeof manifest.snapshot === "string") ||
-      !(manifest.replay === undefined ||
-        (Array.isArray(manifest.replay) &&
-          manifest.replay.every((name: unknown) => typeof name === "string"))) ||
-      unknown.length > 0
+      !names(manifest.replay) || !names(manifest.kept) || unknown.length > 0
     ) {
       throw new Error("unknown format");
     }
@@ -156,12 +160,16 @@ export async function sortUnnamed(
   const named = new Set<string>(manifestAofs(manifest));
   if (manifest.snapshot !== null) named.add(manifest.snapshot);
   const firstAof = generationOf(manifestAofs(manifest)[0]) ?? 1;
+  const kept = new Set(manifest.kept ?? []);
   const unnamed: Unnamed = { superseded: [], kept: [] };
   for (const name of names) {
     if (!isDataFile(name) || named.has(name)) continue;
     const generation = generationOf(name);
     let superseded = false;
-    if (generation === null) {
+    if (kept.has(name)) {
+      // Found unaccounted for at an earlier start: numbered past since, never obsolete.
+      superseded = false;
+    } else if (generation === null) {
       // A temporary file: the rename that would have made it count never happened.
       superseded = true;
     } else if (SNAPSHOT_NAME.test(name)) {

@@ -105,6 +105,8 @@ export class Persistence {
   lastRewriteError: string | null = null;
   /** Highest generation of any data file found at start-up: new files are numbered past it. */
   private highestGeneration = 0;
+  /** Files found at start-up that no manifest accounts for: every new manifest lists them. */
+  private kept: string[] = [];
   private intervalTimer: ReturnType<typeof setInterval> | null = null;
 
   private constructor(
@@ -267,10 +269,17 @@ export class Persistence {
       (name) => this.isEmpty(join(dir, name)),
     );
     for (const name of superseded) await fs.remove(join(dir, name));
-    if (kept.length > 0) {
+    // An empty AOF holds nothing: it needs no listing, and is removed once numbered past.
+    const holding: string[] = [];
+    for (const name of kept.sort()) {
+      if (!name.endsWith(".aof") || !await this.isEmpty(join(dir, name))) holding.push(name);
+    }
+    this.kept = holding;
+    if (holding.length > 0) {
       report.warnings.push(
         `${dir}: left in place, not named by ${MANIFEST_NAME} and not provably obsolete: ` +
-          `${kept.sort().join(", ")}`,
+          `${holding.join(", ")}; the node never removes them: check them, and remove them by ` +
+          `hand once they are not needed`,
       );
     }
   }
@@ -460,6 +469,7 @@ export class Persistence {
       generation,
       snapshot: `dump-${generation}.hcs`,
       aof: `appendonly-${generation}.aof`,
+      ...(this.kept.length > 0 ? { kept: this.kept } : {}),
     };
   }
 

@@ -132,7 +132,7 @@ describe("start-up never deletes data it cannot account for", () => {
     });
   });
 
-  it("removes only files the manifest supersedes, and numbers the next generation past the rest", async () => {
+  it("removes only files the manifest supersedes, and keeps the rest for good, numbered past", async () => {
     await withDir(async (dir) => {
       await generationTwo(dir);
       const stray = encodeBatch([["SET", "stray", "1"]]);
@@ -141,11 +141,10 @@ describe("start-up never deletes data it cannot account for", () => {
       await writeFile(join(dir, "dump-2.hcs.tmp-4242"), "unfinished");
       await writeFile(join(dir, "appendonly-3.aof"), stray);
       await writeFile(join(dir, "dump-3.hcs"), "newer than the manifest");
+      const leftInPlace =
+        /left in place, not named by manifest\.json and not provably obsolete: appendonly-3\.aof, dump-3\.hcs; the node never removes them/;
       const node = await openNode(dir);
-      assert.match(
-        node.persistence.report.warnings.join("\n"),
-        /left in place, not named by manifest\.json and not provably obsolete: appendonly-3\.aof, dump-3\.hcs/,
-      );
+      assert.match(node.persistence.report.warnings.join("\n"), leftInPlace);
       assert.deepEqual((await readdir(dir)).sort(), [
         "appendonly-2.aof",
         "appendonly-3.aof",
@@ -157,17 +156,30 @@ describe("start-up never deletes data it cannot account for", () => {
       assert.equal(node.run("SAVE"), "+OK\r\n");
       const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8"));
       assert.equal(manifest.generation, 4, "past the files left in place");
+      assert.deepEqual(manifest.kept, ["appendonly-3.aof", "dump-3.hcs"]);
       await node.close();
-      assert.equal(await readFile(join(dir, "appendonly-3.aof"), "latin1"), stray);
-      assert.equal(await readFile(join(dir, "dump-3.hcs"), "latin1"), "newer than the manifest");
+      // Numbered past, they look older than the manifest; its `kept` says they are not obsolete.
       const again = await openNode(dir);
       assert.equal(again.keyspace.keyCount, 400);
+      assert.match(again.persistence.report.warnings.join("\n"), leftInPlace);
       await again.close();
+      assert.equal(await readFile(join(dir, "appendonly-3.aof"), "latin1"), stray);
+      assert.equal(await readFile(join(dir, "dump-3.hcs"), "latin1"), "newer than the manifest");
+      await rm(join(dir, "appendonly-3.aof"));
+      await rm(join(dir, "dump-3.hcs"));
+      const cleaned = await openNode(dir);
+      assert.deepEqual(cleaned.persistence.report.warnings, []);
+      assert.equal(cleaned.run("SAVE"), "+OK\r\n");
+      await cleaned.close();
+      const last = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8"));
+      assert.equal(last.kept, undefined, "files removed by hand leave the list");
+      // SAVE removes the old generation in the background; a start finishes what it left.
+      await (await openNode(dir)).close();
       assert.deepEqual((await readdir(dir)).sort(), [
-        "appendonly-4.aof",
-        "dump-4.hcs",
+        "appendonly-5.aof",
+        "dump-5.hcs",
         "manifest.json",
-      ], "once the manifest moved past them, they are obsolete");
+      ]);
     });
   });
 
