@@ -1,6 +1,8 @@
 /**
  * The append-only file: every write command as RESP (the bytes a client sends), so Redis tools
- * can read it. Durability follows `appendfsync`:
+ * can read it. Each write of the file is one batch behind an annotation line with its length
+ * and CRC-32 (`_records.ts`), which Redis's tools skip and recovery checks. Durability follows
+ * `appendfsync`:
  *
  * - `always`: a write is acknowledged only once its record is on disk. Group commit without a
  *   timer: while one write+fdatasync is in flight, records gather; the next batch starts the

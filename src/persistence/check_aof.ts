@@ -69,7 +69,9 @@ async function recoverManifest(options: CheckOptions, log: (line: string) => voi
     log(`     cannot write one from these files: ${inferred}`);
     return null;
   }
-  const files = [inferred.snapshot ?? "no snapshot", ...manifestAofs(inferred)].join(", ");
+  const files = inferred.snapshot === null
+    ? `${manifestAofs(inferred).join(", ")} (no snapshot)`
+    : [inferred.snapshot, ...manifestAofs(inferred)].join(", ");
   if (!options.fix) {
     log(`     --fix would write one naming ${files} (generation ${inferred.generation})`);
     return null;

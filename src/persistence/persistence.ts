@@ -356,7 +356,7 @@ export class Persistence {
       return valid;
     }
     report.warnings.push(
-      `${path}: dropped a torn last record at offset ${valid} (${dropped} bytes)`,
+      `${path}: dropped a torn last record at offset ${valid} (${dropped} bytes: ${problem.reason})`,
     );
     return valid;
   }
