@@ -45,7 +45,8 @@ for (const runtime of RUNTIMES) {
     console.log(
       `${runtime}: ${SECONDS} s, seed ${SEED}: ${result.commandsSent} commands ` +
         `(${Math.round(result.commandsSent / SECONDS)}/s), ${result.repliesRead} replies, ` +
-        `${result.reconnects} reconnects; checker ${result.checks} checks, ${wrong} wrong; ` +
+        `${result.reconnects} reconnects; checker ${result.checks} checks, ${wrong} wrong, ` +
+        `slowest ${result.slowestCheckMs} ms; ` +
         `node ${up ? "up" : "DOWN"}; RSS ${(result.rssStartBytes / MB).toFixed(0)} MB at start, ` +
         `${(result.rssPeakBytes / MB).toFixed(0)} peak, ${(endRss / MB).toFixed(0)} after FLUSHALL`,
     );

@@ -228,6 +228,15 @@ export class Dispatcher {
     return ctx;
   }
 
+  /** Forgets a connection that closed: its watched keys and any open MULTI. */
+  release(client: ClientState): void {
+    const ctx = this.contexts.get(client);
+    if (ctx === undefined) return;
+    ctx.unwatchAll();
+    ctx.queue = null;
+    this.contexts.delete(client);
+  }
+
   /** Checks that let a command run; returns the error text, or null. */
   check(spec: CommandSpec | undefined, argv: string[], client: ClientState): string | null {
     const entry = spec === undefined ? undefined : this.bySpec.get(spec);

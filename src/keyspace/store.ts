@@ -621,6 +621,11 @@ export class Store {
     set.add(watcher);
   }
 
+  /** Keys some client is watching (INFO `total_watched_keys`). */
+  get watchedKeyCount(): number {
+    return this.watchers?.size ?? 0;
+  }
+
   /** Stops watching `key` for `watcher`. */
   unwatch(key: string, watcher: KeyWatcher): void {
     const set = this.watchers?.get(key);

@@ -54,6 +54,7 @@ export function infoText(
     ["connected_clients", resp.clients.size],
     ["maxclients", config.maxClients],
     ["blocked_clients", resp.blockedCount],
+    ["total_watched_keys", keyspace.stores.reduce((sum, s) => sum + s.watchedKeyCount, 0)],
   ]);
   const used = keyspace.usedMemoryBytes;
   const maxMemory = config.stores.reduce((sum, s) => sum + s.maxMemoryBytes, 0);

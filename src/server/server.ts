@@ -193,6 +193,8 @@ export class RespServer {
         this.clients.delete(conn.data.id);
         this.pubsub?.drop(conn.data);
         this.unblock(conn.data);
+        // Its WATCHes would otherwise keep the whole connection reachable from the stores.
+        this.dispatcher.release(conn.data);
       },
     };
     const { hostname, port, tls, tlsPort = 0 } = this.options;

@@ -139,7 +139,12 @@ export interface FuzzResult {
   malformedReplies: string[];
   rssStartBytes: number;
   rssPeakBytes: number;
+  /** The longest the checker waited for its three replies. */
+  slowestCheckMs: number;
 }
+
+/** How long the checker waits for a reply before it counts the node as stuck. */
+const STALL_LIMIT_MS = 60_000;
 
 /** VmRSS of a process, in bytes (0 where /proc is missing). */
 export function rssBytes(pid: number): number {
@@ -166,6 +171,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
     malformedReplies: [],
     rssStartBytes: rssBytes(options.pid),
     rssPeakBytes: 0,
+    slowestCheckMs: 0,
   };
   const until = Date.now() + options.durationMs;
   const done = () => Date.now() >= until || result.commandsSent >= options.maxCommands;
@@ -235,10 +241,18 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
     for (let round = 0; !done(); round++) {
       const key = `${prefix}${round % 50}`;
       const value = `value-${round}-${"x".repeat(round % 100)}`;
+      const sent = Date.now();
       link.write(
         encode(["SET", key, value]) + encode(["GET", key]) + encode(["INCR", `${prefix}n`]),
       );
-      await link.waitFor(3, 10_000);
+      // A fuzzer's command on a 512 MB value holds the node for a while: a stall, not a wrong
+      // answer, as long as the replies come.
+      await link.waitFor(3, STALL_LIMIT_MS);
+      result.slowestCheckMs = Math.max(result.slowestCheckMs, Date.now() - sent);
+      if (link.replies.length < 3) {
+        result.wrongAnswers.push(`round ${round}: no reply within ${STALL_LIMIT_MS} ms`);
+        return;
+      }
       const [set, get, incr] = link.replies.splice(0, 3);
       counter++;
       const verdict = (what: string, got: RespValue, want: RespValue) => {
@@ -261,7 +275,7 @@ export async function fuzz(options: FuzzOptions): Promise<FuzzResult> {
     // Every key written is still what was written last.
     for (const [key, value] of expected) {
       link.write(encode(["GET", key]));
-      await link.waitFor(1, 10_000);
+      await link.waitFor(1, STALL_LIMIT_MS);
       const got = link.replies.shift();
       result.checks++;
       if (got !== value) result.wrongAnswers.push(`final GET ${key}: got ${JSON.stringify(got)}`);

@@ -52,7 +52,7 @@ for (const runtime of RUNTIMES) {
       const end = rssBytes(pid);
       console.log(
         `fuzz on ${runtime}: seed ${SEED}, ${result.commandsSent} commands, ` +
-          `${result.reconnects} reconnects, ${result.checks} checks, RSS ${
+          `${result.reconnects} reconnects, ${result.checks} checks (slowest ${result.slowestCheckMs} ms), RSS ${
             (result.rssStartBytes / MB).toFixed(0)
           } MB at start, ${(result.rssPeakBytes / MB).toFixed(0)} peak, ${
             (end / MB).toFixed(0)

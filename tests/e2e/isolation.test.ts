@@ -125,6 +125,30 @@ for (const runtime of RUNTIMES) {
       }
     });
 
+    it("a connection that closes while watching keys leaves no watch behind", async () => {
+      const admin = await authed();
+      const watcher = await authed();
+      const watched = async () => {
+        admin.send("INFO", "clients");
+        const [info] = await admin.take(1);
+        return Number(/total_watched_keys:(\d+)/.exec(String(info))?.[1]);
+      };
+      try {
+        watcher.send("WATCH", "w1", "w2");
+        assert.deepEqual(await watcher.take(1), ["OK"]);
+        assert.equal(await watched(), 2);
+        watcher.close();
+        let left = await watched();
+        for (let i = 0; i < 50 && left !== 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          left = await watched();
+        }
+        assert.equal(left, 0);
+      } finally {
+        admin.close();
+      }
+    });
+
     it("a read-only user cannot close the admin's connections or list clients", async () => {
       const admin = await authed();
       const reader = await Raw.open(node.port);
