@@ -323,10 +323,10 @@ export class Persistence {
         }
         if (sink.failure !== null) {
           throw new RecoveryError(
-            `${path}: the record at offset ${offset} fails on replay: ${
-              describeRecord(argv)
-            } -> ${sink.failure}. The node does not start without it: check that the stores ` +
-              `configured are those it was written with; 'deno task check-aof ` +
+            `${path}: the record at offset ${offset} fails on replay: ${describeRecord(argv)} -> ${
+              sink.failure.replace(/\.+$/, "")
+            }. The node does not start without it: check that the stores configured (and ` +
+              `their memory limits) are those it was written with; 'deno task check-aof ` +
               `${this.options.dataDir} --print' lists the records. To give up this record and ` +
               `the rest of the file, truncate the file to ${batchOffset} bytes`,
           );
