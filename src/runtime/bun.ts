@@ -6,6 +6,7 @@
  */
 import { endOfTurn, Outbox } from "./_batch.ts";
 import { nodeFileSystem } from "./node_fs.ts";
+import { systemClock, systemRandom, systemTimers } from "./system.ts";
 import { bindNodeUdp } from "./node_udp.ts";
 import type { Runtime, SignalName, TcpConnection, TcpHandlers, TcpListenOptions } from "./types.ts";
 
@@ -206,10 +207,9 @@ declare const process: {
 export const bunRuntime: Runtime = {
   name: "bun",
   version: Bun.version,
-  clock: {
-    monotonicMs: () => performance.now(),
-    realtimeMs: () => Date.now(),
-  },
+  clock: systemClock,
+  timers: systemTimers,
+  random: systemRandom,
   fs: nodeFileSystem,
   listenTcp: listen,
   async connectTcp(options, handlers) {

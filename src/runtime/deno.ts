@@ -7,6 +7,7 @@
 import process from "node:process";
 import { endOfTurn, Outbox } from "./_batch.ts";
 import { nodeFileSystem } from "./node_fs.ts";
+import { systemClock, systemRandom, systemTimers } from "./system.ts";
 import { bindNodeUdp } from "./node_udp.ts";
 import type {
   HttpServer,
@@ -179,10 +180,9 @@ function listen(options: TcpListenOptions, handlers: TcpHandlers): Promise<TcpLi
 export const denoRuntime: Runtime = {
   name: "deno",
   version: Deno.version.deno,
-  clock: {
-    monotonicMs: () => performance.now(),
-    realtimeMs: () => Date.now(),
-  },
+  clock: systemClock,
+  timers: systemTimers,
+  random: systemRandom,
   fs: nodeFileSystem,
   listenTcp: listen,
   async connectTcp(options, handlers) {

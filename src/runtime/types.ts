@@ -6,12 +6,33 @@
  * @module
  */
 
-/** Time as the runtime sees it. Injected everywhere so tests can move a fake clock. */
-export interface Clock {
-  /** Milliseconds from an arbitrary origin; never goes backwards. For timeouts and durations. */
-  monotonicMs(): number;
-  /** Milliseconds since the Unix epoch. For TTLs that must survive a restart. */
-  realtimeMs(): number;
+import type { Clock } from "../clock.ts";
+
+export type { Clock } from "../clock.ts";
+
+declare const timerBrand: unique symbol;
+
+/** A pending timeout or interval, as returned by {@linkcode Timers}: only good for clearing it. */
+export type TimerHandle = { readonly [timerBrand]: true };
+
+/**
+ * Scheduling: every timer and deferred call outside `src/runtime/` goes through this, so that a
+ * simulator can run time forward deterministically (and so can a test with a fake clock).
+ */
+export interface Timers {
+  /** Calls `callback` once, `delayMs` from now (on the runtime's monotonic clock). */
+  setTimeout(callback: () => void, delayMs: number): TimerHandle;
+  /** Cancels a timeout; `undefined` and an already fired or cleared handle are ignored. */
+  clearTimeout(handle: TimerHandle | undefined): void;
+  /** Calls `callback` every `intervalMs` until cleared. A late run is not repeated to catch up. */
+  setInterval(callback: () => void, intervalMs: number): TimerHandle;
+  /** Cancels an interval; `undefined` and a cleared handle are ignored. */
+  clearInterval(handle: TimerHandle | undefined): void;
+  /**
+   * Calls `callback` once the code running now has returned, before any timer or I/O callback
+   * (a microtask): for work batched within one turn.
+   */
+  queueMicrotask(callback: () => void): void;
 }
 
 /** One accepted or dialled TCP (or TLS) connection. */
@@ -144,6 +165,11 @@ export interface Runtime {
   readonly name: "deno" | "bun";
   readonly version: string;
   readonly clock: Clock;
+  /** Timeouts, intervals and deferred calls. */
+  readonly timers: Timers;
+  /** A uniformly distributed number in [0, 1): for jitter, election timeouts, random peers. Not
+   * for secrets (keys come from `node:crypto`). */
+  random(): number;
   readonly fs: FileSystem;
   listenTcp(options: TcpListenOptions, handlers: TcpHandlers): Promise<TcpListener>;
   connectTcp(options: TcpConnectOptions, handlers: TcpHandlers): Promise<TcpConnection>;
