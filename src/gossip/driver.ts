@@ -1,6 +1,7 @@
 /**
  * Runs a `GossipNode` over real sockets through the `Runtime` interface: UDP datagrams for probes
- * and gossip, TCP on the same port for push-pull, a steady tick, optional AES-256-GCM. It also
+ * and gossip, TCP on the same port for push-pull, a steady tick, optional AES-256-GCM. Its clock,
+ * timers and randomness come from the runtime too, so a simulated runtime runs this very driver. It also
  * watches its own event loop: a tick that comes late is a stall, which the core turns into slower
  * local timeouts (Lifeguard) and an immediate refutation, so a node that was blocked neither
  * accuses healthy peers nor waits to be declared dead.
@@ -8,7 +9,13 @@
  * @module
  */
 import { concat } from "../_bytes.ts";
-import type { Runtime, TcpConnection, TcpListener, UdpSocket } from "../runtime/types.ts";
+import type {
+  Runtime,
+  TcpConnection,
+  TcpListener,
+  TimerHandle,
+  UdpSocket,
+} from "../runtime/types.ts";
 import { type GossipConfig, gossipConfig, type GossipProfile, MAX_STREAM_BYTES } from "./config.ts";
 import { ENCRYPTED_MARKER, ENCRYPTION_OVERHEAD_BYTES, Keyring } from "./keyring.ts";
 import { GossipNode } from "./node.ts";
@@ -78,7 +85,7 @@ export class GossipAgent {
   readonly #listeners = new Set<(event: GossipEvent) => void>();
   readonly #streamWaiters = new Map<number, (ok: boolean) => void>();
   readonly #tickMs: number;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: TimerHandle | undefined;
   #lastTickMs: number;
   #closed = false;
   #extra = { undecryptableDropped: 0, maxLoopLagMs: 0, datagramsSent: 0, datagramBytesSent: 0 };
@@ -103,7 +110,7 @@ export class GossipAgent {
     const c = this.node.config;
     this.#tickMs = Math.max(5, Math.floor(Math.min(c.gossipIntervalMs, c.probeTimeoutMs) / 5));
     this.#lastTickMs = this.#now();
-    this.#timer = setInterval(() => this.#tick(), this.#tickMs);
+    this.#timer = this.#runtime.timers.setInterval(() => this.#tick(), this.#tickMs);
   }
 
   /** Every known member. */
@@ -151,16 +158,16 @@ export class GossipAgent {
     this.#flush();
     const deadline = this.#now() + c.leaveTimeoutMs;
     while (!this.node.leaveSpread() && this.#now() < deadline && !this.#closed) {
-      await sleep(this.#tickMs);
+      await this.#sleep(this.#tickMs);
     }
-    await sleep(Math.min(c.leaveTimeoutMs, 2 * c.gossipIntervalMs));
+    await this.#sleep(Math.min(c.leaveTimeoutMs, 2 * c.gossipIntervalMs));
   }
 
   /** Stops the timers and closes the sockets. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
+    this.#runtime.timers.clearInterval(this.#timer);
     for (const done of this.#streamWaiters.values()) done(false);
     this.#streamWaiters.clear();
     await this.#udp.close();
@@ -194,6 +201,10 @@ export class GossipAgent {
 
   #now(): number {
     return this.#runtime.clock.monotonicMs();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#runtime.timers.setTimeout(resolve, ms));
   }
 
   #tick(): void {
@@ -254,7 +265,7 @@ export class GossipAgent {
       const finish = (reply: Uint8Array | null) => {
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
+        this.#runtime.timers.clearTimeout(timer);
         this.#streamWaiters.delete(stream.requestId);
         const plain = reply === null ? null : this.#open(reply);
         if (plain === null || this.#closed) {
@@ -266,7 +277,10 @@ export class GossipAgent {
         }
         this.#flush();
       };
-      const timer = setTimeout(() => finish(null), this.node.config.tcpTimeoutMs);
+      const timer = this.#runtime.timers.setTimeout(
+        () => finish(null),
+        this.node.config.tcpTimeoutMs,
+      );
       this.#streamWaiters.set(stream.requestId, () => finish(null));
       const reader = new FrameReader((frame) => finish(frame));
       this.#runtime.connectTcp({ hostname: stream.to.host, port: stream.to.port }, {
@@ -350,10 +364,6 @@ function splitAddress(address: string): [string, number] {
   return [address.slice(0, at), Number(address.slice(at + 1))];
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Binds UDP and TCP, starts the gossip member and joins the seeds, if any.
  *
@@ -382,7 +392,7 @@ export async function startGossip(options: GossipAgentOptions): Promise<GossipAg
   const ref: { agent?: GossipAgent } = {};
   const early: [Uint8Array, { hostname: string; port: number }][] = [];
   const frames = new WeakMap<TcpConnection, FrameReader>();
-  const idleTimers = new WeakMap<TcpConnection, ReturnType<typeof setTimeout>>();
+  const idleTimers = new WeakMap<TcpConnection, TimerHandle>();
   const bindBoth = async (): Promise<[UdpSocket, TcpListener]> => {
     const udp = await runtime.bindUdp({
       hostname: bindHost,
@@ -395,10 +405,10 @@ export async function startGossip(options: GossipAgentOptions): Promise<GossipAg
     try {
       const tcp = await runtime.listenTcp({ hostname: bindHost, port: udp.port }, {
         onOpen(conn) {
-          idleTimers.set(conn, setTimeout(() => conn.close(), config.tcpTimeoutMs));
+          idleTimers.set(conn, runtime.timers.setTimeout(() => conn.close(), config.tcpTimeoutMs));
         },
         onClose(conn) {
-          clearTimeout(idleTimers.get(conn));
+          runtime.timers.clearTimeout(idleTimers.get(conn));
         },
         onData(conn, bytes) {
           let reader = frames.get(conn);
@@ -434,6 +444,7 @@ export async function startGossip(options: GossipAgentOptions): Promise<GossipAg
     meta: options.meta,
     config,
     nowMs: runtime.clock.monotonicMs(),
+    random: () => runtime.random(),
     packetOverheadBytes: keyring === undefined ? 0 : ENCRYPTION_OVERHEAD_BYTES,
   });
   const agent = new GossipAgent({
