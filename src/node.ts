@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Dispatcher } from "./commands/dispatch.ts";
+import { Dispatcher, type DispatchOutputs } from "./commands/dispatch.ts";
 import { createCommandTable } from "./commands/table.ts";
 import type { ClientState, ServerHooks } from "./commands/types.ts";
 import type { NodeConfig } from "./config/config.ts";
@@ -58,6 +58,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   const startedMs = runtime.clock.realtimeMs();
   const keyspace = new Keyspace(config.stores, runtime.clock);
   const table = createCommandTable();
+  // Set once the RESP server exists (after AOF replay).
+  const late: { server?: RespServer } = {};
   const hooks: ServerHooks = {
     info: (sections: string[], _client: ClientState) =>
       infoText({ ...node, persistence, auth: hooks.auth }, runtime, startedMs, sections),
@@ -77,22 +79,37 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   hooks.purgeMemory = () => runtime.collectGarbage();
   hooks.maxStringBytes = effectiveMaxBulkBytes(config.limits.maxBulkBytes);
   hooks.block = (client, keys, timeoutMs) => resp.block(client, keys, timeoutMs);
-  hooks.keyReady = (store, key) => resp.keyReady(store.index, key);
+  // No client can wait on a key before the server exists (AOF replay runs before it).
+  hooks.keyReady = (store, key) => late.server?.keyReady(store.index, key);
   hooks.resetClient = (client) => {
     if (!(client instanceof Client)) return;
     hub.drop(client);
     client.subscriptions = 0;
   };
-  const dispatcher = new Dispatcher(table, keyspace, hooks);
-  dispatcher.onWrite = (db, spec, argv) => {
-    if (!notifier.enabled) return;
-    const store = keyspace.stores[db];
-    const exists = (key: string) => store.lookup(key, false) !== undefined;
-    for (const [eventClass, event, key] of keyspaceEvents(spec, argv, exists)) {
-      notifier.notify(eventClass, event, db, key);
-    }
+  // The dispatcher's outputs: fixed here, they reach persistence once it is open.
+  let persistence: Persistence | null = null;
+  const persisted = keyspace.stores.map((store) => store.options.persist);
+  const outputs: DispatchOutputs = {
+    propagate: (db, argv) => {
+      if (persisted[db]) persistence?.append(db, argv);
+    },
+    written: (db, spec, argv) => {
+      if (!notifier.enabled) return;
+      const store = keyspace.stores[db];
+      const exists = (key: string) => store.lookup(key, false) !== undefined;
+      for (const [eventClass, event, key] of keyspaceEvents(spec, argv, exists)) {
+        notifier.notify(eventClass, event, db, key);
+      }
+    },
+    writeGate: () => {
+      const error = persistence?.aof.error ?? null;
+      return error === null
+        ? null
+        : `MISCONF Errors writing to the AOF file: ${error}. Write commands are refused until it works again.`;
+    },
   };
-  const persistence = config.persistence.appendonly
+  const dispatcher = new Dispatcher(table, keyspace, hooks, outputs);
+  persistence = config.persistence.appendonly
     ? await Persistence.open(runtime, keyspace, dispatcher, {
       dataDir: config.dataDir,
       appendfsync: config.persistence.appendfsync,
@@ -106,33 +123,23 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   if (persistence !== null) hooks.persistence = persistence;
   let durability: Durability | undefined;
   if (persistence !== null) {
-    for (const warning of persistence.report.warnings) console.warn(`hypercache: ${warning}`);
-    const { keysLoaded, commandsReplayed, timeMs } = persistence.report;
+    const open = persistence;
+    for (const warning of open.report.warnings) console.warn(`hypercache: ${warning}`);
+    const { keysLoaded, commandsReplayed, timeMs } = open.report;
     console.log(
       `hypercache: loaded ${keysLoaded} keys (${commandsReplayed} AOF commands) in ${timeMs} ms`,
     );
-    const persisted = keyspace.stores.map((store) => store.options.persist);
-    dispatcher.onPropagate = (db, argv) => {
-      if (persisted[db]) persistence.append(db, argv);
-    };
-    dispatcher.writeGate = () => {
-      const error = persistence.aof.error;
-      return error === null
-        ? null
-        : `MISCONF Errors writing to the AOF file: ${error}. Write commands are refused until it works again.`;
-    };
     for (const store of keyspace.stores) {
       if (!store.options.persist) continue;
       store.onRemoved = (s, key, cause) => {
-        persistence.append(s.index, ["DEL", key]);
+        open.append(s.index, ["DEL", key]);
         notifier.notify(cause === "expired" ? "x" : "e", cause, s.index, key);
       };
     }
     if (config.persistence.appendfsync === "always") {
       durability = {
-        mark: () => persistence.aof.sequence,
-        waitSince: (mark) =>
-          persistence.aof.sequence === mark ? null : persistence.aof.waitDurable(),
+        mark: () => open.aof.sequence,
+        waitSince: (mark) => open.aof.sequence === mark ? null : open.aof.waitDurable(),
       };
     }
   }
@@ -148,6 +155,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     durability,
   });
   resp.pubsub = hub;
+  late.server = resp;
   for (const store of keyspace.stores) {
     store.onRemoved ??= (s, key, cause) =>
       notifier.notify(cause === "expired" ? "x" : "e", cause, s.index, key);

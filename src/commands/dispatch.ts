@@ -36,8 +36,25 @@ export interface DispatchStats {
 /** Distinct unexpected failures logged before the dispatcher only counts them. */
 const MAX_LOGGED_UNEXPECTED = 100;
 
-/** Receives every write that changed data, in execution order, as the argv to log. */
-export type PropagateHook = (db: number, argv: string[]) => void;
+/**
+ * What a call hands on: every write that changed data, as the record to log and replicate, and
+ * as the command that ran (keyspace notifications). They are outputs of the call, given once when
+ * the node is assembled and never swapped: the dispatcher collects a top-level call's records
+ * and hands them on after it (a transaction's inside MULTI/EXEC), and a replayed call (AOF load)
+ * hands on nothing.
+ */
+export interface DispatchOutputs {
+  /** A record to log and replicate, in execution order. */
+  propagate?(db: number, argv: string[]): void;
+  /** A write command that changed data in store `db` (keyspace notifications). */
+  written?(db: number, spec: CommandSpec, argv: string[]): void;
+  /** When it returns an error text, write commands are refused with it (persistence failing). */
+  writeGate?(): string | null;
+}
+
+/** How a top-level call runs: for a client, or replayed from the AOF (`loading`: no memory
+ * limit, no write gate, nothing handed on, as Redis loads). */
+export type CallMode = "client" | "loading";
 
 /** Whether a role may run a command (or subcommand): its ACL rules over the categories. */
 export function permitted(spec: CommandSpec, role: UserRole): boolean {
@@ -168,11 +185,14 @@ export class Dispatcher {
   /** Where unexpected handler failures are reported (once each). */
   log: (message: string) => void = (message) => console.error(message);
   private readonly loggedUnexpected = new Set<string>();
-  onPropagate: PropagateHook | null = null;
-  /** Called after every write command that changed data (keyspace notifications). */
-  onWrite: ((db: number, spec: CommandSpec, argv: string[]) => void) | null = null;
-  /** When it returns an error text, write commands are refused with it (persistence failing). */
-  writeGate: (() => string | null) | null = null;
+  /** Nesting of calls (EXEC's commands, `atomically`): outputs go out when it is back to 0. */
+  private depth = 0;
+  private loading = false;
+  /** The current top-level call must apply all or none of its records (EXEC, /multi-exec). */
+  private transactional = false;
+  /** The current top-level call's records, in order (reused, not reallocated). */
+  private readonly recordDbs: number[] = [];
+  private readonly recordArgvs: string[][] = [];
   private readonly contexts = new WeakMap<ClientState, Context>();
   private readonly compiled = new Map<string, Compiled>();
   private readonly bySpec = new Map<CommandSpec, Compiled>();
@@ -181,6 +201,7 @@ export class Dispatcher {
     readonly table: CommandTable,
     readonly keyspace: Keyspace,
     readonly server: ServerHooks,
+    private readonly outputs: DispatchOutputs = {},
   ) {
     for (const spec of table.specs) {
       const counters = { calls: 0, errors: 0 };
@@ -274,8 +295,51 @@ export class Dispatcher {
     return null;
   }
 
-  /** Runs one command and writes its reply to `out`. */
-  execute(client: ClientState, out: ReplyWriter, argv: string[]): void {
+  /** Runs one command and writes its reply to `out`; hands on its outputs after it. */
+  execute(client: ClientState, out: ReplyWriter, argv: string[], mode: CallMode = "client"): void {
+    if (this.depth++ === 0) this.loading = mode === "loading";
+    try {
+      this.call(client, out, argv);
+    } finally {
+      if (--this.depth === 0) this.handOn();
+    }
+  }
+
+  /**
+   * Runs `body` (commands through `execute`) as one call: its records go out together, inside
+   * MULTI/EXEC when there are several, as EXEC's do (the HTTP API's /multi-exec).
+   */
+  atomically<T>(body: () => T): T {
+    if (this.depth++ === 0) this.loading = false;
+    this.transactional = true;
+    try {
+      return body();
+    } finally {
+      if (--this.depth === 0) this.handOn();
+    }
+  }
+
+  /** Hands on what the top-level call that just ended wrote. */
+  private handOn(): void {
+    const count = this.recordDbs.length;
+    const transaction = this.transactional && count > 1;
+    this.transactional = false;
+    if (count === 0) return;
+    const propagate = this.outputs.propagate!; // records are kept only when there is one
+    if (transaction) propagate(this.recordDbs[0], ["MULTI"]);
+    for (let i = 0; i < count; i++) propagate(this.recordDbs[i], this.recordArgvs[i]);
+    if (transaction) propagate(this.recordDbs[count - 1], ["EXEC"]);
+    this.recordDbs.length = 0;
+    this.recordArgvs.length = 0;
+  }
+
+  private record(db: number, argv: string[]): void {
+    if (this.loading || this.outputs.propagate === undefined) return;
+    this.recordDbs.push(db);
+    this.recordArgvs.push(argv);
+  }
+
+  private call(client: ClientState, out: ReplyWriter, argv: string[]): void {
     const entry = this.lookup(argv[0]);
     out.protocol = client.protocol;
     this.stats.commandsProcessed++;
@@ -334,9 +398,8 @@ export class Dispatcher {
       out.nullArray();
       return;
     }
-    const hook = this.onPropagate;
-    const logged: [number, string[]][] = [];
-    if (hook !== null) this.onPropagate = (db, argv) => logged.push([db, argv]);
+    // The queued commands' records go out after EXEC, inside MULTI/EXEC when there are several.
+    this.transactional = true;
     out.arrayHeader(queue.length);
     ctx.executing = true;
     try {
@@ -348,12 +411,7 @@ export class Dispatcher {
       }
     } finally {
       ctx.executing = false;
-      this.onPropagate = hook;
     }
-    if (hook === null || logged.length === 0) return;
-    if (logged.length > 1) hook(logged[0][0], ["MULTI"]);
-    for (const [db, argv] of logged) hook(db, argv);
-    if (logged.length > 1) hook(logged[logged.length - 1][0], ["EXEC"]);
   }
 
   /** Runs a command that passed `check`. */
@@ -366,15 +424,16 @@ export class Dispatcher {
     const ctx = this.context(client, out);
     const store = ctx.store;
     const isWrite = entry.write;
-    if (isWrite && this.writeGate !== null) {
-      const refusal = this.writeGate();
+    if (isWrite && !this.loading && this.outputs.writeGate !== undefined) {
+      const refusal = this.outputs.writeGate();
       if (refusal !== null) {
         this.countCall(entry, true);
         this.replyError(out, refusal, false);
         return;
       }
     }
-    if (entry.denyoom && !store.ensureMemory()) {
+    // Loading ignores the memory limit, as Redis does: what was acknowledged comes back.
+    if (entry.denyoom && !this.loading && !store.ensureMemory()) {
       this.countCall(entry, true);
       this.replyError(out, OOM, false);
       return;
@@ -396,9 +455,10 @@ export class Dispatcher {
     }
     this.countCall(entry, failed);
     if (isWrite && this.dirtyTotal() !== dirtyBefore) {
-      this.onPropagate?.(store.index, ctx.propagated ?? argv);
+      this.record(store.index, ctx.propagated ?? argv);
       if (store.defaultTtlKeys.length > 0) this.propagateDefaultTtls(store);
-      this.onWrite?.(store.index, spec, argv);
+      // Notifications see the keyspace right after the command, as Redis's do.
+      if (!this.loading) this.outputs.written?.(store.index, spec, argv);
     }
   }
 
@@ -412,7 +472,7 @@ export class Dispatcher {
     for (const key of store.defaultTtlKeys) {
       const entry = store.lookup(key, false);
       if (entry !== undefined && entry.expiresAtMs !== 0) {
-        this.onPropagate?.(store.index, ["PEXPIREAT", key, String(entry.expiresAtMs)]);
+        this.record(store.index, ["PEXPIREAT", key, String(entry.expiresAtMs)]);
       }
     }
     store.defaultTtlKeys.length = 0;

@@ -6,7 +6,7 @@
  */
 import { DB_OUT_OF_RANGE, ReplyError, unknownSubcommand, wrongArity } from "./errors.ts";
 import type { CommandTable } from "./table.ts";
-import { command, type CommandContext, type CommandSpec } from "./types.ts";
+import { command, type CommandContext, type CommandSpec, keyIndices, specFor } from "./types.ts";
 
 function ping(ctx: CommandContext, argv: string[]): void {
   if (argv.length > 2) throw new ReplyError(wrongArity("ping"));
@@ -110,6 +110,28 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
           : table().specs;
         ctx.out.arrayHeader(specs.length);
         for (const spec of specs) spec === null ? ctx.out.nullArray() : commandInfoReply(ctx, spec);
+      },
+    ),
+    commandSub(
+      "getkeys",
+      -3,
+      "Extracts the key names from an arbitrary command.",
+      (ctx, argv) => {
+        if (argv.length < 4) throw new ReplyError(wrongArity("command|getkeys"));
+        const parent = table().lookup(argv[2]);
+        if (parent === undefined) throw new ReplyError("ERR Invalid command specified");
+        const target = argv.slice(2);
+        const spec = specFor(parent, target);
+        if (spec === parent && parent.subcommands !== undefined) {
+          throw new ReplyError("ERR Invalid command specified");
+        }
+        if (spec.arity > 0 ? target.length !== spec.arity : target.length < -spec.arity) {
+          throw new ReplyError("ERR Invalid number of arguments specified for command");
+        }
+        const indices = keyIndices(spec, target);
+        if (indices === null) throw new ReplyError("ERR Invalid arguments specified for command");
+        if (indices.length === 0) throw new ReplyError("ERR The command has no key arguments");
+        ctx.out.bulkArray(indices.map((i) => target[i]));
       },
     ),
     commandSub(

@@ -19,7 +19,14 @@ import { globMatch } from "./_glob.ts";
 import { parseInt64 } from "./args.ts";
 import { NOT_INTEGER, ReplyError, SYNTAX } from "./errors.ts";
 import { randomPositions } from "./hash.ts";
-import { type CommandContext, type CommandSpec, familySpec, KEY_ALL, KEY_ONE } from "./types.ts";
+import {
+  type CommandContext,
+  type CommandSpec,
+  familySpec,
+  KEY_ALL,
+  KEY_ONE,
+  numkeysAt,
+} from "./types.ts";
 
 const LONG_MAX = 2n ** 63n - 1n;
 
@@ -330,13 +337,16 @@ export const setCommands: CommandSpec[] = [
     "Stores the difference of multiple sets in a key.",
     setOperationStore("diff"),
   ),
-  setSpec(
-    "sintercard",
-    -3,
-    ["readonly"],
-    [0, 0, 0],
-    "Returns the number of members of the intersect of multiple sets.",
-    sintercard,
-  ),
+  {
+    ...setSpec(
+      "sintercard",
+      -3,
+      ["readonly"],
+      [0, 0, 0],
+      "Returns the number of members of the intersect of multiple sets.",
+      sintercard,
+    ),
+    keyFinder: numkeysAt(1),
+  },
   setSpec("sscan", -3, ["readonly"], ONE, "Iterates over members of a set.", sscan),
 ];

@@ -191,6 +191,12 @@ export interface CommandSpec {
   readonly firstKey: number;
   readonly lastKey: number;
   readonly step: number;
+  /**
+   * For a command whose keys are not at fixed positions (SINTERCARD's `numkeys`, ...): the
+   * indices of its keys in `argv`, or null when the arguments cannot hold them. Routing, WATCH
+   * of a slot, `COMMAND GETKEYS` and replication read keys through `keyIndices` only.
+   */
+  readonly keyFinder?: (argv: readonly string[]) => number[] | null;
   readonly group: string;
   /** Redis's ACL categories of the command (without the `@`); roles are defined by them. */
   readonly categories: readonly AclCategory[];
@@ -223,15 +229,18 @@ export function subcommandSpecs(
   parent: string,
   group: string,
   handler: CommandHandler,
-  entries: [string, number, CommandFlag[], AclCategory[]][],
+  entries: [string, number, CommandFlag[], AclCategory[], KeyPositions?][],
 ): CommandSpec[] {
-  return entries.map(([name, arity, flags, categories]) =>
+  return entries.map(([name, arity, flags, categories, keys = [0, 0, 0]]) =>
     command({
       name: `${parent}|${name}`,
       arity,
       flags,
       group,
       categories,
+      firstKey: keys[0],
+      lastKey: keys[1],
+      step: keys[2],
       summary: `${parent.toUpperCase()} ${name.toUpperCase()}.`,
       handler,
     })
@@ -280,11 +289,36 @@ export function oneKeySpec(group: string) {
   ): CommandSpec => spec(name, arity, flags, KEY_ONE, summary, handler);
 }
 
-/** The keys of `argv` according to the spec's key positions. */
-export function commandKeys(spec: CommandSpec, argv: readonly string[]): string[] {
+/** The indices of the keys in `argv` (a subcommand's spec for a container), or null when the
+ * arguments cannot hold the keys the command needs. */
+export function keyIndices(spec: CommandSpec, argv: readonly string[]): number[] | null {
+  if (spec.keyFinder !== undefined) return spec.keyFinder(argv);
   if (spec.firstKey === 0) return [];
   const last = spec.lastKey < 0 ? argv.length + spec.lastKey : spec.lastKey;
-  const keys: string[] = [];
-  for (let i = spec.firstKey; i <= last && i < argv.length; i += spec.step) keys.push(argv[i]);
-  return keys;
+  const indices: number[] = [];
+  for (let i = spec.firstKey; i <= last && i < argv.length; i += spec.step) indices.push(i);
+  return indices;
+}
+
+/** The keys of `argv` (none when the arguments cannot hold them). */
+export function commandKeys(spec: CommandSpec, argv: readonly string[]): string[] {
+  return (keyIndices(spec, argv) ?? []).map((i) => argv[i]);
+}
+
+/** A key finder for `numkeys key [key ...]` at `at` (SINTERCARD, ZUNION, LMPOP, ...). */
+export function numkeysAt(at: number): (argv: readonly string[]) => number[] | null {
+  return (argv) => {
+    const text = argv[at];
+    if (text === undefined || !/^[1-9]\d{0,9}$/.test(text)) return null;
+    const count = Number(text);
+    if (at + count >= argv.length) return null;
+    return Array.from({ length: count }, (_, i) => at + 1 + i);
+  };
+}
+
+/** The spec that governs `argv`: a container's subcommand when it has one by that name. */
+export function specFor(spec: CommandSpec, argv: readonly string[]): CommandSpec {
+  if (spec.subcommands === undefined || argv.length < 2) return spec;
+  const name = `${spec.name}|${argv[1].toLowerCase()}`;
+  return spec.subcommands.find((sub) => sub.name === name) ?? spec;
 }

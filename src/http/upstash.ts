@@ -142,8 +142,10 @@ export function addCommandRoutes(
       }
     }
     const base64 = base64Wanted(c);
-    const replies: ReplyJson[] = commands.map((argv) =>
-      replyJson(executor.run(client, argv), base64)
+    // One call, as RESP's EXEC: nothing runs in between, and the AOF gets its writes inside
+    // MULTI/EXEC, so a torn tail never replays half of it.
+    const replies: ReplyJson[] = executor.dispatcher.atomically(() =>
+      commands.map((argv) => replyJson(executor.run(client, argv), base64))
     );
     return c.json(replies);
   });

@@ -298,13 +298,6 @@ export class Persistence {
   ): number {
     const client = internalClient({ name: "aof-replay", remoteAddress: "aof" });
     const sink = new ReplaySink();
-    // Replay rebuilds the keyspace and nothing else: no logging, no notifications, no wakeups
-    // of blocked clients (the servers are not even listening yet).
-    const { onPropagate, onWrite } = dispatcher;
-    const keyReady = dispatcher.server.keyReady;
-    dispatcher.onPropagate = null;
-    dispatcher.onWrite = null;
-    dispatcher.server.keyReady = undefined;
     let scan;
     // Expiries in the AOF are absolute, so one clock reading per 10,000 commands is exact enough
     // and saves a clock read per command.
@@ -317,7 +310,9 @@ export class Persistence {
           this.keyspace.pinTime();
         }
         try {
-          dispatcher.execute(client, sink, argv);
+          // A loading call rebuilds the keyspace and nothing else: it logs nothing, notifies
+          // nobody, and ignores memory limits (what was acknowledged comes back).
+          dispatcher.execute(client, sink, argv, "loading");
         } catch (error) {
           sink.failure ??= `${(error as Error).name}: ${(error as Error).message}`;
         }
@@ -336,9 +331,6 @@ export class Persistence {
       });
     } finally {
       this.keyspace.unpinTime();
-      dispatcher.onPropagate = onPropagate;
-      dispatcher.onWrite = onWrite;
-      dispatcher.server.keyReady = keyReady;
     }
     report.commandsReplayed += scan.recordCount;
     const { problem, validBytes: valid } = scan;

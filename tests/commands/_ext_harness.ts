@@ -48,9 +48,10 @@ export function harness(options: HarnessOptions = {}): Harness {
     info: () => "",
     keyReady: (_store, key) => ready.push(key),
   };
-  const dispatcher = new Dispatcher(createCommandTable(), keyspace, hooks);
   const propagated: string[][] = [];
-  dispatcher.onPropagate = (db, argv) => propagated.push([String(db), ...argv]);
+  const dispatcher = new Dispatcher(createCommandTable(), keyspace, hooks, {
+    propagate: (db, argv) => propagated.push([String(db), ...argv]),
+  });
   const client: ClientState = internalClient({
     id: 1,
     createdMs: nowMs,

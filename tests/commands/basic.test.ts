@@ -19,11 +19,10 @@ function setup(stores: StoreOptions[] = [
 ]) {
   const clock = new FakeClock();
   const keyspace = new Keyspace(stores, clock);
+  const propagated: [number, string[]][] = [];
   const dispatcher = new Dispatcher(createCommandTable(), keyspace, {
     info: () => "# Server\r\n",
-  });
-  const propagated: [number, string[]][] = [];
-  dispatcher.onPropagate = (db, argv) => propagated.push([db, argv]);
+  }, { propagate: (db, argv) => propagated.push([db, argv]) });
   const out = new ReplyWriter();
   const client = makeClient();
   const run = (...argv: string[]): string => {

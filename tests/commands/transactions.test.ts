@@ -14,9 +14,10 @@ function setup() {
   const keyspace = new Keyspace([
     { name: "default", maxMemoryBytes: 0, evictionPolicy: "noeviction", defaultTtlMs: 0 },
   ], clock);
-  const dispatcher = new Dispatcher(createCommandTable(), keyspace, { info: () => "" });
   const logged: string[][] = [];
-  dispatcher.onPropagate = (_db, argv) => logged.push(argv);
+  const dispatcher = new Dispatcher(createCommandTable(), keyspace, { info: () => "" }, {
+    propagate: (_db, argv) => logged.push(argv),
+  });
   const out = new ReplyWriter();
   const connection = (id: number) => {
     const client = internalClient({ id, remoteAddress: "test" });

@@ -11,6 +11,8 @@ export interface TestApp {
   dispatcher: Dispatcher;
   keyspace: Keyspace;
   clock: { nowMs: number };
+  /** What the dispatcher handed on for the AOF, in order. */
+  propagated: string[][];
   /** `app.request` with a JSON body and the given token. */
   call(method: string, path: string, options?: CallOptions): Promise<Response>;
 }
@@ -28,10 +30,11 @@ export function testApp(raw: Record<string, unknown> = {}): TestApp {
   const clock = { nowMs: 1_700_000_000_000 };
   const time = { monotonicMs: () => clock.nowMs, realtimeMs: () => clock.nowMs };
   const keyspace = new Keyspace(config.stores, time);
+  const propagated: string[][] = [];
   const dispatcher = new Dispatcher(createCommandTable(), keyspace, {
     info: () =>
       "# Clients\r\nconnected_clients:3\r\nmaxclients:10000\r\n# Stats\r\ntotal_connections_received:7\r\n",
-  });
+  }, { propagate: (_db, argv) => propagated.push(argv) });
   const runtime = { clock: time } as unknown as Runtime;
   const app = createHttpApp({ config, dispatcher, runtime, startedMs: clock.nowMs });
   const call = (method: string, path: string, options: CallOptions = {}) => {
@@ -44,5 +47,5 @@ export function testApp(raw: Record<string, unknown> = {}): TestApp {
     }
     return Promise.resolve(app.request(path, { method, headers, body }));
   };
-  return { app, dispatcher, keyspace, clock, call };
+  return { app, dispatcher, keyspace, clock, call, propagated };
 }

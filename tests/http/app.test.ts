@@ -282,6 +282,23 @@ describe("HTTP API: Upstash-compatible commands", () => {
     assert.match((await readonly.json()).error, /^EXECABORT .*NOPERM/);
   });
 
+  it("logs a transaction's writes inside MULTI/EXEC, as RESP's EXEC does", async () => {
+    const t = testApp(TOKENS);
+    const ok = await t.call("POST", "/multi-exec", {
+      json: [["SET", "a", "1"], ["GET", "a"], ["INCR", "n"]],
+      token: "rw-token",
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(t.propagated, [["MULTI"], ["SET", "a", "1"], ["INCR", "n"], ["EXEC"]]);
+    // A pipeline is not a transaction: its writes are logged one by one.
+    t.propagated.length = 0;
+    await t.call("POST", "/pipeline", {
+      json: [["SET", "b", "1"], ["INCR", "n"]],
+      token: "rw-token",
+    });
+    assert.deepEqual(t.propagated, [["SET", "b", "1"], ["INCR", "n"]]);
+  });
+
   it("runs path-style commands with the POST body as the last argument and query options after it", async () => {
     const t = testApp(TOKENS);
     const set = await t.call("POST", "/set/bin%2Fkey?EX=100", {

@@ -54,8 +54,15 @@ export async function openNode(dataDir: string, options: OpenOptions = {}): Prom
   const clock = options.clock ?? new FakeClock();
   const config = buildConfig(options.config ?? {});
   const keyspace = new Keyspace(config.stores, clock);
+  // The dispatcher's outputs reach persistence once it is open, as in src/node.ts.
+  const late: { persistence?: Persistence } = {};
+  const persisted = keyspace.stores.map((store) => store.options.persist);
   const dispatcher = new Dispatcher(createCommandTable(), keyspace, {
     info: () => "",
+  }, {
+    propagate: (db, argv) => {
+      if (persisted[db]) late.persistence?.append(db, argv);
+    },
   });
   const runtime = { fs: options.fs ?? nodeFileSystem, clock } as unknown as Runtime;
   const persistence = await Persistence.open(runtime, keyspace, dispatcher, {
@@ -69,10 +76,7 @@ export async function openNode(dataDir: string, options: OpenOptions = {}): Prom
     ...options.persistence,
   });
   dispatcher.server.persistence = persistence;
-  const persisted = keyspace.stores.map((store) => store.options.persist);
-  dispatcher.onPropagate = (db, argv) => {
-    if (persisted[db]) persistence.append(db, argv);
-  };
+  late.persistence = persistence;
   for (const store of keyspace.stores) {
     if (store.options.persist) {
       store.onRemoved = (s, key) => persistence.append(s.index, ["DEL", key]);

@@ -1,0 +1,90 @@
+/**
+ * Keys come from the command table only: `COMMAND GETKEYS` answers byte for byte what a real
+ * redis-server answers, for every command of the table that has keys and for the error cases.
+ */
+import assert from "node:assert/strict";
+import process from "node:process";
+import { timeLimited } from "../_time_limit.ts";
+import { createCommandTable } from "../../src/commands/table.ts";
+import type { CommandSpec } from "../../src/commands/types.ts";
+import { harness } from "./_ext_harness.ts";
+import { HAVE_REDIS, ReferenceRedis } from "./_redis_reference.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
+
+/** Commands Redis 7.0 does not have (HyperCache's own). */
+const OURS = new Set(["hfilter"]);
+
+/** Commands whose arguments must have a shape for their keys to be found. */
+const SAMPLES: Record<string, string[][]> = {
+  sintercard: [["2", "a", "b"], ["1", "a", "LIMIT", "5"], ["3", "a", "b", "c"]],
+};
+
+/** Sample argvs for a command: its samples, or distinct tokens up to its arity (and beyond). */
+function samplesFor(spec: CommandSpec): string[][] {
+  const name = spec.name.split("|");
+  if (SAMPLES[spec.name]) return SAMPLES[spec.name].map((args) => [...name, ...args]);
+  const lengths = spec.arity > 0 ? [spec.arity] : [-spec.arity, -spec.arity + 1, -spec.arity + 3];
+  return lengths.map((length) => {
+    const argv = [...name];
+    while (argv.length < length) argv.push(`a${argv.length}`);
+    return argv;
+  });
+}
+
+const table = createCommandTable();
+const KEYED = table.specs.flatMap((spec) => [spec, ...(spec.subcommands ?? [])]).filter((spec) =>
+  (spec.firstKey > 0 || spec.keyFinder !== undefined) && !OURS.has(spec.name)
+);
+
+describe("COMMAND GETKEYS against redis-server", () => {
+  let redis: ReferenceRedis | undefined;
+  before(async () => {
+    if (HAVE_REDIS) redis = await ReferenceRedis.start();
+    else if (process.env.CI === "true") throw new Error("redis-server is not installed");
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+
+  it("finds the same keys as redis-server for every command of the table that has keys", async (t) => {
+    if (redis === undefined) return t.skip("redis-server is not installed");
+    const h = harness();
+    const different: string[] = [];
+    let compared = 0;
+    for (const spec of KEYED) {
+      for (const argv of samplesFor(spec)) {
+        const request = ["COMMAND", "GETKEYS", ...argv];
+        const theirs = await redis.run(...request);
+        const ours = h.run(...request);
+        compared++;
+        if (ours !== theirs) {
+          different.push(`${argv.join(" ")}: ours ${JSON.stringify(ours)}, redis ${theirs}`);
+        }
+      }
+    }
+    assert.ok(compared > 100, `only ${compared} cases`);
+    assert.deepEqual(different, []);
+  });
+
+  it("gives redis-server's errors for bad requests", async (t) => {
+    if (redis === undefined) return t.skip("redis-server is not installed");
+    const h = harness();
+    for (
+      const request of [
+        ["COMMAND", "GETKEYS"],
+        ["COMMAND", "GETKEYS", "GET"],
+        ["COMMAND", "GETKEYS", "NOPE", "a"],
+        ["COMMAND", "GETKEYS", "PING", "x"],
+        ["COMMAND", "GETKEYS", "GET", "a", "b"],
+        ["COMMAND", "GETKEYS", "SINTERCARD", "5", "a"],
+        ["COMMAND", "GETKEYS", "SINTERCARD", "0", "a"],
+        ["COMMAND", "GETKEYS", "SINTERCARD", "x", "a"],
+        ["COMMAND", "GETKEYS", "OBJECT", "NOPE", "k"],
+        ["COMMAND", "GETKEYS", "CLIENT", "KILL", "x"],
+      ]
+    ) {
+      assert.equal(h.run(...request), await redis.run(...request), request.join(" "));
+    }
+  });
+});
