@@ -9,16 +9,19 @@ import type { ReplyWriter } from "../resp/writer.ts";
 import { NOAUTH, OOM, ReplyError, unknownCommand, wrongArity } from "./errors.ts";
 import type { CommandTable } from "./table.ts";
 import { allowedBy, ROLE_RULES } from "./acl.ts";
+import type { Route, Router } from "./routing.ts";
 import { SUBSCRIBED_MODE_COMMANDS } from "./pubsub.ts";
 import type { Store } from "../keyspace/store.ts";
 import type { KeyWatcher } from "../keyspace/store.ts";
-import type {
-  ClientState,
-  CommandContext,
-  CommandSpec,
-  ServerHooks,
-  TransactionControl,
-  UserRole,
+import {
+  type ClientState,
+  type CommandContext,
+  type CommandSpec,
+  keyIndices,
+  type ServerHooks,
+  specFor,
+  type TransactionControl,
+  type UserRole,
 } from "./types.ts";
 
 /** Counters for INFO stats. */
@@ -70,6 +73,9 @@ interface Permission {
 function permission(spec: CommandSpec): Permission {
   return { readonly: permitted(spec, "readonly"), readwrite: permitted(spec, "readwrite") };
 }
+
+/** The answer to a command another node would run, where nothing forwards it yet. */
+const NO_FORWARDING = "TRYAGAIN the key lives on another node and this node cannot forward";
 
 /** Commands that run, instead of being queued, while MULTI is open. */
 const TRANSACTION_CONTROL = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
@@ -202,6 +208,8 @@ export class Dispatcher {
     readonly keyspace: Keyspace,
     readonly server: ServerHooks,
     private readonly outputs: DispatchOutputs = {},
+    /** Where commands run; none on a single node (everything runs here, at no cost). */
+    private readonly router: Router | null = null,
   ) {
     for (const spec of table.specs) {
       const counters = { calls: 0, errors: 0 };
@@ -355,7 +363,22 @@ export class Dispatcher {
       this.replyError(out, failure);
       return;
     }
+    if (this.router !== null) {
+      const route = this.routeOf(entry!.spec, argv, client);
+      if (route.kind !== "here") {
+        this.replyError(out, route.kind === "redirect" ? route.error : NO_FORWARDING);
+        return;
+      }
+    }
     this.runEntry(entry!, client, out, argv);
+  }
+
+  /** The routing step: where `argv` runs, from its keys as the table finds them. */
+  private routeOf(spec: CommandSpec, argv: string[], client: ClientState): Route {
+    const governing = specFor(spec, argv);
+    const indices = keyIndices(governing, argv);
+    const keys = indices === null ? null : indices.map((i) => argv[i]);
+    return this.router!.route(governing, argv, keys, client);
   }
 
   /** Queues a command inside MULTI; a command that cannot run makes EXEC abort. */
@@ -368,6 +391,11 @@ export class Dispatcher {
   ): void {
     if (failure === null && entry!.spec.flags.includes("no_multi")) {
       failure = `ERR Command not allowed inside a transaction`;
+    }
+    // As Redis Cluster does, a command that would not run here cannot be queued here.
+    if (failure === null && this.router !== null) {
+      const route = this.routeOf(entry!.spec, argv, ctx.client);
+      if (route.kind !== "here") failure = route.kind === "redirect" ? route.error : NO_FORWARDING;
     }
     if (failure !== null) {
       ctx.queueFailed = true;
