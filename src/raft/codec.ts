@@ -1,33 +1,34 @@
 /**
- * Raft messages on the cluster bus: the frame (magic, version, type, length, CBOR payload, and an
- * HMAC-SHA-256 tag when a cluster secret is set), message encoding, and strict validation of
- * everything received.
- *
- * Frame layout: `"HCBS"` (4 bytes), version 1 (1), type (1), body length (4, big-endian), then
- * the body: the CBOR payload, followed by a 32-byte HMAC-SHA-256 of header and payload under the
- * cluster secret when one is configured.
+ * Raft messages on the cluster bus: which frame type each message travels in, message encoding
+ * (CBOR), and strict validation of everything received. The frame itself (magic, version, type,
+ * length, and the HMAC-SHA-256 tag when a cluster secret is set) is the bus's: `src/bus/frame.ts`,
+ * re-exported here.
  *
  * @module
  */
 import { decode, encode } from "cborg";
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { BusFrameType } from "../bus/frame_types.ts";
 import type { Entry, Message, MessageType, Snapshot } from "./types.ts";
 
-/** The four bytes every frame starts with ("HCBS": HyperCache bus). */
-export const FRAME_MAGIC: readonly number[] = [0x48, 0x43, 0x42, 0x53];
-export const FRAME_VERSION = 1;
-export const FRAME_HEADER_BYTES = 10;
-export const MAC_BYTES = 32;
+export {
+  encodeFrame,
+  type Frame,
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  FRAME_VERSION,
+  FrameDecoder,
+  FrameError,
+  MAC_BYTES,
+} from "../bus/frame.ts";
 
-/** Frame types of the cluster bus used by Raft. */
+/** Frame types of the cluster bus used by Raft (declared in the bus's `BusFrameType`). */
 export const FrameType = {
-  heartbeat: 0x05,
-  election: 0x06,
-  append: 0x07,
-  snapshot: 0x08,
+  heartbeat: BusFrameType.raftHeartbeat,
+  election: BusFrameType.raftElection,
+  append: BusFrameType.raftAppend,
+  snapshot: BusFrameType.raftSnapshot,
   /** Forwarded proposals, reads and transfer requests. */
-  request: 0x09,
+  request: BusFrameType.raftRequest,
 } as const;
 
 const FRAME_OF: Record<string, number> = {
@@ -170,127 +171,4 @@ function decodeSnapshotPiece(raw: unknown): Snapshot {
     },
     data: s[3],
   };
-}
-
-function tag(secret: Uint8Array, header: Uint8Array, payload: Uint8Array): Uint8Array {
-  const input = new Uint8Array(header.length + payload.length);
-  input.set(header);
-  input.set(payload, header.length);
-  return hmac(sha256, secret, input);
-}
-
-/**
- * Builds one frame around `payload`, authenticated when `secret` is given.
- *
- * @example
- * ```ts
- * import { encodeFrame, FrameType } from "./codec.ts";
- * const frame = encodeFrame(FrameType.heartbeat, new Uint8Array([0xa0]));
- * frame.length; // 11: a 10-byte header and the payload
- * ```
- */
-export function encodeFrame(type: number, payload: Uint8Array, secret?: Uint8Array): Uint8Array {
-  const macBytes = secret ? MAC_BYTES : 0;
-  const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.length + macBytes);
-  frame.set(FRAME_MAGIC, 0);
-  frame[4] = FRAME_VERSION;
-  frame[5] = type;
-  new DataView(frame.buffer).setUint32(6, payload.length + macBytes);
-  frame.set(payload, FRAME_HEADER_BYTES);
-  if (secret) {
-    frame.set(
-      tag(secret, frame.subarray(0, FRAME_HEADER_BYTES), payload),
-      FRAME_HEADER_BYTES + payload.length,
-    );
-  }
-  return frame;
-}
-
-/** One frame read off a connection. `authentic` is false when its tag did not verify. */
-export interface Frame {
-  /** Frame type byte. */
-  type: number;
-  /** The CBOR payload (without the tag). */
-  payload: Uint8Array;
-  /** Whether the tag verified (always true without a secret). */
-  authentic: boolean;
-}
-
-/** Thrown for bytes that are not a frame of ours: the connection must be closed. */
-export class FrameError extends Error {
-  /** Always "FrameError". */
-  override name = "FrameError";
-}
-
-/**
- * Splits a byte stream into frames, bounding what it buffers by `maxFrameBytes`.
- *
- * @example
- * ```ts
- * import { encodeFrame, FrameDecoder } from "./codec.ts";
- * const decoder = new FrameDecoder({ maxFrameBytes: 1024 });
- * decoder.push(encodeFrame(7, new Uint8Array([1, 2])))[0].payload; // Uint8Array [1, 2]
- * ```
- */
-export class FrameDecoder {
-  private buffer = new Uint8Array(0);
-  private readonly maxFrameBytes: number;
-  private readonly secret?: Uint8Array;
-
-  /** `maxFrameBytes` bounds a frame's body; `secret` enables HMAC verification. */
-  constructor(options: { maxFrameBytes: number; secret?: Uint8Array }) {
-    this.maxFrameBytes = options.maxFrameBytes;
-    this.secret = options.secret;
-  }
-
-  /** Adds received bytes and returns the frames they complete; throws `FrameError` on garbage. */
-  push(bytes: Uint8Array): Frame[] {
-    const joined = new Uint8Array(this.buffer.length + bytes.length);
-    joined.set(this.buffer);
-    joined.set(bytes, this.buffer.length);
-    const frames: Frame[] = [];
-    let at = 0;
-    const view = new DataView(joined.buffer);
-    while (joined.length - at >= FRAME_HEADER_BYTES) {
-      for (let i = 0; i < 4; i++) {
-        if (joined[at + i] !== FRAME_MAGIC[i]) {
-          throw new FrameError("bad magic: not a cluster bus frame");
-        }
-      }
-      if (joined[at + 4] !== FRAME_VERSION) {
-        throw new FrameError(`unsupported frame version ${joined[at + 4]}`);
-      }
-      const length = view.getUint32(at + 6);
-      if (length > this.maxFrameBytes) {
-        throw new FrameError(`frame of ${length} bytes exceeds the limit of ${this.maxFrameBytes}`);
-      }
-      const end = at + FRAME_HEADER_BYTES + length;
-      if (end > joined.length) break;
-      frames.push(this.open(joined, at, end));
-      at = end;
-    }
-    this.buffer = joined.slice(at);
-    return frames;
-  }
-
-  private open(bytes: Uint8Array, start: number, end: number): Frame {
-    const type = bytes[start + 5];
-    const bodyStart = start + FRAME_HEADER_BYTES;
-    if (!this.secret) return { type, payload: bytes.slice(bodyStart, end), authentic: true };
-    if (end - bodyStart < MAC_BYTES) return { type, payload: new Uint8Array(), authentic: false };
-    const payload = bytes.slice(bodyStart, end - MAC_BYTES);
-    const expected = tag(this.secret, bytes.subarray(start, bodyStart), payload);
-    return {
-      type,
-      payload,
-      authentic: constantTimeEqual(expected, bytes.subarray(end - MAC_BYTES, end)),
-    };
-  }
-}
-
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
