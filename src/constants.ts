@@ -39,6 +39,10 @@ export const DEFAULT_MAX_QUERY_BUFFER_BYTES = 1024 * 1024 * 1024;
  * after this many bytes is an attack or a bug, not a command. */
 export const MAX_INLINE_BYTES = 64 * 1024;
 
+/** Replies a connection may have waiting behind a pending one (blocked, held for fsync, later
+ * forwarded): the bound of `limits.max_waiting_replies`, far above any real pipeline. */
+export const DEFAULT_MAX_WAITING_REPLIES = 100_000;
+
 /** Redis's `maxclients` default. */
 export const DEFAULT_MAX_CLIENTS = 10_000;
 

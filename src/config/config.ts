@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_MULTIBULK_LENGTH,
   DEFAULT_MAX_QUERY_BUFFER_BYTES,
+  DEFAULT_MAX_WAITING_REPLIES,
 } from "../constants.ts";
 
 /** Largest HTTP request body by default: a big pipeline fits, a runaway upload does not. */
@@ -51,6 +52,10 @@ export interface NodeConfig {
     maxOutputBufferBytes: number;
     /** Messages queued for a subscriber that does not read, before it is disconnected. */
     maxPubsubOutputBytes: number;
+    /** Replies one connection may have waiting behind a pending one (a blocked command, a
+     * write held for fsync), before it is disconnected; their bytes count against
+     * `maxOutputBufferBytes`. */
+    maxWaitingReplies: number;
   };
   stores: StoreOptions[];
   /** Named RESP users (besides `requirepass`, the default user). */
@@ -370,6 +375,7 @@ export function buildConfig(raw: Raw): NodeConfig {
     "client_query_buffer_limit",
     "client_output_buffer_limit",
     "client_output_buffer_limit_pubsub",
+    "max_waiting_replies",
   ]);
   const http = root.section("http");
   http.only(["enabled", "port", "tokens", "cors_origins", "max_body_bytes"]);
@@ -414,6 +420,12 @@ export function buildConfig(raw: Raw): NodeConfig {
       maxQueryBufferBytes: limits.size("client_query_buffer_limit", DEFAULT_MAX_QUERY_BUFFER_BYTES),
       maxOutputBufferBytes: limits.size("client_output_buffer_limit", 256 * 1024 * 1024),
       maxPubsubOutputBytes: limits.size("client_output_buffer_limit_pubsub", 32 * 1024 * 1024),
+      maxWaitingReplies: limits.integer(
+        "max_waiting_replies",
+        DEFAULT_MAX_WAITING_REPLIES,
+        1,
+        2 ** 31 - 1,
+      ),
     },
     stores,
     users: readUsers(root),

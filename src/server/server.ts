@@ -10,6 +10,7 @@ import { encodePush, type PubSub, type Subscriber } from "../commands/pubsub.ts"
 import type { ClientKillFilter, ClientState, UserRole } from "../commands/types.ts";
 import { type ParserLimits, ProtocolError, RespParser } from "../resp/parser.ts";
 import {
+  DEFAULT_MAX_WAITING_REPLIES,
   UNAUTHENTICATED_MAX_BULK_BYTES,
   UNAUTHENTICATED_MAX_MULTIBULK_LENGTH,
 } from "../constants.ts";
@@ -17,6 +18,7 @@ import { scanKeys } from "../resp/_scan.ts";
 import { PREFETCH_KEYS } from "../keyspace/store.ts";
 import { listening } from "./listen.ts";
 import { ReplyWriter } from "../resp/writer.ts";
+import { type PendingReply, ReplyQueue } from "./reply_queue.ts";
 import type { Runtime, TcpConnection, TcpListener, TlsOptions } from "../runtime/types.ts";
 
 /** Pending output above which a connection stops reading until its replies drain. */
@@ -42,6 +44,8 @@ export interface RespServerOptions {
   maxQueryBufferBytes: number;
   maxOutputBufferBytes: number;
   maxPubsubOutputBytes: number;
+  /** Replies one connection may have waiting behind a pending one (blocked, held for fsync). */
+  maxWaitingReplies?: number;
   /** Whether a new connection must AUTH first. */
   requireAuth: boolean;
   durability?: Durability;
@@ -59,12 +63,17 @@ function unauthenticatedLimits(options: RespServerOptions): ParserLimits {
 
 /** Commands a client may pipeline behind a blocked command before it is disconnected. */
 const MAX_PENDING_COMMANDS = 100_000;
+const REPLY_OVERFLOW = new TextEncoder().encode(
+  "-ERR too many replies waiting behind a pending one; closing the connection\r\n",
+);
 
 /** A parked blocking command. */
 interface Blocked {
   argv: string[];
   queueKeys: string[];
   timer: ReturnType<typeof setTimeout> | null;
+  /** Its place in the connection's reply order (null if the queue had overflowed). */
+  reply: PendingReply | null;
 }
 
 export class Client implements ClientState, Subscriber {
@@ -91,10 +100,11 @@ export class Client implements ClientState, Subscriber {
   maxPubsubOutputBytes = Infinity;
   /** Set when the connection went over its pub/sub output limit. */
   onOverflow: (() => void) | null = null;
+  /** Set when more replies wait behind a pending one than the bounds allow. */
+  onReplyOverflow: (() => void) | null = null;
   readonly parser: RespParser;
-  /** Replies waiting for durability; later replies queue behind them to keep their order. */
-  heldCount = 0;
-  held: Promise<void> = Promise.resolve();
+  /** Its replies in command order; pending ones (blocked, waiting for fsync) hold later ones. */
+  readonly replies: ReplyQueue;
 
   constructor(
     readonly id: number,
@@ -106,6 +116,10 @@ export class Client implements ClientState, Subscriber {
     this.#authenticated = !requireAuth;
     this.lastActiveMs = createdMs;
     this.parser = new RespParser(requireAuth ? unauthenticatedLimits(options) : options);
+    this.replies = new ReplyQueue((bytes) => conn.write(bytes), {
+      maxWaitingReplies: options.maxWaitingReplies ?? DEFAULT_MAX_WAITING_REPLIES,
+      maxWaitingBytes: options.maxOutputBufferBytes,
+    }, () => this.onReplyOverflow?.());
   }
 
   get authenticated(): boolean {
@@ -166,6 +180,8 @@ export class RespServer {
   private readonly waiting = new Map<string, Client[]>();
   /** Keys that got data during the current command. */
   private readonly ready = new Set<string>();
+  /** The write-log position before the batch being run (its replies wait for what follows). */
+  private batchMark = 0;
   private retrying: Client | null = null;
   private retryState: Blocked | null = null;
   /** Connections parked in a blocking command (INFO blocked_clients). */
@@ -193,6 +209,7 @@ export class RespServer {
         this.clients.delete(conn.data.id);
         this.pubsub?.drop(conn.data);
         this.unblock(conn.data);
+        conn.data.replies.clear();
         // Its WATCHes would otherwise keep the whole connection reachable from the stores.
         this.dispatcher.release(conn.data);
       },
@@ -246,6 +263,13 @@ export class RespServer {
       this.pubsub?.drop(client);
       conn.close();
     };
+    client.onReplyOverflow = () => {
+      // Out of order, but the last thing it gets: memory stays bounded, nothing more is read.
+      this.stats.outputLimitDisconnections++;
+      client.closeAfterReply = true;
+      conn.write(REPLY_OVERFLOW);
+      conn.close();
+    };
     this.clients.set(client.id, client);
   }
 
@@ -255,7 +279,7 @@ export class RespServer {
     const out = this.out;
     // Replies in the shared writer belong to the client being served; none may be left here.
     if (out.size > 0) out.take();
-    const mark = this.options.durability?.mark() ?? 0;
+    const mark = this.batchMark = this.options.durability?.mark() ?? 0;
     const keyspace = this.dispatcher.keyspace;
     keyspace.pinTime();
     client.lastActiveMs = keyspace.store(0).pinnedNowMs;
@@ -302,17 +326,33 @@ export class RespServer {
     this.dispatcher.execute(client, this.out, argv);
   }
 
-  /** Writes what the writer holds for `client`: at once, or once durable (`appendfsync always`). */
+  /**
+   * Hands what the writer holds for `client` to its reply queue: complete now, or pending until
+   * the writes since `mark` are durable (`appendfsync always`).
+   */
   private send(client: Client, mark: number): void {
     const out = this.out;
-    const wait = this.options.durability?.waitSince(mark) ?? null;
-    if (wait !== null || client.heldCount > 0) {
-      // A copy (Buffer.slice would be a view of the reused reply buffer).
-      this.hold(client, Uint8Array.prototype.slice.call(out.take()), wait);
-      return;
+    if (out.size > 0) {
+      const wait = this.options.durability?.waitSince(mark) ?? null;
+      if (wait === null) client.replies.push(out.take());
+      else this.completeWhen(client, client.replies.defer(), out.take(), wait);
     }
-    if (out.size > 0) client.conn.write(out.take());
     this.afterWrite(client);
+  }
+
+  /** Completes `reply` with `bytes` once `wait` resolves (a copy: `bytes` is the reused buffer). */
+  private completeWhen(
+    client: Client,
+    reply: PendingReply | null,
+    bytes: Uint8Array,
+    wait: Promise<void>,
+  ): void {
+    if (reply === null) return;
+    const copy = Uint8Array.prototype.slice.call(bytes);
+    wait.then(() => {
+      reply.complete(copy);
+      this.afterWrite(client);
+    });
   }
 
   /** `ServerHooks.block`: parks the connection running a blocking command. */
@@ -323,10 +363,13 @@ export class RespServer {
       client.blocked = this.retryState;
       return true;
     }
+    // The replies of the commands before it go ahead of its own, which completes later.
+    this.send(client, this.batchMark);
     const blocked: Blocked = {
       argv: client.currentArgv,
       queueKeys: keys.map((key) => `${client.db}\u0000${key}`),
       timer: null,
+      reply: client.replies.defer(),
     };
     for (const queueKey of blocked.queueKeys) {
       let queue = this.waiting.get(queueKey);
@@ -362,7 +405,7 @@ export class RespServer {
 
   private retry(client: Client): void {
     const blocked = client.blocked!;
-    const mark = this.options.durability?.mark() ?? 0;
+    const mark = this.batchMark = this.options.durability?.mark() ?? 0;
     this.retrying = client;
     this.retryState = blocked;
     client.blocked = null;
@@ -376,8 +419,19 @@ export class RespServer {
     if (client.blocked !== null) return;
     client.blocked = blocked;
     this.unblock(client);
-    this.send(client, mark);
+    this.finish(client, blocked.reply, mark);
     this.runPending(client);
+  }
+
+  /** Completes a pending reply with what the writer holds: now, or once durable. */
+  private finish(client: Client, reply: PendingReply | null, mark: number): void {
+    const bytes = this.out.take();
+    const wait = this.options.durability?.waitSince(mark) ?? null;
+    if (reply !== null) {
+      if (wait === null) reply.complete(bytes);
+      else this.completeWhen(client, reply, bytes, wait);
+    }
+    this.afterWrite(client);
   }
 
   private timeout(client: Client): void {
@@ -388,7 +442,7 @@ export class RespServer {
     this.out.protocol = client.protocol;
     if (name === "blmove" || name === "brpoplpush") this.out.nullReply();
     else this.out.nullArray();
-    this.send(client, this.options.durability?.mark() ?? 0);
+    this.finish(client, blocked.reply, this.options.durability?.mark() ?? 0);
     this.runPending(client);
   }
 
@@ -413,7 +467,7 @@ export class RespServer {
     if (client.pending.length === 0 || client.closeAfterReply) return;
     const pending = client.pending;
     client.pending = [];
-    const mark = this.options.durability?.mark() ?? 0;
+    const mark = this.batchMark = this.options.durability?.mark() ?? 0;
     for (let i = 0; i < pending.length; i++) {
       if (client.blocked !== null) {
         client.pending = pending.slice(i).concat(client.pending);
@@ -425,23 +479,10 @@ export class RespServer {
     this.serveReady();
   }
 
-  /** Sends `reply` once `wait` and every earlier held reply are done. */
-  private hold(client: Client, reply: Uint8Array, wait: Promise<void> | null): void {
-    client.heldCount++;
-    const previous = client.held;
-    client.held = (async () => {
-      await previous;
-      if (wait !== null) await wait;
-      client.heldCount--;
-      if (reply.length > 0) client.conn.write(reply);
-      this.afterWrite(client);
-    })();
-  }
-
   private afterWrite(client: Client): void {
     const conn = client.conn;
     if (client.closeAfterReply) {
-      if (client.heldCount === 0) conn.close();
+      if (client.replies.idle) conn.close();
       return;
     }
     const pending = conn.pendingBytes();
@@ -503,7 +544,7 @@ export class RespServer {
     await this.listener?.close();
     await this.tlsListener?.close();
     // Replies waiting for an fsync go out before their connections close.
-    await Promise.all([...this.clients.values()].map((client) => client.held));
+    await Promise.all([...this.clients.values()].map((client) => client.replies.drained()));
     for (const client of this.clients.values()) client.conn.close();
   }
 }
