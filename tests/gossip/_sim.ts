@@ -1,82 +1,48 @@
 /**
- * A deterministic simulated network for gossip nodes: seeded randomness, simulated time, packet
- * loss, delay, partitions, crashes, per-node stalls and slow (degraded) nodes. Push-pull streams
- * are delivered reliably unless a partition or crash cuts them.
+ * Gossip clusters in the one seeded simulator (`tests/sim/world.ts`): every member is the real
+ * driver, started with `startGossip` on a simulated host's runtime, so probes and gossip travel as
+ * simulated UDP datagrams (loss, delay, reordering) and push-pull as simulated TCP streams, on
+ * simulated timers. Faults: partitions, crashes, restarts (at the same or a new address), stalls
+ * (a paused process) and slow hosts.
  */
-import { GossipNode } from "../../src/gossip/node.ts";
+import { type GossipAgent, startGossip } from "../../src/gossip/driver.ts";
 import { type GossipConfig, gossipConfig, type GossipProfile } from "../../src/gossip/config.ts";
+import { ENCRYPTION_OVERHEAD_BYTES, Keyring } from "../../src/gossip/keyring.ts";
+import type { GossipNode } from "../../src/gossip/node.ts";
 import type { Address, GossipEvent, MemberState } from "../../src/gossip/types.ts";
-import { mulberry32 } from "../_mulberry32.ts";
+import { type Host, World } from "../sim/world.ts";
 
-type Delivery =
-  | { kind: "packet"; atMs: number; order: number; to: string; from: string; bytes: Uint8Array }
-  | {
-    kind: "stream";
-    atMs: number;
-    order: number;
-    to: string;
-    from: string;
-    bytes: Uint8Array;
-    requestId: number;
-  }
-  | { kind: "reply"; atMs: number; order: number; to: string; bytes: Uint8Array; requestId: number }
-  | { kind: "streamFail"; atMs: number; order: number; to: string; requestId: number };
+const PORT = 7946;
 
-/** Earliest-first binary heap of deliveries (ties in send order). */
-class DeliveryHeap {
-  #items: Delivery[] = [];
-  get size(): number {
-    return this.#items.length;
-  }
-  peek(): Delivery | undefined {
-    return this.#items[0];
-  }
-  push(d: Delivery): void {
-    const items = this.#items;
-    items.push(d);
-    let i = items.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(items[i], items[p])) break;
-      [items[i], items[p]] = [items[p], items[i]];
-      i = p;
-    }
-  }
-  pop(): Delivery | undefined {
-    const items = this.#items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length > 0 && last !== undefined) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < items.length && before(items[l], items[m])) m = l;
-        if (r < items.length && before(items[r], items[m])) m = r;
-        if (m === i) break;
-        [items[i], items[m]] = [items[m], items[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
+/** A member of the simulated cluster. */
+export class SimNode {
+  crashed = false;
+  readonly events: { atMs: number; event: GossipEvent }[] = [];
 
-function before(a: Delivery, b: Delivery): boolean {
-  return a.atMs < b.atMs || (a.atMs === b.atMs && a.order < b.order);
-}
+  constructor(
+    readonly id: string,
+    readonly host: Host,
+    readonly agent: GossipAgent,
+  ) {}
 
-/** A node in the simulation. */
-export interface SimNode {
-  id: string;
-  address: Address;
-  node: GossipNode;
-  crashed: boolean;
-  stalledUntilMs: number;
-  /** Extra random delay in [0, slowMs] before this node processes each incoming message. */
-  slowMs: number;
-  events: { atMs: number; event: GossipEvent }[];
+  get address(): Address {
+    return this.agent.address;
+  }
+
+  /** The real core inside the real driver. */
+  get node(): GossipNode {
+    return this.agent.node;
+  }
+
+  /** Extra random delay in [0, slowMs] before this node gets each message (an overloaded
+   * host). */
+  get slowMs(): number {
+    return this.host.slowMs;
+  }
+
+  set slowMs(ms: number) {
+    this.host.slowMs = ms;
+  }
 }
 
 export interface SimOptions {
@@ -87,44 +53,68 @@ export interface SimOptions {
   lossRate?: number;
   /** One-way delay range. @default [1, 5] */
   delayMs?: [number, number];
-  /** Simulated tick resolution. @default 10 */
-  tickMs?: number;
-  /** Bytes encryption adds to each datagram. @default 0 */
+  /** Encrypts every datagram and stream with a shared key: the bytes encryption adds (29). */
   packetOverheadBytes?: number;
 }
 
 /** The simulated cluster. */
 export class Sim {
   readonly seed: number;
+  readonly world: World;
+  readonly profile: GossipProfile;
   readonly config: GossipConfig;
-  readonly random: () => number;
   readonly nodes = new Map<string, SimNode>();
-  nowMs = 0;
-  lossRate: number;
-  delayMs: [number, number];
-  readonly tickMs: number;
-  readonly packetOverheadBytes: number;
-  packetsDelivered = 0;
-  bytesDelivered = 0;
-  maxDatagramBytes = 0;
-  #byAddress = new Map<string, string>();
-  #heap = new DeliveryHeap();
-  #order = 0;
-  #groups: Map<string, number> | null = null;
-  #hostIndex = 0;
+  readonly #overrides: Partial<GossipConfig>;
+  readonly #key: Uint8Array | undefined;
+  readonly #overheadBytes: number;
 
   constructor(options: SimOptions) {
     this.seed = options.seed;
-    this.random = mulberry32(options.seed);
-    this.config = gossipConfig(options.profile ?? "lan", options.config ?? {});
-    this.lossRate = options.lossRate ?? 0;
-    this.delayMs = options.delayMs ?? [1, 5];
-    this.tickMs = options.tickMs ?? 10;
-    this.packetOverheadBytes = options.packetOverheadBytes ?? 0;
+    const [minDelayMs, maxDelayMs] = options.delayMs ?? [1, 5];
+    this.world = new World({
+      seed: options.seed,
+      network: { lossRate: options.lossRate ?? 0, minDelayMs, maxDelayMs },
+    });
+    this.profile = options.profile ?? "lan";
+    this.#overrides = options.config ?? {};
+    this.config = gossipConfig(this.profile, this.#overrides);
+    this.#overheadBytes = options.packetOverheadBytes ?? 0;
+    if (this.#overheadBytes !== 0 && this.#overheadBytes !== ENCRYPTION_OVERHEAD_BYTES) {
+      throw new RangeError(
+        `encryption adds ${ENCRYPTION_OVERHEAD_BYTES} bytes, not ${this.#overheadBytes}`,
+      );
+    }
+    // A fixed key: the key's bytes do not matter, and the run stays reproducible.
+    this.#key = this.#overheadBytes > 0 ? new Uint8Array(32).fill(7) : undefined;
   }
 
-  /** Starts a node; `seeds` are ids of nodes to join through. */
-  add(
+  get nowMs(): number {
+    return this.world.nowMs;
+  }
+
+  get lossRate(): number {
+    return this.world.network.lossRate;
+  }
+
+  set lossRate(rate: number) {
+    this.world.network.lossRate = rate;
+  }
+
+  get packetsDelivered(): number {
+    return this.world.stats.datagramsDelivered;
+  }
+
+  get bytesDelivered(): number {
+    return this.world.stats.datagramBytesDelivered;
+  }
+
+  /** The largest datagram the cores produced (before encryption adds its bytes). */
+  get maxDatagramBytes(): number {
+    return Math.max(0, this.world.stats.maxDatagramBytes - this.#overheadBytes);
+  }
+
+  /** Starts a node with the real driver; `seeds` are ids of nodes to join through. */
+  async add(
     id: string,
     options: {
       seeds?: string[];
@@ -133,87 +123,73 @@ export class Sim {
       /** Restart at another address (the default restarts at the old one). */
       newAddress?: boolean;
     } = {},
-  ): SimNode {
+  ): Promise<SimNode> {
     const old = this.nodes.get(id);
-    if (old !== undefined && options.newAddress) this.#byAddress.delete(key(old.address));
-    const address = old !== undefined && !options.newAddress
-      ? old.address
-      : { host: `10.0.${this.#hostIndex >> 8}.${this.#hostIndex++ & 255}`, port: 7946 };
-    const node = new GossipNode({
+    if (old !== undefined && !old.crashed) throw new Error(`${id} is running`);
+    const host = old !== undefined && !options.newAddress ? old.host : this.world.addHost(id);
+    const runtime = host.start();
+    const agent = await startGossip({
       id,
-      address,
+      port: PORT,
+      bindHost: host.ip,
+      profile: this.profile,
+      config: { ...this.#overrides, ...options.config },
       meta: options.meta,
-      config: { ...this.config, ...options.config },
-      nowMs: this.nowMs,
-      random: mulberry32(Math.floor(this.random() * 2 ** 32)),
-      packetOverheadBytes: this.packetOverheadBytes,
+      keyring: this.#key === undefined ? undefined : new Keyring([this.#key]),
+      runtime,
     });
-    const sim: SimNode = {
-      id,
-      address,
-      node,
-      crashed: false,
-      stalledUntilMs: 0,
-      slowMs: 0,
-      events: [],
-    };
+    const sim = new SimNode(id, host, agent);
+    agent.subscribe((event) => sim.events.push({ atMs: this.world.nowMs, event }));
     this.nodes.set(id, sim);
-    this.#byAddress.set(key(address), id);
     const seeds = (options.seeds ?? []).map((s) => this.nodes.get(s)!.address);
-    if (seeds.length > 0) node.join(seeds, this.nowMs);
-    this.#flush(sim);
+    if (seeds.length > 0) agent.join(seeds).catch(() => {});
+    await this.world.settle();
     return sim;
   }
 
   /** Adds `count` nodes named `${prefix}${i}`, all joining through the first. */
-  addMany(count: number, prefix = "n"): string[] {
+  async addMany(count: number, prefix = "n"): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
       const id = `${prefix}${i}`;
-      this.add(id, { seeds: i === 0 ? [] : [`${prefix}0`] });
+      await this.add(id, { seeds: i === 0 ? [] : [`${prefix}0`] });
       ids.push(id);
     }
     return ids;
   }
 
+  /** Kills the node's process: no leave, no goodbye. */
   crash(id: string): void {
-    this.nodes.get(id)!.crashed = true;
+    const sim = this.nodes.get(id)!;
+    sim.crashed = true;
+    sim.host.crash();
   }
 
+  /** Stops the node's process for `durationMs`: its timers and messages wait. */
   stall(id: string, durationMs: number): void {
-    this.nodes.get(id)!.stalledUntilMs = this.nowMs + durationMs;
+    this.nodes.get(id)!.host.pause(durationMs);
   }
 
   /** Cuts the network into groups; nodes not listed are in no group and reach nobody. */
   partition(groups: string[][]): void {
-    this.#groups = new Map();
-    groups.forEach((g, i) => g.forEach((id) => this.#groups!.set(id, i)));
+    this.world.partition(groups.map((g) => g.map((id) => this.nodes.get(id)!.host)));
   }
 
   heal(): void {
-    this.#groups = null;
+    this.world.heal();
   }
 
   /** Advances simulated time by `durationMs`. */
-  run(durationMs: number): void {
-    const endMs = this.nowMs + durationMs;
-    while (this.nowMs < endMs) {
-      this.nowMs += this.tickMs;
-      this.#deliverDue();
-      for (const sim of this.nodes.values()) {
-        if (sim.crashed || sim.stalledUntilMs > this.nowMs) continue;
-        sim.node.tick(this.nowMs);
-        this.#flush(sim);
-      }
-    }
+  async run(durationMs: number): Promise<void> {
+    await this.world.run(this.world.nowMs + durationMs);
   }
 
   /** Runs until `done()` or `maxMs` passed; returns the time it took, or -1. */
-  runUntil(done: () => boolean, maxMs: number, stepMs = 50): number {
+  async runUntil(done: () => boolean, maxMs: number, stepMs = 50): Promise<number> {
     const startMs = this.nowMs;
     while (this.nowMs - startMs < maxMs) {
       if (done()) return this.nowMs - startMs;
-      this.run(stepMs);
+      await this.run(stepMs);
     }
     return done() ? this.nowMs - startMs : -1;
   }
@@ -246,117 +222,8 @@ export class Sim {
     return out;
   }
 
-  #delay(to: string): number {
-    const [lo, hi] = this.delayMs;
-    const slow = this.nodes.get(to)?.slowMs ?? 0;
-    return lo + this.random() * (hi - lo) + (slow > 0 ? this.random() * slow : 0);
+  /** Stops every running node (their timers), so nothing outlives the test. */
+  close(): void {
+    for (const sim of this.live()) this.crash(sim.id);
   }
-
-  #reachable(a: string, b: string): boolean {
-    if (this.#groups === null) return true;
-    const ga = this.#groups.get(a), gb = this.#groups.get(b);
-    return ga !== undefined && ga === gb;
-  }
-
-  #flush(sim: SimNode): void {
-    const out = sim.node.drain();
-    for (const event of out.events) sim.events.push({ atMs: this.nowMs, event });
-    for (const p of out.packets) {
-      this.maxDatagramBytes = Math.max(this.maxDatagramBytes, p.bytes.length);
-      const to = this.#byAddress.get(key(p.to));
-      if (to === undefined || !this.#reachable(sim.id, to)) continue;
-      if (this.random() < this.lossRate) continue;
-      this.#heap.push({
-        kind: "packet",
-        atMs: this.nowMs + this.#delay(to),
-        order: this.#order++,
-        to,
-        from: sim.id,
-        bytes: p.bytes,
-      });
-    }
-    for (const s of out.streams) {
-      const to = this.#byAddress.get(key(s.to));
-      const atMs = this.nowMs + this.#delay(sim.id);
-      if (to === undefined || !this.#reachable(sim.id, to) || this.nodes.get(to)!.crashed) {
-        this.#heap.push({
-          kind: "streamFail",
-          atMs,
-          order: this.#order++,
-          to: sim.id,
-          requestId: s.requestId,
-        });
-        continue;
-      }
-      this.#heap.push({
-        kind: "stream",
-        atMs,
-        order: this.#order++,
-        to,
-        from: sim.id,
-        bytes: s.bytes,
-        requestId: s.requestId,
-      });
-    }
-  }
-
-  #deliverDue(): void {
-    for (;;) {
-      const d = this.#heap.peek();
-      if (d === undefined || d.atMs > this.nowMs) return;
-      this.#heap.pop();
-      const sim = this.nodes.get(d.to)!;
-      if (sim.crashed) continue;
-      if (sim.stalledUntilMs > this.nowMs) {
-        this.#heap.push({ ...d, atMs: sim.stalledUntilMs, order: this.#order++ });
-        continue;
-      }
-      this.#deliver(sim, d);
-      this.#flush(sim);
-    }
-  }
-
-  #deliver(sim: SimNode, d: Delivery): void {
-    switch (d.kind) {
-      case "packet":
-        this.packetsDelivered++;
-        this.bytesDelivered += d.bytes.length;
-        sim.node.receivePacket(this.nodes.get(d.from)!.address, d.bytes, this.nowMs);
-        return;
-      case "stream": {
-        const from = this.nodes.get(d.from)!;
-        const reply = sim.node.receiveStream(from.address, d.bytes, this.nowMs);
-        const atMs = this.nowMs + this.#delay(d.from);
-        if (reply === null || from.crashed || !this.#reachable(sim.id, d.from)) {
-          this.#heap.push({
-            kind: "streamFail",
-            atMs,
-            order: this.#order++,
-            to: d.from,
-            requestId: d.requestId,
-          });
-        } else {
-          this.#heap.push({
-            kind: "reply",
-            atMs,
-            order: this.#order++,
-            to: d.from,
-            bytes: reply,
-            requestId: d.requestId,
-          });
-        }
-        return;
-      }
-      case "reply":
-        sim.node.receiveStreamReply(d.requestId, d.bytes, this.nowMs);
-        return;
-      case "streamFail":
-        sim.node.streamFailed(d.requestId);
-        return;
-    }
-  }
-}
-
-function key(a: Address): string {
-  return `${a.host}:${a.port}`;
 }

@@ -1,5 +1,7 @@
-// Seeded simulations of whole clusters: simulated time and network with loss, delay, partitions,
-// crashes and per-node stalls. A failing case prints its seed; replay it with the same seed.
+// Seeded simulations of whole clusters, in the one simulator (tests/sim/world.ts): every member is
+// the real gossip driver on a simulated runtime (time, timers, randomness, UDP and TCP), under
+// loss, delay, partitions, crashes and per-node stalls. A failing case prints its seed; replay it
+// with `GOSSIP_SEED=N deno task sim`.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
@@ -12,76 +14,84 @@ function ok(cond: unknown, sim: Sim, what: string): asserts cond {
 }
 
 describe("simulated cluster", () => {
-  it("converges after 200 nodes join through one seed", () => {
+  it("converges after 200 nodes join through one seed", async () => {
     const sim = new Sim({ seed: SEED, profile: "lan" });
-    const ids = sim.addMany(200);
-    const tookMs = sim.runUntil(() => sim.allSee(ids, "alive"), 30_000);
+    const ids = await sim.addMany(200);
+    const tookMs = await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000);
     ok(tookMs >= 0, sim, "every node sees every other alive");
     ok(sim.maxDatagramBytes <= 1400, sim, `datagrams fit 1400 bytes: ${sim.maxDatagramBytes}`);
   });
 
-  it("keeps every datagram within 1400 bytes after encryption, with 512-byte metadata", () => {
+  it("keeps every datagram within 1400 bytes after encryption, with 512-byte metadata", async () => {
     const sim = new Sim({ seed: SEED + 12, profile: "lan", packetOverheadBytes: 29 });
     for (let i = 0; i < 60; i++) {
-      sim.add(`n${i}`, { seeds: i === 0 ? [] : ["n0"], meta: new Uint8Array(512).fill(i) });
+      await sim.add(`n${i}`, { seeds: i === 0 ? [] : ["n0"], meta: new Uint8Array(512).fill(i) });
     }
     for (let i = 0; i < 20; i++) {
       sim.nodes.get(`n${i}`)!.node.sendUserEvent("e".repeat(128), new Uint8Array(512));
     }
     const ids = [...sim.nodes.keys()];
-    ok(sim.runUntil(() => sim.allSee(ids, "alive"), 30_000) >= 0, sim, "converges");
+    ok(await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000) >= 0, sim, "converges");
     ok(sim.maxDatagramBytes > 1000, sim, `datagrams were filled: ${sim.maxDatagramBytes}`);
     ok(sim.maxDatagramBytes + 29 <= 1400, sim, `sealed size ${sim.maxDatagramBytes + 29}`);
   });
 
-  it("every member of 200 detects a crashed node", () => {
+  it("every member of 200 detects a crashed node", async () => {
     const sim = new Sim({ seed: SEED + 1, profile: "lan" });
-    const ids = sim.addMany(200);
-    sim.runUntil(() => sim.allSee(ids, "alive"), 30_000);
+    const ids = await sim.addMany(200);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000);
     sim.crash("n17");
-    const tookMs = sim.runUntil(() => sim.allSee(["n17"], "dead"), 60_000);
+    const tookMs = await sim.runUntil(() => sim.allSee(["n17"], "dead"), 60_000);
     ok(tookMs >= 0, sim, "every live node marks n17 dead");
     const wrong = sim.failEvents().filter(([, about]) => about !== "n17");
     ok(wrong.length === 0, sim, `no other node declared failed: ${JSON.stringify(wrong)}`);
   });
 
-  it("local profile: 20 nodes see a crash within 2 s", () => {
+  it("local profile: 20 nodes see a crash within 2 s", async () => {
     const sim = new Sim({ seed: SEED + 2, profile: "local" });
-    const ids = sim.addMany(20);
-    sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    const ids = await sim.addMany(20);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     sim.crash("n3");
-    const tookMs = sim.runUntil(() => sim.allSee(["n3"], "dead"), 10_000, 10);
+    const tookMs = await sim.runUntil(() => sim.allSee(["n3"], "dead"), 10_000, 10);
     ok(tookMs >= 0 && tookMs <= 2000, sim, `detected everywhere in ${tookMs} ms`);
   });
 
-  it("declares no healthy node failed at 10% packet loss (lan, 30 nodes, 120 s)", () => {
+  it("declares no healthy node failed at 10% packet loss (lan, 30 nodes, 120 s)", async () => {
     const sim = new Sim({ seed: SEED + 3, profile: "lan", lossRate: 0.1 });
-    const ids = sim.addMany(30);
-    ok(sim.runUntil(() => sim.allSee(ids, "alive"), 30_000) >= 0, sim, "converges under loss");
-    sim.run(120_000);
+    const ids = await sim.addMany(30);
+    ok(
+      await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000) >= 0,
+      sim,
+      "converges under loss",
+    );
+    await sim.run(120_000);
     ok(sim.failEvents().length === 0, sim, `no false failures: ${sim.failEvents().length}`);
     const dead = sim.live().filter((o) => ids.some((id) => sim.stateOf(o.id, id) === "dead"));
     ok(dead.length === 0, sim, "nobody is dead anywhere (suspect comes and goes under loss)");
   });
 
-  it("declares no healthy node failed at 5% packet loss (local, 20 nodes, 60 s)", () => {
+  it("declares no healthy node failed at 5% packet loss (local, 20 nodes, 60 s)", async () => {
     const sim = new Sim({ seed: SEED + 4, profile: "local", lossRate: 0.05 });
-    const ids = sim.addMany(20);
-    ok(sim.runUntil(() => sim.allSee(ids, "alive"), 10_000) >= 0, sim, "converges under loss");
-    sim.run(60_000);
+    const ids = await sim.addMany(20);
+    ok(
+      await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000) >= 0,
+      sim,
+      "converges under loss",
+    );
+    await sim.run(60_000);
     ok(sim.failEvents().length === 0, sim, `no false failures: ${sim.failEvents().length}`);
   });
 
-  it("a node stalled for 5 s refutes the suspicion and is not declared failed (lan)", () => {
+  it("a node stalled for 5 s refutes the suspicion and is not declared failed (lan)", async () => {
     const sim = new Sim({ seed: SEED + 5, profile: "lan" });
-    const ids = sim.addMany(10);
-    sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    const ids = await sim.addMany(10);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     const before = sim.nodes.get("n4")!.node.incarnation;
     sim.stall("n4", 5000);
-    sim.run(4000);
+    await sim.run(4000);
     const suspected = sim.live().some((s) => sim.stateOf(s.id, "n4") === "suspect");
     ok(suspected, sim, "the stalled node is suspected while it is stalled");
-    sim.run(20_000);
+    await sim.run(20_000);
     const n4 = sim.nodes.get("n4")!.node;
     ok(n4.incarnation > before, sim, "it refuted with a higher incarnation");
     ok(sim.failEvents().length === 0, sim, `no failures: ${JSON.stringify(sim.failEvents())}`);
@@ -89,47 +99,47 @@ describe("simulated cluster", () => {
     ok(n4.stats.stallsDetected >= 1, sim, "the node noticed its own stall");
   });
 
-  it("sees a graceful leave as 'left', not 'failed'", () => {
+  it("sees a graceful leave as 'left', not 'failed'", async () => {
     const sim = new Sim({ seed: SEED + 6, profile: "lan" });
-    const ids = sim.addMany(20);
-    sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    const ids = await sim.addMany(20);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     const leaver = sim.nodes.get("n7")!;
     leaver.node.leave(sim.nowMs);
-    const spreadMs = sim.runUntil(() => leaver.node.leaveSpread(), 5000, 10);
+    const spreadMs = await sim.runUntil(() => leaver.node.leaveSpread(), 5000, 10);
     ok(spreadMs >= 0, sim, "the leave spread within the leave timeout");
     sim.crash("n7"); // the process exits
     const others = sim.live();
-    const tookMs = sim.runUntil(() => sim.allSee(["n7"], "left", others), 5000, 10);
+    const tookMs = await sim.runUntil(() => sim.allSee(["n7"], "left", others), 5000, 10);
     ok(tookMs >= 0, sim, "everyone sees n7 left");
     ok(sim.failEvents().length === 0, sim, "nobody saw a failure");
-    sim.run(30_000);
+    await sim.run(30_000);
     ok(sim.allSee(["n7"], "left", others), sim, "and it stays left");
     const leaveEvents = others.filter((s) => s.events.some((e) => e.event.type === "leave"));
     ok(leaveEvents.length === 19, sim, `19 leave events: ${leaveEvents.length}`);
   });
 
-  it("merges again after a healed partition", () => {
+  it("merges again after a healed partition", async () => {
     const sim = new Sim({ seed: SEED + 7, profile: "local" });
-    const ids = sim.addMany(20);
-    sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    const ids = await sim.addMany(20);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     const left = ids.slice(0, 10), right = ids.slice(10);
     sim.partition([left, right]);
-    sim.run(15_000);
+    await sim.run(15_000);
     const leftSim = left.map((id) => sim.nodes.get(id)!);
     ok(sim.allSee(right, "dead", leftSim), sim, "each side declares the other dead");
     sim.heal();
-    const tookMs = sim.runUntil(() => sim.allSee(ids, "alive"), 60_000, 100);
+    const tookMs = await sim.runUntil(() => sim.allSee(ids, "alive"), 60_000, 100);
     ok(tookMs >= 0, sim, "all alive everywhere after healing");
   });
 
-  it("spreads metadata updates and user events to everyone exactly once", () => {
+  it("spreads metadata updates and user events to everyone exactly once", async () => {
     const sim = new Sim({ seed: SEED + 8, profile: "lan" });
-    const ids = sim.addMany(50);
-    sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    const ids = await sim.addMany(50);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     sim.nodes.get("n3")!.node.setMeta(new TextEncoder().encode("role=primary"));
     sim.nodes.get("n9")!.node.sendUserEvent("deploy", new Uint8Array([1, 2, 3]));
     sim.nodes.get("n9")!.node.sendUserEvent("deploy", new Uint8Array([4]));
-    sim.run(3000);
+    await sim.run(3000);
     for (const s of sim.live()) {
       const users = s.events.filter((e) => e.event.type === "user");
       ok(users.length === 2, sim, `${s.id} got ${users.length} user events`);
@@ -140,35 +150,35 @@ describe("simulated cluster", () => {
     }
   });
 
-  it("lets a restarted node with the same id and address come back", () => {
+  it("lets a restarted node with the same id and address come back", async () => {
     const sim = new Sim({ seed: SEED + 9, profile: "local" });
-    const ids = sim.addMany(10);
-    sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    const ids = await sim.addMany(10);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     sim.crash("n5");
-    sim.runUntil(() => sim.allSee(["n5"], "dead"), 10_000);
-    sim.add("n5", { seeds: ["n0"] });
-    const tookMs = sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    await sim.runUntil(() => sim.allSee(["n5"], "dead"), 10_000);
+    await sim.add("n5", { seeds: ["n0"] });
+    const tookMs = await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     ok(tookMs >= 0, sim, "everyone sees the restarted node alive");
     ok(sim.nodes.get("n5")!.node.incarnation > 1, sim, "it refuted its old death");
   });
 
-  it("lets a dead node's id come back at a new address only after the reclaim time", () => {
+  it("lets a dead node's id come back at a new address only after the reclaim time", async () => {
     const sim = new Sim({ seed: SEED + 10, profile: "local" });
-    const ids = sim.addMany(5);
-    sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    const ids = await sim.addMany(5);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     sim.crash("n2");
-    sim.runUntil(() => sim.allSee(["n2"], "dead"), 10_000);
+    await sim.runUntil(() => sim.allSee(["n2"], "dead"), 10_000);
     const oldAddress = sim.nodes.get("n2")!.address;
-    const early = sim.add("n2", { seeds: ["n0"], newAddress: true });
-    sim.run(1000);
+    const early = await sim.add("n2", { seeds: ["n0"], newAddress: true });
+    await sim.run(1000);
     ok(sim.stateOf("n0", "n2") === "dead", sim, "not accepted before the reclaim time");
     ok(sim.nodes.get("n0")!.node.stats.addressConflicts > 0, sim, "counted as a conflict");
     sim.crash("n2");
-    sim.run(3000); // past deadNodeReclaimMs (2 s)
-    const back = sim.add("n2", { seeds: ["n0"], newAddress: true });
+    await sim.run(3000); // past deadNodeReclaimMs (2 s)
+    const back = await sim.add("n2", { seeds: ["n0"], newAddress: true });
     ok(back.address.host !== early.address.host, sim, "another new address");
     ok(back.address.host !== oldAddress.host, sim, "a new address");
-    const tookMs = sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    const tookMs = await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     ok(tookMs >= 0, sim, "it is accepted at the new address");
     ok(sim.nodes.get("n0")!.node.member("n2")!.address.host === back.address.host, sim, "address");
   });
@@ -180,21 +190,21 @@ describe("Lifeguard", () => {
   // short suspicion timeouts expire before the refutation reaches them. Counted: healthy nodes
   // declared failed by anyone (the degraded ones are really too slow to answer in time).
   const degraded = ["n3", "n8", "n13", "n18", "n23"];
-  function falsePositives(lifeguard: boolean, seed: number): number {
+  async function falsePositives(lifeguard: boolean, seed: number): Promise<number> {
     const config = lifeguard
       ? {}
       : { awarenessMaxMultiplier: 1, suspicionMaxTimeoutMult: 1, nacks: false };
     const sim = new Sim({ seed, profile: "local", config });
-    const ids = sim.addMany(30);
-    sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    const ids = await sim.addMany(30);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
     for (const id of degraded) sim.nodes.get(id)!.slowMs = 1500;
-    sim.run(60_000);
+    await sim.run(60_000);
     return sim.failEvents().filter(([, about]) => !degraded.includes(about)).length;
   }
 
-  it("cuts false failure detections under injected delays", () => {
-    const without = falsePositives(false, SEED + 11);
-    const withLifeguard = falsePositives(true, SEED + 11);
+  it("cuts false failure detections under injected delays", async () => {
+    const without = await falsePositives(false, SEED + 11);
+    const withLifeguard = await falsePositives(true, SEED + 11);
     console.log(
       `healthy nodes declared failed in 60 s: without Lifeguard ${without}, with ${withLifeguard}`,
     );
