@@ -13,6 +13,7 @@ import {
   FrameType,
 } from "../../src/raft/codec.ts";
 import { Transport } from "../../src/raft/transport.ts";
+import { Bus, BusFrameType } from "../../src/bus/mod.ts";
 import { emptyMessage, type Message } from "../../src/raft/types.ts";
 import { MemFileSystem } from "./_memfs.ts";
 import { LocalCluster } from "./_cluster.ts";
@@ -296,6 +297,41 @@ describe("raft tcp transport", () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+});
+
+describe("raft on a shared cluster bus", () => {
+  it("runs beside other frame types on one bus, and leaves the bus open when it closes", async () => {
+    const shared = await Bus.start({ runtime, listen: { hostname: "127.0.0.1", port: 0 } });
+    const forwarded: unknown[] = [];
+    shared.register(BusFrameType.forwardRequest, { receive: (m) => forwarded.push(m) });
+    const received: Message[] = [];
+    const b = Transport.attach(shared, { id: 2, onMessage: (m) => received.push(m) });
+    const peers = new Map([[2, { hostname: "127.0.0.1", port: shared.port }]]);
+    const a = await Transport.start({
+      runtime,
+      id: 1,
+      listen: { hostname: "127.0.0.1", port: 0 },
+      peers,
+      onMessage: () => {},
+    });
+    const other = await Bus.start({ runtime, peers });
+    try {
+      a.send([sample()]);
+      other.send(2, BusFrameType.forwardRequest, ["GET", "k"]);
+      await until(() => received.length === 1 && forwarded.length === 1);
+      assert.equal(b.port, shared.port);
+      assert.equal(b.stats.framesReceived, 1);
+      await b.close();
+      a.send([sample()]);
+      other.send(2, BusFrameType.forwardRequest, ["GET", "j"]);
+      await until(() => forwarded.length === 2 && shared.stats.drops.noHandler === 1);
+      assert.equal(received.length, 1);
+    } finally {
+      await a.close();
+      await other.close();
+      await shared.close();
     }
   });
 });
