@@ -197,7 +197,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   }
   let http: HttpServer | null = null;
   if (config.http.enabled) {
-    const app = createHttpApp({ config, dispatcher, runtime, startedMs, persistence });
+    const app = createHttpApp({ config, dispatcher, runtime, startedMs, persistence, durability });
     try {
       http = await listening(
         config.bind,

@@ -17,6 +17,7 @@ import {
   type ClientState,
   type CommandContext,
   type CommandSpec,
+  type DeferredReply,
   keyIndices,
   type ServerHooks,
   specFor,
@@ -152,7 +153,7 @@ class Context implements CommandContext, KeyWatcher {
     readonly client: ClientState,
     public out: ReplyWriter,
     readonly server: ServerHooks,
-    dispatcher: Dispatcher,
+    private readonly dispatcher: Dispatcher,
   ) {
     this.transaction = new Transaction(this, dispatcher);
   }
@@ -165,6 +166,15 @@ class Context implements CommandContext, KeyWatcher {
 
   propagate(argv: string[]): void {
     this.propagated = argv;
+  }
+
+  defer(): DeferredReply {
+    if (this.executing || this.dispatcher.inTransaction || this.dispatcher.isLoading) {
+      throw new ReplyError("ERR this command cannot wait inside a transaction or while loading");
+    }
+    const deferred = this.client.defer?.();
+    if (deferred === undefined) throw new ReplyError("ERR this connection cannot wait for a reply");
+    return deferred;
   }
 }
 
@@ -301,6 +311,16 @@ export class Dispatcher {
       }
     }
     return null;
+  }
+
+  /** Whether the current call must run whole (EXEC, `atomically`): no reply may wait. */
+  get inTransaction(): boolean {
+    return this.transactional;
+  }
+
+  /** Whether the current call is an AOF replay. */
+  get isLoading(): boolean {
+    return this.loading;
   }
 
   /** Runs one command and writes its reply to `out`; hands on its outputs after it. */

@@ -40,6 +40,19 @@ export interface CommandContext {
   propagate(argv: string[]): void;
   /** MULTI/EXEC/WATCH state of the connection. */
   readonly transaction: TransactionControl;
+  /**
+   * Keeps this command's place in the connection's reply order for a reply that completes
+   * later (a forwarded command, a quorum wait); the handler then writes nothing now. Throws a
+   * `ReplyError` where a reply cannot wait: inside a transaction, during AOF replay, or for a
+   * connection that cannot hold one.
+   */
+  defer(): DeferredReply;
+}
+
+/** A command's reply that completes later, in its place in the connection's reply order. */
+export interface DeferredReply {
+  /** Writes the reply (once); it leaves when every reply ahead of it has. */
+  complete(write: (out: ReplyWriter) => void): void;
 }
 
 /** What the transaction commands do to a connection, implemented by the dispatcher. */
@@ -103,6 +116,9 @@ export interface ClientState {
   subscriptions?: number;
   /** Set by QUIT: close after the reply is written. */
   closeAfterReply: boolean;
+  /** A place in this connection's reply order for a reply that completes later; absent for a
+   * connection that cannot hold one (AOF replay). */
+  defer?(): DeferredReply | undefined;
   readonly createdMs: number;
   lastCommand: string;
   readonly remoteAddress: string;

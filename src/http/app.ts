@@ -30,6 +30,7 @@ import { type HttpEnv, jsonError, methodNotAllowedJson } from "./_env.ts";
 import { authMiddleware } from "./auth.ts";
 import { addCacheRoutes } from "./cache.ts";
 import { HttpExecutor } from "./executor.ts";
+import type { Durability } from "../server/server.ts";
 import { requestLimits } from "./limits.ts";
 import { metricsText } from "./metrics.ts";
 import { addSubscribeRoutes } from "./subscribe.ts";
@@ -43,13 +44,19 @@ export interface HttpDeps {
   startedMs: number;
   /** The node's persistence, for `/ready`; absent when the append-only file is off. */
   persistence?: Persistence | null;
+  /** Under `appendfsync always`: writes are acknowledged once durable, as over RESP. */
+  durability?: Durability;
 }
 
 /** Builds the Hono app; `app.request("/health")` works in tests without a server. */
 export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
   const { config, dispatcher, runtime } = deps;
   const http = config.http;
-  const executor = new HttpExecutor(dispatcher, () => runtime.clock.realtimeMs());
+  const executor = new HttpExecutor(
+    dispatcher,
+    () => runtime.clock.realtimeMs(),
+    deps.durability,
+  );
   const app = new Hono<HttpEnv>();
 
   app.notFound((c) => jsonError(c, 404, "Not Found", { path: c.req.path }));

@@ -35,7 +35,7 @@ import {
   rawToBytes,
   utf8ToBytes,
 } from "./_text.ts";
-import type { HttpExecutor } from "./executor.ts";
+import { type HttpExecutor, whenDone } from "./executor.ts";
 import { jsonDeeperThan, MAX_JSON_DEPTH } from "./limits.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
@@ -151,7 +151,7 @@ export function addCacheRoutes(
     if ("error" in written) return jsonError(c, 400, written.error);
     const argv = ["SET", at.keyBytes, written.bytes];
     if (written.ttlMs > 0) argv.push("PX", String(written.ttlMs));
-    const reply = executor.run(client(c, at.store), argv);
+    const reply = await executor.run(client(c, at.store), argv);
     if (reply.value instanceof RespError) return commandError(c, at, reply.value);
     return c.json({
       key: at.key,
@@ -166,13 +166,21 @@ export function addCacheRoutes(
     const at = locate(c);
     if (at instanceof Response) return at;
     const as = client(c, at.store);
-    const reply = executor.run(as, ["GET", at.keyBytes]);
-    if (reply.value instanceof RespError) return commandError(c, at, reply.value);
-    if (reply.value === null) {
-      return jsonError(c, 404, "ERR no such key", { key: at.key, store: at.store.name });
-    }
-    const pttl = executor.run(as, ["PTTL", at.keyBytes]).value;
-    const { value, encoding } = readValue(reply.value as string, c.req.query("encoding"));
+    return whenDone(executor.run(as, ["GET", at.keyBytes]), (reply) => {
+      if (reply.value instanceof RespError) return commandError(c, at, reply.value);
+      if (reply.value === null) {
+        return jsonError(c, 404, "ERR no such key", { key: at.key, store: at.store.name });
+      }
+      const found = reply.value as string;
+      return whenDone(
+        executor.run(as, ["PTTL", at.keyBytes]),
+        (pttl) => foundReply(c, at, found, pttl.value),
+      );
+    });
+  };
+
+  const foundReply = (c: Context<HttpEnv>, at: Located, found: string, pttl: unknown) => {
+    const { value, encoding } = readValue(found, c.req.query("encoding"));
     const ttl = typeof pttl === "number" && pttl >= 0 ? pttl / 1000 : null;
     // The hot path: the reply text is put together directly instead of c.json on a new object.
     return c.body(
@@ -188,9 +196,15 @@ export function addCacheRoutes(
   const del = (c: Context<HttpEnv>) => {
     const at = locate(c);
     if (at instanceof Response) return at;
-    const reply = executor.run(client(c, at.store), ["DEL", at.keyBytes]);
-    if (reply.value instanceof RespError) return commandError(c, at, reply.value);
-    return c.json({ key: at.key, store: at.store.name, deleted: reply.value === 1, ...placement });
+    return whenDone(executor.run(client(c, at.store), ["DEL", at.keyBytes]), (reply) => {
+      if (reply.value instanceof RespError) return commandError(c, at, reply.value);
+      return c.json({
+        key: at.key,
+        store: at.store.name,
+        deleted: reply.value === 1,
+        ...placement,
+      });
+    });
   };
 
   for (const prefix of ["/api/cache", "/api/stores/:store/cache"]) {

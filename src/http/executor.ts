@@ -2,15 +2,20 @@
  * Runs commands for the HTTP API through the one dispatcher, as RESP2 clients (Upstash replies
  * are RESP2-shaped), and decodes each reply into a JS value.
  *
- * Commands run synchronously, so a pipeline or a transaction is never interleaved with another
- * client's commands: the node is single-threaded and nothing awaits between them.
+ * Each request has a client of its own. A command completes now, or later: a command whose
+ * reply is deferred (forwarded, waiting for a quorum), or a write under `appendfsync always`,
+ * which is acknowledged only once durable, as over RESP. `run` then returns a promise; the
+ * common case stays synchronous. Commands start in the order they are run, so a pipeline or
+ * a transaction whose commands are all started before anything is awaited is never interleaved
+ * with another client's commands.
  *
  * @module
  */
 import type { Dispatcher } from "../commands/dispatch.ts";
-import type { ClientState, CommandSpec, UserRole } from "../commands/types.ts";
+import type { ClientState, CommandSpec, DeferredReply, UserRole } from "../commands/types.ts";
 import { RespDecoder, type RespValue } from "../resp/decoder.ts";
 import { ReplyWriter } from "../resp/writer.ts";
+import type { Durability } from "../server/server.ts";
 
 /** Commands that need a connection (state across requests, blocking, pushes): TCP only. */
 const CONNECTION_COMMANDS = new Set([
@@ -35,9 +40,8 @@ const CONNECTION_COMMANDS = new Set([
   "sunsubscribe",
 ]);
 
-/** The client state of HTTP requests of one role. */
+/** The client state of one HTTP request. */
 class HttpClient implements ClientState {
-  db = 0;
   protocol: 2 | 3 = 2;
   readonly name = "http";
   readonly authenticated = true;
@@ -45,9 +49,28 @@ class HttpClient implements ClientState {
   closeAfterReply = false;
   lastCommand = "";
   readonly remoteAddress = "http";
+  /** The reply text of the command that deferred its reply, once it completes. */
+  deferred: Promise<string> | null = null;
 
-  constructor(readonly id: number, readonly role: UserRole, readonly createdMs: number) {
+  constructor(
+    readonly id: number,
+    readonly role: UserRole,
+    public db: number,
+    readonly createdMs: number,
+  ) {
     this.user = `http-${role}`;
+  }
+
+  defer(): DeferredReply {
+    let settle!: (text: string) => void;
+    this.deferred = new Promise<string>((resolve) => (settle = resolve));
+    return {
+      complete(write) {
+        const out = new ReplyWriter();
+        write(out);
+        settle(out.cut(0));
+      },
+    };
   }
 }
 
@@ -57,24 +80,35 @@ export interface Reply {
   ok: boolean;
 }
 
+/** `next(value)`, after `value` settles when it is a promise: the common path stays synchronous. */
+export function whenDone<T, R>(
+  value: T | Promise<T>,
+  next: (value: T) => R | Promise<R>,
+): R | Promise<R> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
+/** Every reply, as one array: synchronously when none of them waits. */
+export function allDone<T>(values: (T | Promise<T>)[]): T[] | Promise<T[]> {
+  return values.some((value) => value instanceof Promise) ? Promise.all(values) : values as T[];
+}
+
 export class HttpExecutor {
   private readonly out = new ReplyWriter();
   private readonly decoder = new RespDecoder();
-  private readonly clients = new Map<UserRole, HttpClient>();
+  /** Ids of HTTP clients count down from -1 (RESP connections count up from 1). */
+  private nextId = -1;
 
-  constructor(readonly dispatcher: Dispatcher, private readonly nowMs: () => number) {}
+  constructor(
+    readonly dispatcher: Dispatcher,
+    private readonly nowMs: () => number,
+    /** Writes wait for this before they are acknowledged (`appendfsync always`). */
+    private readonly durability?: Durability,
+  ) {}
 
-  /** The client of `role`, reset to RESP2 and to store `db`. */
+  /** A client for one request of `role`, in store `db`. */
   client(role: UserRole, db: number): ClientState {
-    let client = this.clients.get(role);
-    if (client === undefined) {
-      client = new HttpClient(-1 - this.clients.size, role, this.nowMs());
-      this.clients.set(role, client);
-    }
-    client.db = db;
-    client.protocol = 2;
-    client.closeAfterReply = false;
-    return client;
+    return new HttpClient(this.nextId--, role, db, this.nowMs());
   }
 
   /** Why `argv` cannot run for `client` (Redis's error text), or null when it can. */
@@ -95,16 +129,35 @@ export class HttpExecutor {
     return this.dispatcher.check(this.dispatcher.table.lookup(argv[0]), argv, client);
   }
 
-  /** Runs one command and returns its decoded reply. */
-  run(client: ClientState, argv: string[]): Reply {
+  /**
+   * Runs one command and returns its decoded reply: at once, or a promise when the reply is
+   * deferred or must wait until the command's writes are durable. The command itself starts
+   * now, before this returns.
+   */
+  run(client: ClientState, argv: string[]): Reply | Promise<Reply> {
     const failure = this.check(client, argv);
     if (failure !== null) {
       this.dispatcher.stats.commandsProcessed++;
       this.dispatcher.stats.errorReplies++;
       return { value: this.decode(`-${failure}\r\n`), ok: false };
     }
+    const mark = this.durability?.mark() ?? 0;
     this.dispatcher.execute(client, this.out, argv);
     const text = this.out.cut(0);
+    const deferred = client instanceof HttpClient ? client.deferred : null;
+    const wait = this.durability?.waitSince(mark) ?? null;
+    if (deferred !== null) {
+      (client as HttpClient).deferred = null;
+      return deferred.then(async (later) => {
+        if (wait !== null) await wait;
+        return this.reply(later);
+      });
+    }
+    if (wait !== null) return wait.then(() => this.reply(text));
+    return this.reply(text);
+  }
+
+  private reply(text: string): Reply {
     return { value: this.decode(text), ok: text === "+OK\r\n" };
   }
 

@@ -12,7 +12,7 @@ import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { ClientState } from "../commands/types.ts";
 import { type HttpEnv, jsonError, methodNotAllowedJson, readJson, roleOf } from "./_env.ts";
 import { rawToBytes, utf8ToBytes } from "./_text.ts";
-import type { HttpExecutor } from "./executor.ts";
+import { allDone, type HttpExecutor, whenDone } from "./executor.ts";
 import { MALFORMED_ENCODING } from "./limits.ts";
 import { type ReplyJson, replyJson } from "./json.ts";
 
@@ -83,8 +83,10 @@ export function addCommandRoutes(
 
   const single = (c: Context<HttpEnv>, argv: string[] | string) => {
     if (typeof argv === "string") return jsonError(c, 400, argv);
-    const json = replyJson(executor.run(clientOf(c), argv), base64Wanted(c));
-    return c.json(json, "error" in json ? 400 : 200);
+    return whenDone(executor.run(clientOf(c), argv), (reply) => {
+      const json = replyJson(reply, base64Wanted(c));
+      return c.json(json, "error" in json ? 400 : 200);
+    });
   };
 
   const batch = async (c: Context<HttpEnv>): Promise<string[][] | Response> => {
@@ -119,10 +121,8 @@ export function addCommandRoutes(
     if (commands instanceof Response) return commands;
     const client = clientOf(c);
     const base64 = base64Wanted(c);
-    const replies: ReplyJson[] = commands.map((argv) =>
-      replyJson(executor.run(client, argv), base64)
-    );
-    return c.json(replies);
+    const replies = await allDone(commands.map((argv) => executor.run(client, argv)));
+    return c.json(replies.map((reply): ReplyJson => replyJson(reply, base64)));
   });
 
   app.post("/multi-exec", bodyLimit, async (c) => {
@@ -144,10 +144,10 @@ export function addCommandRoutes(
     const base64 = base64Wanted(c);
     // One call, as RESP's EXEC: nothing runs in between, and the AOF gets its writes inside
     // MULTI/EXEC, so a torn tail never replays half of it.
-    const replies: ReplyJson[] = executor.dispatcher.atomically(() =>
-      commands.map((argv) => replyJson(executor.run(client, argv), base64))
+    const replies = await allDone(
+      executor.dispatcher.atomically(() => commands.map((argv) => executor.run(client, argv))),
     );
-    return c.json(replies);
+    return c.json(replies.map((reply): ReplyJson => replyJson(reply, base64)));
   });
 
   const pathStyle = async (c: Context<HttpEnv>) => {

@@ -7,7 +7,7 @@
 import { Buffer } from "node:buffer";
 import type { Dispatcher } from "../commands/dispatch.ts";
 import { encodePush, type PubSub, type Subscriber } from "../commands/pubsub.ts";
-import type { ClientKillFilter, ClientState, UserRole } from "../commands/types.ts";
+import type { ClientKillFilter, ClientState, DeferredReply, UserRole } from "../commands/types.ts";
 import { type ParserLimits, ProtocolError, RespParser } from "../resp/parser.ts";
 import {
   DEFAULT_MAX_WAITING_REPLIES,
@@ -124,6 +124,13 @@ export class Client implements ClientState, Subscriber {
 
   get authenticated(): boolean {
     return this.#authenticated;
+  }
+
+  /** Set by the server: a pending reply in this connection's order. */
+  deferHook: (() => DeferredReply) | null = null;
+
+  defer(): DeferredReply | undefined {
+    return this.deferHook?.();
   }
 
   /** The parser's limits follow: small ones until the client authenticates (Redis's too). */
@@ -263,6 +270,7 @@ export class RespServer {
       this.pubsub?.drop(client);
       conn.close();
     };
+    client.deferHook = () => this.deferReply(client);
     client.onReplyOverflow = () => {
       // Out of order, but the last thing it gets: memory stays bounded, nothing more is read.
       this.stats.outputLimitDisconnections++;
@@ -421,6 +429,27 @@ export class RespServer {
     this.unblock(client);
     this.finish(client, blocked.reply, mark);
     this.runPending(client);
+  }
+
+  /**
+   * `ClientState.defer`: the replies of the commands before it go ahead; its own completes
+   * later, written with a writer of its own (it may complete while another client is served).
+   */
+  private deferReply(client: Client): DeferredReply {
+    this.send(client, this.batchMark);
+    const reply = client.replies.defer();
+    let done = false;
+    return {
+      complete: (write) => {
+        if (done) throw new Error("a deferred reply completes once");
+        done = true;
+        const out = new ReplyWriter();
+        out.protocol = client.protocol;
+        write(out);
+        reply?.complete(out.take());
+        this.afterWrite(client);
+      },
+    };
   }
 
   /** Completes a pending reply with what the writer holds: now, or once durable. */
