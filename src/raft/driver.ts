@@ -1,7 +1,12 @@
 /**
- * The driver: runs a {@linkcode RaftNode} with real time, durable storage, a transport and the
+ * The driver: runs a {@linkcode RaftNode} with time, durable storage, a transport and the
  * application's state machine, following the `Ready` ordering (persist, then send, then apply).
- * Proposals, reads and membership changes return promises that settle when they take effect.
+ * Proposals, reads and membership changes return promises that settle when they take effect (or
+ * take a callback, for callers on a synchronous event loop).
+ *
+ * Its timers and randomness come from the runtime interface, and it goes on synchronously for as
+ * long as storage completes synchronously, so a simulated runtime and storage run this very driver
+ * deterministically, one event at a time.
  *
  * @module
  */
@@ -19,6 +24,8 @@ import type {
 } from "./types.ts";
 import { isLeaderStreamMessage, NONE, ProposalDroppedError } from "./types.ts";
 import type { StorageUpdate } from "./storage.ts";
+import type { Runtime, TimerHandle } from "../runtime/types.ts";
+import { systemScheduling } from "../runtime/system.ts";
 
 /** The replicated application. */
 export interface StateMachine {
@@ -30,15 +37,25 @@ export interface StateMachine {
   restore(data: Uint8Array): void;
 }
 
-/** What the driver needs from storage: reads for the core, durable writes for it. */
+/**
+ * What the driver needs from storage: reads for the core, durable writes for it. A write may
+ * complete at once (returning nothing) or later (returning a promise, or any then-able).
+ */
 export interface DriverStorage extends Storage {
-  /** Persists a `Ready`'s snapshot, entries and hard state; resolves once durable. */
-  save(update: StorageUpdate): Promise<void>;
+  /** Persists a `Ready`'s snapshot, entries and hard state; completes once durable. */
+  save(update: StorageUpdate): PromiseLike<void> | void;
   /** Records the application's snapshot at `index`. */
-  createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot>;
+  createSnapshot(
+    index: number,
+    confState: ConfState,
+    data: Uint8Array,
+  ): PromiseLike<Snapshot> | Snapshot;
   /** Drops entries up to `index`, which a snapshot covers. */
-  compact(index: number): Promise<void>;
+  compact(index: number): PromiseLike<void> | void;
 }
+
+/** Called once when a request settles: with an error, or with its result. */
+export type RequestCallback = (error: Error | undefined, result?: unknown) => void;
 
 /** Options of {@linkcode RaftDriver}. */
 export interface DriverOptions {
@@ -62,12 +79,21 @@ export interface DriverOptions {
   maxPendingCount?: number;
   /** Told of leader and role changes. */
   onLeaderChange?(leaderId: NodeId, role: string): void;
+  /**
+   * Told of each committed entry as it is applied, in log order, before the state machine sees
+   * it: membership changes and empty entries included. For tracing, metrics and checks.
+   */
+  onApply?(entry: Entry): void;
+  /**
+   * Timers (ticks, request timeouts, batching) and randomness (the incarnation, the election
+   * timeouts unless `raft.random` is given). @default the system's
+   */
+  runtime?: Pick<Runtime, "timers" | "random">;
 }
 
 interface Waiter {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+  done: RequestCallback;
+  timer: TimerHandle;
 }
 
 const HEADER_BYTES = 12;
@@ -88,9 +114,9 @@ export class RaftDriver {
   readonly node: RaftNode;
   private readonly options: DriverOptions;
   private readonly tickMs: number;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private readonly runtime: Pick<Runtime, "timers" | "random">;
+  private timer: TimerHandle | undefined;
   private processing = false;
-  private again = false;
   private stopped = false;
   private nextSeq = 1;
   private readonly proposals = new Map<number, Waiter>();
@@ -100,7 +126,7 @@ export class RaftDriver {
   private snapshotIndex: number;
   private leaderId: NodeId = NONE;
   /** Distinguishes this process's proposals from an earlier incarnation's. */
-  private readonly incarnation = Math.floor(Math.random() * 0xffffffff);
+  private readonly incarnation: number;
   /** Set when storage failed: the node stopped and must be restarted. */
   failure: Error | undefined;
 
@@ -108,6 +134,9 @@ export class RaftDriver {
   constructor(options: DriverOptions) {
     this.options = options;
     this.tickMs = options.tickMs ?? 10;
+    const runtime = options.runtime ?? systemScheduling;
+    this.runtime = runtime;
+    this.incarnation = Math.floor(runtime.random() * 0xffffffff);
     const snapshot = options.storage.snapshot();
     if (snapshot.data.length > 0 || snapshot.metadata.index > 0) {
       options.stateMachine.restore(snapshot.data);
@@ -116,31 +145,37 @@ export class RaftDriver {
     this.snapshotIndex = snapshot.metadata.index;
     this.confState = snapshot.metadata.confState;
     this.node = new RaftNode({
+      random: () => runtime.random(),
       ...options.raft,
       storage: options.storage,
       appliedIndex: this.applied,
     });
   }
 
-  /** Starts ticking. */
+  /** Starts ticking every `tickMs`. */
   start(): void {
-    this.timer = setInterval(() => {
-      this.node.tick();
-      this.process();
-    }, this.tickMs);
+    this.timer = this.runtime.timers.setInterval(() => this.tick(), this.tickMs);
+  }
+
+  /** One tick now: what `start()` does every `tickMs`, for a caller that keeps time itself. */
+  tick(): void {
+    if (this.stopped) return;
+    this.node.tick();
+    this.process();
   }
 
   /** Stops ticking and fails whatever is waiting. */
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    this.runtime.timers.clearInterval(this.timer);
     const error = new Error("Raft node stopped");
-    for (const waiter of [...this.proposals.values(), ...this.reads.values()]) {
-      clearTimeout(waiter.timer);
-      waiter.reject(error);
-    }
+    const waiters = [...this.proposals.values(), ...this.reads.values()];
     this.proposals.clear();
     this.reads.clear();
+    for (const waiter of waiters) {
+      this.runtime.timers.clearTimeout(waiter.timer);
+      this.call(waiter.done, error);
+    }
   }
 
   /** Feeds a message from the transport. */
@@ -160,6 +195,16 @@ export class RaftDriver {
    * Rejects with {@linkcode ProposalDroppedError} (carrying the leader's id) when not taken.
    */
   propose(data: Uint8Array): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.proposeWith(data, (error, result) => error ? reject(error) : resolve(result));
+    });
+  }
+
+  /**
+   * {@linkcode RaftDriver.propose} with a callback, called in the turn the proposal settles (a
+   * refusal that is known at once comes before the first timer or I/O callback).
+   */
+  proposeWith(data: Uint8Array, done: RequestCallback): void {
     const seq = this.nextSeq++;
     const framed = new Uint8Array(HEADER_BYTES + data.length);
     const view = new DataView(framed.buffer);
@@ -167,7 +212,7 @@ export class RaftDriver {
     view.setUint32(4, this.incarnation);
     view.setUint32(8, seq);
     framed.set(data, HEADER_BYTES);
-    return this.wait(this.proposals, seq, () => this.queueProposal(seq, framed));
+    this.wait(this.proposals, seq, () => this.queueProposal(seq, framed), done);
   }
 
   private proposeQueue: { seq: number; data: Uint8Array }[] = [];
@@ -179,7 +224,7 @@ export class RaftDriver {
   private queueProposal(seq: number, data: Uint8Array): void {
     this.proposeQueue.push({ seq, data });
     if (this.processing || this.proposeQueue.length > 1) return;
-    queueMicrotask(() => {
+    this.runtime.timers.queueMicrotask(() => {
       this.flushProposals();
       this.process();
     });
@@ -200,8 +245,19 @@ export class RaftDriver {
     const waiter = map.get(key);
     if (!waiter) return;
     map.delete(key);
-    clearTimeout(waiter.timer);
-    waiter.reject(error);
+    this.runtime.timers.clearTimeout(waiter.timer);
+    this.call(waiter.done, error);
+  }
+
+  /** Calls a request's callback; an error it throws must not stop the node. */
+  private call(done: RequestCallback, error: Error | undefined, result?: unknown): void {
+    try {
+      done(error, result);
+    } catch (thrown) {
+      this.runtime.timers.queueMicrotask(() => {
+        throw thrown;
+      });
+    }
   }
 
   /**
@@ -210,33 +266,41 @@ export class RaftDriver {
    */
   read(): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.readBatch) {
-        this.readBatch.push({ resolve, reject });
-        return;
-      }
-      const batch = [{ resolve, reject }];
-      this.readBatch = batch;
-      queueMicrotask(() => {
-        this.readBatch = undefined;
-        const context = `${this.incarnation}:${this.nextSeq++}`;
-        this.wait(this.reads, context, () => this.node.readIndex(new TextEncoder().encode(context)))
-          .then(
-            () => batch.forEach((w) => w.resolve()),
-            (error: Error) => batch.forEach((w) => w.reject(error)),
-          );
-      });
+      this.readWith((error) => error ? reject(error) : resolve());
     });
   }
 
-  private readBatch: { resolve(): void; reject(error: Error): void }[] | undefined;
+  /** {@linkcode RaftDriver.read} with a callback, called in the turn the read settles. */
+  readWith(done: (error: Error | undefined) => void): void {
+    if (this.readBatch) {
+      this.readBatch.push(done);
+      return;
+    }
+    const batch = [done];
+    this.readBatch = batch;
+    this.runtime.timers.queueMicrotask(() => {
+      this.readBatch = undefined;
+      const context = `${this.incarnation}:${this.nextSeq++}`;
+      this.wait(
+        this.reads,
+        context,
+        () => this.node.readIndex(new TextEncoder().encode(context)),
+        (error) => batch.forEach((w) => this.call(w, error)),
+      );
+    });
+  }
+
+  private readBatch: ((error: Error | undefined) => void)[] | undefined;
 
   /** Proposes a membership change; resolves with the new membership once applied here. */
   changeMembership(change: ConfChange): Promise<ConfState> {
     const key = -this.nextSeq++;
-    return this.wait(this.proposals, key, () => {
-      this.node.proposeConfChange(change);
-      this.pendingConfChange = key;
-    }).then(() => this.confState);
+    return new Promise((resolve, reject) => {
+      this.wait(this.proposals, key, () => {
+        this.node.proposeConfChange(change);
+        this.pendingConfChange = key;
+      }, (error) => error ? reject(error) : resolve(this.confState));
+    });
   }
 
   private pendingConfChange = 0;
@@ -247,77 +311,82 @@ export class RaftDriver {
     this.process();
   }
 
-  private wait<K>(map: Map<K, Waiter>, key: K, start: () => void): Promise<unknown> {
-    if (this.failure) return Promise.reject(this.failure);
+  private wait<K>(map: Map<K, Waiter>, key: K, start: () => void, done: RequestCallback): void {
+    if (this.failure) return this.call(done, this.failure);
     if (this.proposals.size + this.reads.size >= (this.options.maxPendingCount ?? 100_000)) {
-      return Promise.reject(
+      return this.call(
+        done,
         new ProposalDroppedError("too many requests are waiting", this.leaderId),
       );
     }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        map.delete(key);
-        reject(
-          new Error(`Raft request timed out after ${this.options.requestTimeoutMs ?? 5000} ms`),
-        );
-      }, this.options.requestTimeoutMs ?? 5000);
-      map.set(key, { resolve, reject, timer });
-      try {
-        start();
-      } catch (error) {
-        clearTimeout(timer);
-        map.delete(key);
-        reject(error);
-        return;
-      }
-      this.process();
-    });
+    const timeoutMs = this.options.requestTimeoutMs ?? 5000;
+    const timer = this.runtime.timers.setTimeout(() => {
+      if (map.get(key)?.timer !== timer) return;
+      map.delete(key);
+      this.call(done, new Error(`Raft request timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    map.set(key, { done, timer });
+    try {
+      start();
+    } catch (error) {
+      this.runtime.timers.clearTimeout(timer);
+      map.delete(key);
+      this.call(done, error as Error);
+      return;
+    }
+    this.process();
   }
 
   private settle<K>(map: Map<K, Waiter>, key: K, value: unknown): void {
     const waiter = map.get(key);
     if (!waiter) return;
     map.delete(key);
-    clearTimeout(waiter.timer);
-    waiter.resolve(value);
+    this.runtime.timers.clearTimeout(waiter.timer);
+    this.call(waiter.done, undefined, value);
   }
 
-  /** Handles every `Ready`, one at a time; calls made meanwhile are picked up after. */
-  private process(): void {
-    if (this.processing) {
-      this.again = true;
+  /**
+   * Handles every `Ready`, one at a time; calls made meanwhile are picked up after. The core's
+   * methods called directly on {@linkcode RaftDriver.node} (`campaign`, `transferLeadership`...)
+   * take effect once this runs; the driver's own methods call it.
+   */
+  process(): void {
+    if (this.processing || this.stopped) return;
+    if (!this.node.hasReady() && this.proposeQueue.length === 0) return;
+    this.processing = true;
+    this.run();
+  }
+
+  /**
+   * Handles `Ready` after `Ready` for as long as storage completes at once; when a write must be
+   * waited for, goes on once it completes. Messages stepped meanwhile are in the next `Ready`.
+   */
+  private run(): void {
+    try {
+      while (!this.stopped) {
+        this.flushProposals();
+        if (!this.node.hasReady()) break;
+        const pending = this.handle(this.node.ready());
+        if (pending !== undefined) {
+          pending.then(() => this.run(), (error: Error) => this.storageFailed(error));
+          return;
+        }
+      }
+    } catch (error) {
+      this.storageFailed(error as Error);
       return;
     }
-    if (!this.node.hasReady() || this.stopped) return;
-    this.processing = true;
-    this.loop().catch((error: Error) => {
-      // Storage failed: the node must not go on (its promises would be broken).
-      this.failure = error;
-      this.stop();
-    });
+    this.processing = false;
   }
 
-  private async loop(): Promise<void> {
-    try {
-      do {
-        this.again = false;
-        this.flushProposals();
-        while (this.node.hasReady() && !this.stopped) {
-          await this.handle(this.node.ready());
-          this.flushProposals();
-        }
-      } while (this.again && !this.stopped);
-    } finally {
-      this.processing = false;
-    }
-    // Proposals queued during the last write, if the loop ended before picking them up.
-    if (this.proposeQueue.length > 0 && !this.stopped) {
-      this.flushProposals();
-      this.process();
-    }
+  /** Storage failed: the node must not go on (its promises would be broken). */
+  private storageFailed(error: Error): void {
+    this.processing = false;
+    this.failure = error;
+    this.stop();
   }
 
-  private async handle(rd: Ready): Promise<void> {
+  private handle(rd: Ready): PromiseLike<void> | undefined {
     if (rd.softState && rd.softState.leaderId !== this.leaderId) {
       this.leaderId = rd.softState.leaderId;
       this.options.onLeaderChange?.(this.leaderId, rd.softState.role);
@@ -328,14 +397,19 @@ export class RaftDriver {
       this.options.send(messages.filter(isLeaderStreamMessage));
       messages = messages.filter((m) => !isLeaderStreamMessage(m));
     }
-    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
-      await this.options.storage.save({
+    const saved = rd.snapshot || rd.entries.length > 0 || rd.hardState
+      ? this.options.storage.save({
         snapshot: rd.snapshot,
         entries: rd.entries,
         hardState: rd.hardState,
         mustSync: rd.mustSync,
-      });
-    }
+      })
+      : undefined;
+    return after(saved, () => this.afterSave(rd, messages));
+  }
+
+  /** The rest of a `Ready` once it is durable: send, apply, serve reads, maybe snapshot. */
+  private afterSave(rd: Ready, messages: Message[]): PromiseLike<void> | undefined {
     this.options.send(messages);
     if (rd.snapshot) {
       this.options.stateMachine.restore(rd.snapshot.data);
@@ -350,11 +424,12 @@ export class RaftDriver {
     }
     this.node.advance();
     this.serveReads();
-    await this.maybeSnapshot();
+    return this.maybeSnapshot();
   }
 
   private apply(entry: Entry): void {
     this.applied = entry.index;
+    this.options.onApply?.(entry);
     if (entry.type === "confChange") {
       this.confState = this.node.applyConfChange(decodeConfChange(entry.data));
       if (this.pendingConfChange !== 0) {
@@ -379,17 +454,36 @@ export class RaftDriver {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  private maybeSnapshot(): PromiseLike<void> | undefined {
     const every = this.options.snapshotEveryEntries ?? 10_000;
-    if (this.applied - this.snapshotIndex < every) return;
+    if (this.applied - this.snapshotIndex < every) return undefined;
     const index = this.applied;
     const data = this.options.stateMachine.snapshot();
-    await this.options.storage.createSnapshot(index, this.confState, data);
-    this.snapshotIndex = index;
-    const lag = this.options.compactionLagEntries ?? 1000;
-    const compactTo = Math.min(index, this.applied - lag);
-    if (compactTo > this.options.storage.firstIndex()) {
-      await this.options.storage.compact(compactTo);
-    }
+    const created = this.options.storage.createSnapshot(index, this.confState, data);
+    return after(created, () => {
+      this.snapshotIndex = index;
+      const lag = this.options.compactionLagEntries ?? 1000;
+      const compactTo = Math.min(index, this.applied - lag);
+      if (compactTo > this.options.storage.firstIndex()) {
+        return this.options.storage.compact(compactTo);
+      }
+    });
   }
+}
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | undefined)?.then === "function";
+}
+
+/**
+ * Runs `next` once `value` is there: at once for a plain value, after it completes for a
+ * then-able. Returns what is still to wait for, or undefined when everything is done.
+ */
+function after<T>(
+  value: T | PromiseLike<T>,
+  next: () => PromiseLike<void> | void,
+): PromiseLike<void> | undefined {
+  if (isThenable(value)) return value.then(() => next());
+  const rest = next();
+  return isThenable<void>(rest) ? rest : undefined;
 }
