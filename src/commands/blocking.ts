@@ -18,7 +18,9 @@ import {
   familySpec,
   KEY_TWO,
   type KeyPositions,
+  withEvents,
 } from "./types.ts";
+import { moveEvents } from "./events.ts";
 
 /** Redis's limit on a blocking timeout, about 2^53 ms written as seconds. */
 const MAX_TIMEOUT_SECONDS = 9_007_199_254_740;
@@ -99,36 +101,54 @@ const MOVE_SUMMARY =
   "Pops an element from a list, pushes it to another list and returns it; blocks while the source is empty.";
 
 export const blockingCommands: CommandSpec[] = [
-  listSpec(
-    "blpop",
-    -3,
-    POP,
-    KEYS_BEFORE_TIMEOUT,
-    "Removes and returns the first element of the first non-empty list, or blocks until one is available.",
-    bpop("left"),
+  withEvents(
+    listSpec(
+      "blpop",
+      -3,
+      POP,
+      KEYS_BEFORE_TIMEOUT,
+      "Removes and returns the first element of the first non-empty list, or blocks until one is available.",
+      bpop("left"),
+    ),
+    { name: "lpop" },
   ),
-  listSpec(
-    "brpop",
-    -3,
-    POP,
-    KEYS_BEFORE_TIMEOUT,
-    "Removes and returns the last element of the first non-empty list, or blocks until one is available.",
-    bpop("right"),
+  withEvents(
+    listSpec(
+      "brpop",
+      -3,
+      POP,
+      KEYS_BEFORE_TIMEOUT,
+      "Removes and returns the last element of the first non-empty list, or blocks until one is available.",
+      bpop("right"),
+    ),
+    { name: "rpop" },
   ),
-  listSpec(
-    "blmove",
-    6,
-    MOVE,
-    KEY_TWO,
-    MOVE_SUMMARY,
-    (ctx, argv) => bmove(ctx, argv[1], argv[2], endArg(argv[3]), endArg(argv[4]), argv[5]),
-  ),
-  listSpec(
-    "brpoplpush",
-    4,
-    MOVE,
-    KEY_TWO,
-    MOVE_SUMMARY,
-    (ctx, argv) => bmove(ctx, argv[1], argv[2], "right", "left", argv[3]),
-  ),
+  {
+    ...withEvents(
+      listSpec(
+        "blmove",
+        6,
+        MOVE,
+        KEY_TWO,
+        MOVE_SUMMARY,
+        (ctx, argv) => bmove(ctx, argv[1], argv[2], endArg(argv[3]), endArg(argv[4]), argv[5]),
+      ),
+      { custom: moveEvents(false) },
+    ),
+    timeoutReply: "null-bulk",
+  },
+  {
+    ...withEvents(
+      listSpec(
+        "brpoplpush",
+        4,
+        MOVE,
+        KEY_TWO,
+        MOVE_SUMMARY,
+        (ctx, argv) => bmove(ctx, argv[1], argv[2], "right", "left", argv[3]),
+      ),
+      { custom: moveEvents(true) },
+    ),
+    timeoutReply: "null-bulk",
+  },
 ];

@@ -359,6 +359,7 @@ const server = (spec: Omit<Parameters<typeof command>[0], "group">) =>
 export const connectionCommands: CommandSpec[] = [
   connection({
     name: "hello",
+    needsConnection: true,
     arity: -1,
     flags: ["noscript", "loading", "stale", "fast", "noauth", "no_multi"],
     summary: "Handshakes with the server: protocol version, authentication, client name.",
@@ -366,6 +367,7 @@ export const connectionCommands: CommandSpec[] = [
   }),
   connection({
     name: "auth",
+    needsConnection: true,
     arity: -2,
     flags: ["noscript", "loading", "stale", "fast", "noauth", "no_multi"],
     summary: "Authenticates the connection.",
@@ -373,6 +375,7 @@ export const connectionCommands: CommandSpec[] = [
   }),
   connection({
     name: "client",
+    needsConnection: true,
     arity: -2,
     flags: ["noscript", "loading", "stale"],
     categories: ["slow"],
@@ -393,6 +396,8 @@ export const connectionCommands: CommandSpec[] = [
   }),
   connection({
     name: "reset",
+    notQueued: true,
+    needsConnection: true,
     arity: 1,
     flags: ["noscript", "loading", "stale", "fast", "noauth", "no_multi"],
     summary: "Resets the connection.",

@@ -78,9 +78,6 @@ function permission(spec: CommandSpec): Permission {
 /** The answer to a command another node would run, where nothing forwards it yet. */
 const NO_FORWARDING = "TRYAGAIN the key lives on another node and this node cannot forward";
 
-/** Commands that run, instead of being queued, while MULTI is open. */
-const TRANSACTION_CONTROL = new Set(["exec", "discard", "multi", "watch", "quit", "reset"]);
-
 /** The MULTI/EXEC/WATCH commands' view of a connection's transaction state. */
 class Transaction implements TransactionControl {
   constructor(private readonly ctx: Context, private readonly dispatcher: Dispatcher) {}
@@ -373,9 +370,7 @@ export class Dispatcher {
     this.stats.commandsProcessed++;
     const failure = this.checkEntry(entry, argv, client);
     const ctx = this.contexts.get(client);
-    if (
-      ctx !== undefined && ctx.queue !== null && !TRANSACTION_CONTROL.has(entry?.spec.name ?? "")
-    ) {
+    if (ctx !== undefined && ctx.queue !== null && entry?.spec.notQueued !== true) {
       this.enqueue(ctx, entry, argv, failure, out);
       return;
     }

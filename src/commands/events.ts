@@ -1,8 +1,11 @@
 /**
- * The keyspace notifications a write command raises, with Redis 7's event names: `INCR` raises
- * `incrby`, `MSET` raises `set` per key, `RENAME` raises `rename_from` and `rename_to`, a
- * `*STORE` command notifies only its destination, `SET ... EX` adds `expire`, and a command that empties a list, set, hash
- * or sorted set (or an `EXPIRE` in the past) also raises `del`.
+ * The keyspace notifications a write command raises, with Redis 7's event names. By default a
+ * command raises its own name on each of its keys, in its family's class, and `del` for a
+ * list, set, hash or sorted set it emptied. A command that differs says so in its spec's
+ * `events` (an {@link EventRule}): INCR raises `incrby`, MSET raises `set` per key, a `*STORE`
+ * command notifies only its destination, an `EXPIRE` in the past raises `del`; and the commands
+ * whose events follow their arguments (RENAME, COPY, LMOVE, SMOVE, GETEX, SET ... EX, ZADD INCR)
+ * name one of the functions here.
  *
  * @module
  */
@@ -11,6 +14,22 @@ import { commandKeys } from "./types.ts";
 
 /** One notification: class letter of `notify-keyspace-events`, event name and key. */
 export type KeyspaceEvent = [eventClass: string, event: string, key: string];
+
+/** Whether a key still exists after the command (to tell a removal). */
+export type Exists = (key: string) => boolean;
+
+/** How a command's notifications differ from the default. */
+export interface EventRule {
+  /** The event's name, when not the command's (INCR raises `incrby`). */
+  readonly name?: string;
+  /**
+   * `expire`: generic class, and `del` for a key the command removed (a time in the past);
+   * `delete`: generic class; `destination`: only the first key, or `del` when it ended empty.
+   */
+  readonly kind?: "expire" | "delete" | "destination";
+  /** The events of a command whose events follow its arguments. */
+  readonly custom?: (argv: readonly string[], exists: Exists) => KeyspaceEvent[];
+}
 
 const CLASSES: Record<string, string> = {
   string: "$",
@@ -21,44 +40,58 @@ const CLASSES: Record<string, string> = {
   generic: "g",
 };
 
-/** Commands whose event is not their own name (Redis's notifyKeyspaceEvent calls). */
-const RENAMED: Record<string, string> = {
-  incr: "incrby",
-  decr: "incrby",
-  decrby: "incrby",
-  mset: "set",
-  msetnx: "set",
-  setnx: "set",
-  setex: "set",
-  psetex: "set",
-  getset: "set",
-  getdel: "del",
-  unlink: "del",
-  pexpire: "expire",
-  expireat: "expire",
-  pexpireat: "expire",
-  hmset: "hset",
-  hsetnx: "hset",
-  zincrby: "zincr",
-  blpop: "lpop",
-  brpop: "rpop",
-  bzpopmin: "zpopmin",
-  bzpopmax: "zpopmax",
+/** RENAME and RENAMENX. */
+export const renameEvents = (argv: readonly string[]): KeyspaceEvent[] => [
+  ["g", "rename_from", argv[1]],
+  ["g", "rename_to", argv[2]],
+];
+
+/** COPY. */
+export const copyEvents = (argv: readonly string[]): KeyspaceEvent[] => [
+  ["g", "copy_to", argv[2]],
+];
+
+/** LMOVE and BLMOVE (`wherefrom`, `whereto` at 3 and 4), RPOPLPUSH and BRPOPLPUSH. */
+export function moveEvents(rpoplpush: boolean) {
+  return (argv: readonly string[], exists: Exists): KeyspaceEvent[] => {
+    const from = rpoplpush ? "RIGHT" : argv[3].toUpperCase();
+    const to = rpoplpush ? "LEFT" : argv[4].toUpperCase();
+    const events: KeyspaceEvent[] = [
+      ["l", to === "LEFT" ? "lpush" : "rpush", argv[2]],
+      ["l", from === "LEFT" ? "lpop" : "rpop", argv[1]],
+    ];
+    if (!exists(argv[1])) events.push(["g", "del", argv[1]]);
+    return events;
+  };
+}
+
+/** SMOVE. */
+export const smoveEvents = (argv: readonly string[], exists: Exists): KeyspaceEvent[] => {
+  const events: KeyspaceEvent[] = [["s", "srem", argv[1]]];
+  if (!exists(argv[1])) events.push(["g", "del", argv[1]]);
+  events.push(["s", "sadd", argv[2]]);
+  return events;
 };
 
-/** Commands that write only their first key, the destination, from the others. */
-const STORE_TO_FIRST = new Set([
-  "sinterstore",
-  "sunionstore",
-  "sdiffstore",
-  "zinterstore",
-  "zunionstore",
-  "zdiffstore",
-  "zrangestore",
-]);
+/** GETEX (it changed data only by setting or removing the expiry). */
+export const getexEvents = (argv: readonly string[]): KeyspaceEvent[] => [
+  ["g", argv[2]?.toUpperCase() === "PERSIST" ? "persist" : "expire", argv[1]],
+];
 
-const EXPIRES = new Set(["expire", "pexpire", "expireat", "pexpireat"]);
-const DELETES = new Set(["del", "unlink", "getdel"]);
+/** SET, SETEX and PSETEX: `set`, and `expire` when the key got a time to live. */
+export function setEvents(alwaysExpires: boolean) {
+  return (argv: readonly string[]): KeyspaceEvent[] =>
+    alwaysExpires || hasExpiry(argv)
+      ? [["$", "set", argv[1]], ["g", "expire", argv[1]]]
+      : [["$", "set", argv[1]]];
+}
+
+/** ZADD: `zincr` with the INCR option, else `zadd`. */
+export const zaddEvents = (argv: readonly string[], exists: Exists): KeyspaceEvent[] => {
+  const events: KeyspaceEvent[] = [["z", zaddIncr(argv) ? "zincr" : "zadd", argv[1]]];
+  if (!exists(argv[1])) events.push(["g", "del", argv[1]]);
+  return events;
+};
 
 /** Whether a SET gives the key a time to live (EX, PX, EXAT or PXAT). */
 function hasExpiry(argv: readonly string[]): boolean {
@@ -68,6 +101,8 @@ function hasExpiry(argv: readonly string[]): boolean {
   }
   return false;
 }
+
+const ZADD_OPTIONS = new Set(["NX", "XX", "GT", "LT", "CH"]);
 
 /** Whether a ZADD has the INCR option (options come before the first score). */
 function zaddIncr(argv: readonly string[]): boolean {
@@ -79,59 +114,31 @@ function zaddIncr(argv: readonly string[]): boolean {
   return false;
 }
 
-const ZADD_OPTIONS = new Set(["NX", "XX", "GT", "LT", "CH"]);
-
 /** The notifications of `argv` after it ran and changed data; `exists` tells which keys remain. */
 export function keyspaceEvents(
   spec: CommandSpec,
   argv: readonly string[],
-  exists: (key: string) => boolean,
+  exists: Exists,
 ): KeyspaceEvent[] {
-  const name = spec.name;
+  const rule = spec.events;
+  if (rule?.custom !== undefined) return rule.custom(argv, exists);
   const typeClass = CLASSES[spec.group] ?? "g";
+  const event = rule?.name ?? spec.name;
+  const kind = rule?.kind;
+  if (kind === "destination") {
+    return exists(argv[1]) ? [[typeClass, event, argv[1]]] : [["g", "del", argv[1]]];
+  }
   const events: KeyspaceEvent[] = [];
-  const emptied = (key: string) => {
-    if (!exists(key)) events.push(["g", "del", key]);
-  };
-  if (name === "rename" || name === "renamenx") {
-    return [["g", "rename_from", argv[1]], ["g", "rename_to", argv[2]]];
-  }
-  if (name === "copy") return [["g", "copy_to", argv[2]]];
-  if (name === "lmove" || name === "blmove" || name === "rpoplpush" || name === "brpoplpush") {
-    const rpoplpush = name === "rpoplpush" || name === "brpoplpush";
-    const from = rpoplpush ? "RIGHT" : argv[3].toUpperCase();
-    const to = rpoplpush ? "LEFT" : argv[4].toUpperCase();
-    events.push(["l", to === "LEFT" ? "lpush" : "rpush", argv[2]]);
-    events.push(["l", from === "LEFT" ? "lpop" : "rpop", argv[1]]);
-    emptied(argv[1]);
-    return events;
-  }
-  if (name === "smove") {
-    events.push(["s", "srem", argv[1]]);
-    emptied(argv[1]);
-    events.push(["s", "sadd", argv[2]]);
-    return events;
-  }
-  if (STORE_TO_FIRST.has(name)) {
-    return exists(argv[1]) ? [[typeClass, name, argv[1]]] : [["g", "del", argv[1]]];
-  }
-  if (name === "getex") {
-    const persist = argv[2]?.toUpperCase() === "PERSIST";
-    return [["g", persist ? "persist" : "expire", argv[1]]];
-  }
-  if (name === "setex" || name === "psetex" || name === "set" && hasExpiry(argv)) {
-    return [["$", "set", argv[1]], ["g", "expire", argv[1]]];
-  }
-  const incr = name === "zadd" && zaddIncr(argv);
-  const event = incr ? "zincr" : RENAMED[name] ?? name;
-  const eventClass = EXPIRES.has(name) || DELETES.has(name) ? "g" : typeClass;
+  const eventClass = kind === "expire" || kind === "delete" ? "g" : typeClass;
   for (const key of commandKeys(spec, argv)) {
-    if (EXPIRES.has(name) && !exists(key)) {
+    if (kind === "expire" && !exists(key)) {
       events.push(["g", "del", key]);
       continue;
     }
     events.push([eventClass, event, key]);
-    if (!DELETES.has(name) && typeClass !== "$" && typeClass !== "g") emptied(key);
+    if (kind !== "delete" && typeClass !== "$" && typeClass !== "g" && !exists(key)) {
+      events.push(["g", "del", key]);
+    }
   }
   return events;
 }

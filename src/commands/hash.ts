@@ -19,7 +19,7 @@ import { parseLongDouble } from "./_long_double.ts";
 import { parseInt64 } from "./args.ts";
 import { NOT_FLOAT, NOT_INTEGER, OVERFLOW, ReplyError, SYNTAX, wrongArity } from "./errors.ts";
 import { addFloatText, int64Arg } from "./strings.ts";
-import { type CommandContext, type CommandSpec, oneKeySpec } from "./types.ts";
+import { type CommandContext, type CommandSpec, oneKeySpec, withEvents } from "./types.ts";
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -206,19 +206,25 @@ export const hashCommands: CommandSpec[] = [
     "Creates or modifies the value of a field in a hash.",
     hsetGeneric("count"),
   ),
-  hashSpec(
-    "hmset",
-    -4,
-    ["write", "denyoom", "fast"],
-    "Sets the values of multiple fields.",
-    hsetGeneric("ok"),
+  withEvents(
+    hashSpec(
+      "hmset",
+      -4,
+      ["write", "denyoom", "fast"],
+      "Sets the values of multiple fields.",
+      hsetGeneric("ok"),
+    ),
+    { name: "hset" },
   ),
-  hashSpec(
-    "hsetnx",
-    4,
-    ["write", "denyoom", "fast"],
-    "Sets the value of a field in a hash only when the field doesn't exist.",
-    hsetnx,
+  withEvents(
+    hashSpec(
+      "hsetnx",
+      4,
+      ["write", "denyoom", "fast"],
+      "Sets the value of a field in a hash only when the field doesn't exist.",
+      hsetnx,
+    ),
+    { name: "hset" },
   ),
   hashSpec("hget", 3, ["readonly", "fast"], "Returns the value of a field in a hash.", hget),
   hashSpec("hmget", -3, ["readonly", "fast"], "Returns the values of all fields in a hash.", hmget),

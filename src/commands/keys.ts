@@ -19,7 +19,8 @@ import {
   unknownSubcommand,
   wrongArity,
 } from "./errors.ts";
-import { command, type CommandContext, type CommandSpec } from "./types.ts";
+import { command, type CommandContext, type CommandSpec, withEvents } from "./types.ts";
+import { copyEvents, renameEvents } from "./events.ts";
 
 function del(ctx: CommandContext, argv: string[]): void {
   let deleted = 0;
@@ -337,14 +338,17 @@ function expireSpec(name: string, unit: ExpireUnit, summary: string): CommandSpe
 }
 
 export const keyCommands: CommandSpec[] = [
-  command({
-    name: "del",
-    arity: -2,
-    flags: ["write"],
-    ...allKeys,
-    summary: "Deletes one or more keys.",
-    handler: del,
-  }),
+  withEvents(
+    command({
+      name: "del",
+      arity: -2,
+      flags: ["write"],
+      ...allKeys,
+      summary: "Deletes one or more keys.",
+      handler: del,
+    }),
+    { kind: "delete" },
+  ),
   command({
     name: "exists",
     arity: -2,
@@ -353,13 +357,24 @@ export const keyCommands: CommandSpec[] = [
     summary: "Determines whether one or more keys exist.",
     handler: exists,
   }),
-  expireSpec("expire", "s", "Sets the expiration time of a key in seconds."),
-  expireSpec("pexpire", "ms", "Sets the expiration time of a key in milliseconds."),
-  expireSpec("expireat", "at-s", "Sets the expiration time of a key to a Unix timestamp."),
-  expireSpec(
-    "pexpireat",
-    "at-ms",
-    "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+  withEvents(expireSpec("expire", "s", "Sets the expiration time of a key in seconds."), {
+    kind: "expire",
+  }),
+  withEvents(expireSpec("pexpire", "ms", "Sets the expiration time of a key in milliseconds."), {
+    name: "expire",
+    kind: "expire",
+  }),
+  withEvents(
+    expireSpec("expireat", "at-s", "Sets the expiration time of a key to a Unix timestamp."),
+    { name: "expire", kind: "expire" },
+  ),
+  withEvents(
+    expireSpec(
+      "pexpireat",
+      "at-ms",
+      "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+    ),
+    { name: "expire", kind: "expire" },
   ),
   command({
     name: "ttl",
@@ -426,28 +441,34 @@ export const keyCommands: CommandSpec[] = [
     summary: "Iterates over the key names in the database.",
     handler: scan,
   }),
-  command({
-    name: "rename",
-    arity: 3,
-    flags: ["write"],
-    firstKey: 1,
-    lastKey: 2,
-    step: 1,
-    group: "generic",
-    summary: "Renames a key and overwrites the destination.",
-    handler: renameGeneric(false),
-  }),
-  command({
-    name: "renamenx",
-    arity: 3,
-    flags: ["write", "fast"],
-    firstKey: 1,
-    lastKey: 2,
-    step: 1,
-    group: "generic",
-    summary: "Renames a key only when the target key name doesn't exist.",
-    handler: renameGeneric(true),
-  }),
+  withEvents(
+    command({
+      name: "rename",
+      arity: 3,
+      flags: ["write"],
+      firstKey: 1,
+      lastKey: 2,
+      step: 1,
+      group: "generic",
+      summary: "Renames a key and overwrites the destination.",
+      handler: renameGeneric(false),
+    }),
+    { custom: renameEvents },
+  ),
+  withEvents(
+    command({
+      name: "renamenx",
+      arity: 3,
+      flags: ["write", "fast"],
+      firstKey: 1,
+      lastKey: 2,
+      step: 1,
+      group: "generic",
+      summary: "Renames a key only when the target key name doesn't exist.",
+      handler: renameGeneric(true),
+    }),
+    { custom: renameEvents },
+  ),
   command({
     name: "randomkey",
     arity: 1,
@@ -456,14 +477,17 @@ export const keyCommands: CommandSpec[] = [
     summary: "Returns a random key name from the database.",
     handler: randomkey,
   }),
-  command({
-    name: "unlink",
-    arity: -2,
-    flags: ["write", "fast"],
-    ...allKeys,
-    summary: "Asynchronously deletes one or more keys.",
-    handler: del,
-  }),
+  withEvents(
+    command({
+      name: "unlink",
+      arity: -2,
+      flags: ["write", "fast"],
+      ...allKeys,
+      summary: "Asynchronously deletes one or more keys.",
+      handler: del,
+    }),
+    { name: "del", kind: "delete" },
+  ),
   command({
     name: "touch",
     arity: -2,
@@ -473,17 +497,20 @@ export const keyCommands: CommandSpec[] = [
       "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
     handler: touch,
   }),
-  command({
-    name: "copy",
-    arity: -3,
-    flags: ["write", "denyoom"],
-    firstKey: 1,
-    lastKey: 2,
-    step: 1,
-    group: "generic",
-    summary: "Copies the value of a key to a new key.",
-    handler: copy,
-  }),
+  withEvents(
+    command({
+      name: "copy",
+      arity: -3,
+      flags: ["write", "denyoom"],
+      firstKey: 1,
+      lastKey: 2,
+      step: 1,
+      group: "generic",
+      summary: "Copies the value of a key to a new key.",
+      handler: copy,
+    }),
+    { custom: copyEvents },
+  ),
   command({
     name: "object",
     arity: -2,

@@ -10,7 +10,15 @@ import { containerChanged, containerEntry, containerEntryOrCreate } from "./_con
 import { parseInt64, rangeOf } from "./args.ts";
 import { NO_SUCH_KEY, NOT_INTEGER, ReplyError, SYNTAX, wrongArity } from "./errors.ts";
 import { int64Arg } from "./strings.ts";
-import { type CommandContext, type CommandSpec, familySpec, KEY_ONE, KEY_TWO } from "./types.ts";
+import {
+  type CommandContext,
+  type CommandSpec,
+  familySpec,
+  KEY_ONE,
+  KEY_TWO,
+  withEvents,
+} from "./types.ts";
+import { moveEvents } from "./events.ts";
 
 type End = "left" | "right";
 
@@ -344,20 +352,26 @@ export const listCommands: CommandSpec[] = [
     "Returns the index of matching elements in a list.",
     lpos,
   ),
-  listSpec(
-    "lmove",
-    5,
-    ["write", "denyoom"],
-    TWO,
-    "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
-    lmove,
+  withEvents(
+    listSpec(
+      "lmove",
+      5,
+      ["write", "denyoom"],
+      TWO,
+      "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.",
+      lmove,
+    ),
+    { custom: moveEvents(false) },
   ),
-  listSpec(
-    "rpoplpush",
-    3,
-    ["write", "denyoom"],
-    TWO,
-    "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
-    rpoplpush,
+  withEvents(
+    listSpec(
+      "rpoplpush",
+      3,
+      ["write", "denyoom"],
+      TWO,
+      "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.",
+      rpoplpush,
+    ),
+    { custom: moveEvents(true) },
   ),
 ];

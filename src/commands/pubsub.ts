@@ -178,6 +178,7 @@ const flags = ["pubsub", "noscript", "loading", "stale"] as const;
 export const pubsubCommands: CommandSpec[] = [
   command({
     name: "subscribe",
+    needsConnection: true,
     arity: -2,
     flags,
     group: "pubsub",
@@ -186,6 +187,7 @@ export const pubsubCommands: CommandSpec[] = [
   }),
   command({
     name: "unsubscribe",
+    needsConnection: true,
     arity: -1,
     flags,
     group: "pubsub",
@@ -194,6 +196,7 @@ export const pubsubCommands: CommandSpec[] = [
   }),
   command({
     name: "psubscribe",
+    needsConnection: true,
     arity: -2,
     flags,
     group: "pubsub",
@@ -202,6 +205,7 @@ export const pubsubCommands: CommandSpec[] = [
   }),
   command({
     name: "punsubscribe",
+    needsConnection: true,
     arity: -1,
     flags,
     group: "pubsub",

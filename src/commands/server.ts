@@ -174,6 +174,8 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
     }),
     command({
       name: "quit",
+      notQueued: true,
+      needsConnection: true,
       arity: -1,
       flags: ["fast", "noauth", "loading", "stale"],
       group: "connection",

@@ -26,7 +26,9 @@ import {
   KEY_ALL,
   KEY_ONE,
   numkeysAt,
+  withEvents,
 } from "./types.ts";
+import { smoveEvents } from "./events.ts";
 
 const LONG_MAX = 2n ** 63n - 1n;
 
@@ -281,13 +283,16 @@ export const setCommands: CommandSpec[] = [
     "Get one or multiple random members from a set",
     srandmember,
   ),
-  setSpec(
-    "smove",
-    4,
-    ["write", "fast"],
-    [1, 2, 1],
-    "Moves a member from one set to another.",
-    smove,
+  withEvents(
+    setSpec(
+      "smove",
+      4,
+      ["write", "fast"],
+      [1, 2, 1],
+      "Moves a member from one set to another.",
+      smove,
+    ),
+    { custom: smoveEvents },
   ),
   setSpec(
     "sinter",
@@ -313,29 +318,38 @@ export const setCommands: CommandSpec[] = [
     "Returns the difference of multiple sets.",
     setOperation("diff"),
   ),
-  setSpec(
-    "sinterstore",
-    -3,
-    ["write", "denyoom"],
-    ALL,
-    "Stores the intersect of multiple sets in a key.",
-    setOperationStore("inter"),
+  withEvents(
+    setSpec(
+      "sinterstore",
+      -3,
+      ["write", "denyoom"],
+      ALL,
+      "Stores the intersect of multiple sets in a key.",
+      setOperationStore("inter"),
+    ),
+    { kind: "destination" },
   ),
-  setSpec(
-    "sunionstore",
-    -3,
-    ["write", "denyoom"],
-    ALL,
-    "Stores the union of multiple sets in a key.",
-    setOperationStore("union"),
+  withEvents(
+    setSpec(
+      "sunionstore",
+      -3,
+      ["write", "denyoom"],
+      ALL,
+      "Stores the union of multiple sets in a key.",
+      setOperationStore("union"),
+    ),
+    { kind: "destination" },
   ),
-  setSpec(
-    "sdiffstore",
-    -3,
-    ["write", "denyoom"],
-    ALL,
-    "Stores the difference of multiple sets in a key.",
-    setOperationStore("diff"),
+  withEvents(
+    setSpec(
+      "sdiffstore",
+      -3,
+      ["write", "denyoom"],
+      ALL,
+      "Stores the difference of multiple sets in a key.",
+      setOperationStore("diff"),
+    ),
+    { kind: "destination" },
   ),
   {
     ...setSpec(

@@ -17,7 +17,15 @@ import {
   wrongArity,
   WRONGTYPE,
 } from "./errors.ts";
-import { command, type CommandContext, type CommandSpec, familySpec, KEY_ONE } from "./types.ts";
+import {
+  command,
+  type CommandContext,
+  type CommandSpec,
+  familySpec,
+  KEY_ONE,
+  withEvents,
+} from "./types.ts";
+import { getexEvents, setEvents } from "./events.ts";
 
 /** The entry of the string at `key`, undefined when absent; WRONGTYPE for another type. */
 function readStringEntry(store: Store, key: string): Entry | undefined {
@@ -345,18 +353,21 @@ export const stringCommands: CommandSpec[] = [
     summary: "Returns the string value of a key.",
     handler: get,
   }),
-  command({
-    name: "set",
-    arity: -3,
-    flags: ["write", "denyoom"],
-    firstKey: 1,
-    lastKey: 1,
-    step: 1,
-    group: "string",
-    summary:
-      "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-    handler: set,
-  }),
+  withEvents(
+    command({
+      name: "set",
+      arity: -3,
+      flags: ["write", "denyoom"],
+      firstKey: 1,
+      lastKey: 1,
+      step: 1,
+      group: "string",
+      summary:
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+      handler: set,
+    }),
+    { custom: setEvents(false) },
+  ),
   stringSpec(
     "append",
     3,
@@ -389,21 +400,27 @@ export const stringCommands: CommandSpec[] = [
     "Returns the length of a string value.",
     strlen,
   ),
-  stringSpec(
-    "incr",
-    2,
-    ["write", "denyoom", "fast"],
-    ONE,
-    "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-    incr,
+  withEvents(
+    stringSpec(
+      "incr",
+      2,
+      ["write", "denyoom", "fast"],
+      ONE,
+      "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+      incr,
+    ),
+    { name: "incrby" },
   ),
-  stringSpec(
-    "decr",
-    2,
-    ["write", "denyoom", "fast"],
-    ONE,
-    "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-    decr,
+  withEvents(
+    stringSpec(
+      "decr",
+      2,
+      ["write", "denyoom", "fast"],
+      ONE,
+      "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+      decr,
+    ),
+    { name: "incrby" },
   ),
   stringSpec(
     "incrby",
@@ -413,13 +430,16 @@ export const stringCommands: CommandSpec[] = [
     "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
     incrby,
   ),
-  stringSpec(
-    "decrby",
-    3,
-    ["write", "denyoom", "fast"],
-    ONE,
-    "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
-    decrby,
+  withEvents(
+    stringSpec(
+      "decrby",
+      3,
+      ["write", "denyoom", "fast"],
+      ONE,
+      "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+      decrby,
+    ),
+    { name: "incrby" },
   ),
   stringSpec(
     "incrbyfloat",
@@ -437,68 +457,92 @@ export const stringCommands: CommandSpec[] = [
     "Atomically returns the string values of one or more keys.",
     mget,
   ),
-  stringSpec(
-    "mset",
-    -3,
-    ["write", "denyoom"],
-    [1, -1, 2],
-    "Atomically creates or modifies the string values of one or more keys.",
-    msetGeneric(false),
+  withEvents(
+    stringSpec(
+      "mset",
+      -3,
+      ["write", "denyoom"],
+      [1, -1, 2],
+      "Atomically creates or modifies the string values of one or more keys.",
+      msetGeneric(false),
+    ),
+    { name: "set" },
   ),
-  stringSpec(
-    "msetnx",
-    -3,
-    ["write", "denyoom"],
-    [1, -1, 2],
-    "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-    msetGeneric(true),
+  withEvents(
+    stringSpec(
+      "msetnx",
+      -3,
+      ["write", "denyoom"],
+      [1, -1, 2],
+      "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+      msetGeneric(true),
+    ),
+    { name: "set" },
   ),
-  stringSpec(
-    "setnx",
-    3,
-    ["write", "denyoom", "fast"],
-    ONE,
-    "Set the string value of a key only when the key doesn't exist.",
-    setnx,
+  withEvents(
+    stringSpec(
+      "setnx",
+      3,
+      ["write", "denyoom", "fast"],
+      ONE,
+      "Set the string value of a key only when the key doesn't exist.",
+      setnx,
+    ),
+    { name: "set" },
   ),
-  stringSpec(
-    "setex",
-    4,
-    ["write", "denyoom"],
-    ONE,
-    "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
-    setexGeneric("EX"),
+  withEvents(
+    stringSpec(
+      "setex",
+      4,
+      ["write", "denyoom"],
+      ONE,
+      "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+      setexGeneric("EX"),
+    ),
+    { custom: setEvents(true) },
   ),
-  stringSpec(
-    "psetex",
-    4,
-    ["write", "denyoom"],
-    ONE,
-    "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
-    setexGeneric("PX"),
+  withEvents(
+    stringSpec(
+      "psetex",
+      4,
+      ["write", "denyoom"],
+      ONE,
+      "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+      setexGeneric("PX"),
+    ),
+    { custom: setEvents(true) },
   ),
-  stringSpec(
-    "getset",
-    3,
-    ["write", "denyoom", "fast"],
-    ONE,
-    "Returns the previous string value of a key after setting it to a new value.",
-    getset,
+  withEvents(
+    stringSpec(
+      "getset",
+      3,
+      ["write", "denyoom", "fast"],
+      ONE,
+      "Returns the previous string value of a key after setting it to a new value.",
+      getset,
+    ),
+    { name: "set" },
   ),
-  stringSpec(
-    "getdel",
-    2,
-    ["write", "fast"],
-    ONE,
-    "Returns the string value of a key after deleting the key.",
-    getdel,
+  withEvents(
+    stringSpec(
+      "getdel",
+      2,
+      ["write", "fast"],
+      ONE,
+      "Returns the string value of a key after deleting the key.",
+      getdel,
+    ),
+    { name: "del", kind: "delete" },
   ),
-  stringSpec(
-    "getex",
-    -2,
-    ["write", "fast"],
-    ONE,
-    "Returns the string value of a key after setting its expiration time.",
-    getex,
+  withEvents(
+    stringSpec(
+      "getex",
+      -2,
+      ["write", "fast"],
+      ONE,
+      "Returns the string value of a key after setting its expiration time.",
+      getex,
+    ),
+    { custom: getexEvents },
   ),
 ];

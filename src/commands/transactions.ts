@@ -11,6 +11,8 @@ const flags = ["noscript", "loading", "stale", "fast"] as const;
 export const transactionCommands: CommandSpec[] = [
   command({
     name: "multi",
+    notQueued: true,
+    needsConnection: true,
     arity: 1,
     flags: [...flags, "no_multi"],
     group: "transactions",
@@ -19,6 +21,8 @@ export const transactionCommands: CommandSpec[] = [
   }),
   command({
     name: "exec",
+    notQueued: true,
+    needsConnection: true,
     arity: 1,
     flags: ["noscript", "loading", "stale"],
     group: "transactions",
@@ -27,6 +31,8 @@ export const transactionCommands: CommandSpec[] = [
   }),
   command({
     name: "discard",
+    notQueued: true,
+    needsConnection: true,
     arity: 1,
     flags: [...flags],
     group: "transactions",
@@ -35,6 +41,8 @@ export const transactionCommands: CommandSpec[] = [
   }),
   command({
     name: "watch",
+    notQueued: true,
+    needsConnection: true,
     arity: -2,
     flags: [...flags, "no_multi"],
     firstKey: 1,
@@ -46,6 +54,7 @@ export const transactionCommands: CommandSpec[] = [
   }),
   command({
     name: "unwatch",
+    needsConnection: true,
     arity: 1,
     flags: [...flags],
     group: "transactions",

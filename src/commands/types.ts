@@ -9,6 +9,7 @@ import type { Store } from "../keyspace/store.ts";
 import type { ReplyWriter, RespVersion } from "../resp/writer.ts";
 import type { PubSub, Subscriber } from "./pubsub.ts";
 import { type AclCategory, deriveCategories } from "./acl.ts";
+import type { EventRule } from "./events.ts";
 
 /** Redis's command flags, as far as HyperCache uses them. */
 export type CommandFlag =
@@ -218,6 +219,16 @@ export interface CommandSpec {
   readonly categories: readonly AclCategory[];
   readonly summary: string;
   readonly handler: CommandHandler;
+  /** Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT,
+   * RESET), as Redis's processCommand lets them. */
+  readonly notQueued?: boolean;
+  /** Needs a connection (state across requests, blocking, pushes): not over the HTTP API. */
+  readonly needsConnection?: boolean;
+  /** What a blocking command answers when its timeout passes: a null array (BLPOP, the
+   * default) or a null bulk string (BLMOVE, BRPOPLPUSH). */
+  readonly timeoutReply?: "null-array" | "null-bulk";
+  /** How its keyspace notifications differ from the default (its name on each key). */
+  readonly events?: EventRule;
   /** Subcommands (`COMMAND COUNT`), each a full spec named `parent|sub`. */
   readonly subcommands?: readonly CommandSpec[];
 }
@@ -261,6 +272,11 @@ export function subcommandSpecs(
       handler,
     })
   );
+}
+
+/** `spec` with the keyspace notifications it raises, where they differ from the default. */
+export function withEvents(spec: CommandSpec, events: EventRule): CommandSpec {
+  return { ...spec, events };
 }
 
 /** `spec` with other ACL categories than its family and flags give (Redis's exceptions). */

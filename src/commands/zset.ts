@@ -20,7 +20,8 @@ import { globMatch } from "./_glob.ts";
 import { parseDouble, parseInt64, rangeOf } from "./args.ts";
 import { NOT_FLOAT, ReplyError, SYNTAX } from "./errors.ts";
 import { int64Arg } from "./strings.ts";
-import { type CommandContext, type CommandSpec, oneKeySpec } from "./types.ts";
+import { type CommandContext, type CommandSpec, oneKeySpec, withEvents } from "./types.ts";
+import { zaddEvents } from "./events.ts";
 
 const LONG_MAX = 2n ** 63n - 1n;
 const NOT_RANGE_FLOAT = "ERR min or max is not a float";
@@ -449,19 +450,25 @@ function zscan(ctx: CommandContext, argv: string[]): void {
 const zsetSpec = oneKeySpec("sorted-set");
 
 export const zsetCommands: CommandSpec[] = [
-  zsetSpec(
-    "zadd",
-    -4,
-    ["write", "denyoom", "fast"],
-    "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
-    zadd,
+  withEvents(
+    zsetSpec(
+      "zadd",
+      -4,
+      ["write", "denyoom", "fast"],
+      "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.",
+      zadd,
+    ),
+    { custom: zaddEvents },
   ),
-  zsetSpec(
-    "zincrby",
-    4,
-    ["write", "denyoom", "fast"],
-    "Increments the score of a member in a sorted set.",
-    zincrby,
+  withEvents(
+    zsetSpec(
+      "zincrby",
+      4,
+      ["write", "denyoom", "fast"],
+      "Increments the score of a member in a sorted set.",
+      zincrby,
+    ),
+    { name: "zincr" },
   ),
   zsetSpec(
     "zrem",

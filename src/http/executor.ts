@@ -17,29 +17,6 @@ import { RespDecoder, type RespValue } from "../resp/decoder.ts";
 import { ReplyWriter } from "../resp/writer.ts";
 import type { Durability } from "../server/server.ts";
 
-/** Commands that need a connection (state across requests, blocking, pushes): TCP only. */
-const CONNECTION_COMMANDS = new Set([
-  "auth",
-  "hello",
-  "quit",
-  "reset",
-  "multi",
-  "exec",
-  "discard",
-  "watch",
-  "unwatch",
-  "monitor",
-  "sync",
-  "psync",
-  "client",
-  "subscribe",
-  "psubscribe",
-  "ssubscribe",
-  "unsubscribe",
-  "punsubscribe",
-  "sunsubscribe",
-]);
-
 /** The client state of one HTTP request. */
 class HttpClient implements ClientState {
   protocol: 2 | 3 = 2;
@@ -172,9 +149,8 @@ export class HttpExecutor {
   }
 }
 
+/** Commands that need a connection (the table says so, and every blocking command does);
+ * subscribing over HTTP is /subscribe (SSE). */
 function tcpOnly(spec: CommandSpec): boolean {
-  // PUBLISH and PUBSUB need no connection state; subscribing over HTTP is /subscribe (SSE).
-  if (spec.name === "publish" || spec.name === "pubsub") return false;
-  return CONNECTION_COMMANDS.has(spec.name) || spec.flags.includes("blocking") ||
-    spec.flags.includes("pubsub");
+  return spec.needsConnection === true || spec.flags.includes("blocking");
 }

@@ -467,10 +467,10 @@ export class RespServer {
     const blocked = client.blocked;
     if (blocked === null) return;
     this.unblock(client);
-    const name = blocked.argv[0].toLowerCase();
     this.out.protocol = client.protocol;
-    if (name === "blmove" || name === "brpoplpush") this.out.nullReply();
-    else this.out.nullArray();
+    if (this.dispatcher.table.lookup(blocked.argv[0])?.timeoutReply === "null-bulk") {
+      this.out.nullReply();
+    } else this.out.nullArray();
     this.finish(client, blocked.reply, this.options.durability?.mark() ?? 0);
     this.runPending(client);
   }
