@@ -97,7 +97,7 @@ export function encodeFrame(type: number, payload: Uint8Array, secret?: Uint8Arr
   frame.set(FRAME_MAGIC, 0);
   frame[4] = FRAME_VERSION;
   frame[5] = type;
-  new DataView(frame.buffer).setUint32(6, payload.length + macBytes);
+  writeLength(frame, payload.length + macBytes);
   frame.set(payload, FRAME_HEADER_BYTES);
   if (secret) {
     frame.set(
@@ -292,7 +292,7 @@ export class FrameDecoder {
 
   /** The body length a header announces, checked against `maxFrameBytes`. */
   private bodyLength(bytes: Uint8Array, start: number): number {
-    const length = new DataView(bytes.buffer, bytes.byteOffset + start + 6, 4).getUint32(0);
+    const length = readLength(bytes, start);
     if (length > this.maxFrameBytes) {
       throw new FrameError(
         "oversized",
@@ -306,11 +306,12 @@ export class FrameDecoder {
   private open(bytes: Uint8Array, start: number, end: number, owned: boolean): Frame {
     const type = bytes[start + 5];
     const bodyStart = start + FRAME_HEADER_BYTES;
-    const copy = (from: number, to: number) =>
-      owned ? bytes.subarray(from, to) : bytes.slice(from, to);
-    if (!this.secret) return { type, payload: copy(bodyStart, end), authentic: true };
-    if (end - bodyStart < MAC_BYTES) return { type, payload: NO_BYTES, authentic: false };
-    const payload = copy(bodyStart, end - MAC_BYTES);
+    const payloadEnd = this.secret ? end - MAC_BYTES : end;
+    if (payloadEnd < bodyStart) return { type, payload: NO_BYTES, authentic: false };
+    const payload = owned
+      ? bytes.subarray(bodyStart, payloadEnd)
+      : bytes.slice(bodyStart, payloadEnd);
+    if (!this.secret) return { type, payload, authentic: true };
     const expected = frameTag(this.secret, bytes.subarray(start, bodyStart), payload);
     return {
       type,
@@ -318,6 +319,19 @@ export class FrameDecoder {
       authentic: constantTimeEqual(expected, bytes.subarray(end - MAC_BYTES, end)),
     };
   }
+}
+
+/** The big-endian body length of the header at `start`. */
+function readLength(bytes: Uint8Array, start: number): number {
+  return bytes[start + 6] * 0x1000000 +
+    (bytes[start + 7] << 16 | bytes[start + 8] << 8 | bytes[start + 9]);
+}
+
+function writeLength(frame: Uint8Array, length: number): void {
+  frame[6] = length >>> 24;
+  frame[7] = (length >>> 16) & 0xff;
+  frame[8] = (length >>> 8) & 0xff;
+  frame[9] = length & 0xff;
 }
 
 /** Checks the magic and version among the first `count` header bytes at `start`. */
