@@ -66,7 +66,17 @@ export class PeerLink {
       const conn = this.conn;
       this.lost();
       conn.close();
+    } else if (this.attempt) {
+      // The attempt in progress dials the old address: abandoned, and the new one is dialled.
+      this.attempt = undefined;
+      this.clearConnectTimer();
+      this.connect();
     }
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== undefined) this.host.timers.clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
   }
 
   private get queuedCount(): number {
@@ -260,8 +270,7 @@ export class PeerLink {
     this.closed = true;
     if (this.timer !== undefined) this.host.timers.clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.connectTimer !== undefined) this.host.timers.clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
+    this.clearConnectTimer();
     this.attempt = undefined;
     const conn = this.conn;
     this.conn = undefined;

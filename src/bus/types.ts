@@ -45,7 +45,12 @@ export interface BusLimits {
   maxPendingBytes: number;
   /** First reconnect delay; each failed attempt doubles it. @default 20 */
   reconnectMinMs: number;
-  /** Longest reconnect delay. @default 1000 */
+  /**
+   * Longest reconnect delay. A link retries for as long as its peer is configured, so this also
+   * bounds the rate of attempts to a peer that is gone (until `removePeer`). A connection must
+   * last this long to reset the backoff, so a peer that accepts and closes at once (refusing our
+   * secret, say) is not redialled in a tight loop. @default 1000
+   */
   reconnectMaxMs: number;
   /** A connection attempt that has not completed by then counts as failed. @default 2000 */
   connectTimeoutMs: number;

@@ -474,6 +474,34 @@ describe("bus api", () => {
     }
   });
 
+  it("abandons a connection attempt to a peer's old address and dials the new one", async () => {
+    const timers = new FakeTimers();
+    const b = await receiver();
+    const blackhole = 9; // connecting there never completes
+    const a = await Bus.start({
+      runtime: {
+        listenTcp: runtime.listenTcp,
+        connectTcp: (options, handlers) =>
+          options.port === blackhole
+            ? new Promise(() => {})
+            : runtime.connectTcp(options, handlers),
+      },
+      peers: peer(blackhole),
+      timers,
+    });
+    try {
+      a.send("b", forwardRequest, "queued while dialling");
+      assert.equal(a.peerStatus("b")?.state, "connecting");
+      a.addPeer("b", at(b.bus.port));
+      await until(() => b.received.length === 1);
+      assert.deepEqual(b.received.map((r) => r.message), ["queued while dialling"]);
+      assert.deepEqual(timers.delays(), []);
+    } finally {
+      await a.close();
+      await b.bus.close();
+    }
+  });
+
   it("moves a link to a peer's new address", async () => {
     const timers = new FakeTimers();
     const first = await receiver();
