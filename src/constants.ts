@@ -43,6 +43,49 @@ export const MAX_INLINE_BYTES = 64 * 1024;
  * forwarded): the bound of `limits.max_waiting_replies`, far above any real pipeline. */
 export const DEFAULT_MAX_WAITING_REPLIES = 100_000;
 
+/** Redis's `client-output-buffer-limit` for normal clients, as one hard limit: replies queued
+ * for a client that does not read them. */
+export const DEFAULT_MAX_OUTPUT_BUFFER_BYTES = 256 * 1024 * 1024;
+/** Redis's `client-output-buffer-limit pubsub` hard limit: messages queued for a subscriber. */
+export const DEFAULT_MAX_PUBSUB_OUTPUT_BYTES = 32 * 1024 * 1024;
+/** Pending output above which a connection stops being read until its replies drain: a client
+ * that pipelines faster than it reads cannot grow our memory past this plus one read. */
+export const PAUSE_READ_PENDING_BYTES = 4 * 1024 * 1024;
+/** Commands a client may pipeline behind a blocked command before it is disconnected. */
+export const MAX_COMMANDS_BEHIND_BLOCKED = 100_000;
+
+/** Most arguments an AOF record may have; a larger count is damage, not a command. No command
+ * the node accepts may have more (`max_multibulk_length` is checked against it), or it could be
+ * acknowledged and then never replayed. */
+export const MAX_AOF_RECORD_ARGS = 1024 * 1024;
+/** Largest argument an AOF record may hold (Redis's largest `proto-max-bulk-len`). */
+export const MAX_AOF_ARG_BYTES = 2 ** 32;
+
+/** Largest HTTP request body by default: a big pipeline fits, a runaway upload does not. */
+export const DEFAULT_HTTP_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Commands in one HTTP pipeline or transaction; a bigger batch is a client bug. */
+export const MAX_HTTP_BATCH_COMMANDS = 100_000;
+/** The longest HTTP request target (path and query, in bytes) the API reads: below both
+ * runtimes' own limits (Deno 64 KiB, Bun 16 KiB for the whole head), so ours answers in JSON. */
+export const MAX_URL_BYTES = 8 * 1024;
+/** The most bytes of HTTP header fields the API reads (under Bun's 16 KiB head with the URL). */
+export const MAX_HEADER_BYTES = 7 * 1024;
+/** The most HTTP header fields a request may have (Deno refuses past about 125). */
+export const MAX_HEADER_COUNT = 100;
+/** The deepest nesting of arrays and objects in JSON the API parses or re-encodes: JSON.parse
+ * and JSON.stringify recurse, and JavaScriptCore's stack (Bun) overflows where V8's does not. */
+export const MAX_JSON_DEPTH = 512;
+
+/** Automatic snapshot after this many writes (Redis's `save 60 10000` count). */
+export const DEFAULT_SNAPSHOT_EVERY_WRITES = 10_000;
+/** Least time between automatic snapshots, and the period of one after any write (Redis's
+ * `save 60 10000` time). */
+export const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
+/** Rewrite the AOF when it doubled since the last rewrite (Redis's `auto-aof-rewrite-percentage`
+ * 100) and is at least 64 MB (`auto-aof-rewrite-min-size`). */
+export const DEFAULT_AUTO_REWRITE_PERCENTAGE = 100;
+export const DEFAULT_AUTO_REWRITE_MIN_BYTES = 64 * 1024 * 1024;
+
 /** Redis's `maxclients` default. */
 export const DEFAULT_MAX_CLIENTS = 10_000;
 

@@ -14,7 +14,7 @@ import {
   randomBelow,
   scanReply,
 } from "./_container.ts";
-import { globMatch } from "./_glob.ts";
+import { globMatch } from "./glob.ts";
 import { parseLongDouble } from "./_long_double.ts";
 import { parseInt64 } from "./args.ts";
 import { NOT_FLOAT, NOT_INTEGER, OVERFLOW, ReplyError, SYNTAX, wrongArity } from "./errors.ts";

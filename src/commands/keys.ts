@@ -7,7 +7,7 @@ import { scanPositions } from "../keyspace/_dense.ts";
 import type { Store } from "../keyspace/store.ts";
 import { typeName, type Value } from "../keyspace/values.ts";
 import { parseScanArgs } from "./_container.ts";
-import { globMatch } from "./_glob.ts";
+import { globMatch } from "./glob.ts";
 import { parseInt64, parseSafeInteger } from "./args.ts";
 import {
   DB_OUT_OF_RANGE,

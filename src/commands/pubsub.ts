@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { globMatch } from "./_glob.ts";
+import { globMatch } from "./glob.ts";
 import { ReplyError, unknownSubcommand } from "./errors.ts";
 import { command, type CommandContext, type CommandSpec, subcommandSpecs } from "./types.ts";
 

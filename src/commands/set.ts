@@ -15,7 +15,7 @@ import {
   randomBelow,
   scanReply,
 } from "./_container.ts";
-import { globMatch } from "./_glob.ts";
+import { globMatch } from "./glob.ts";
 import { parseInt64 } from "./args.ts";
 import { NOT_INTEGER, ReplyError, SYNTAX } from "./errors.ts";
 import { randomPositions } from "./hash.ts";

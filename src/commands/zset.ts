@@ -16,7 +16,7 @@ import {
   parseScanArgs,
   scanReply,
 } from "./_container.ts";
-import { globMatch } from "./_glob.ts";
+import { globMatch } from "./glob.ts";
 import { parseDouble, parseInt64, rangeOf } from "./args.ts";
 import { NOT_FLOAT, ReplyError, SYNTAX } from "./errors.ts";
 import { int64Arg } from "./strings.ts";

@@ -7,25 +7,22 @@
  */
 import { parse as parseYaml } from "yaml";
 import {
+  DEFAULT_AUTO_REWRITE_MIN_BYTES,
+  DEFAULT_AUTO_REWRITE_PERCENTAGE,
+  DEFAULT_HTTP_MAX_BODY_BYTES,
   DEFAULT_MAX_BULK_BYTES,
   DEFAULT_MAX_CLIENTS,
   DEFAULT_MAX_MULTIBULK_LENGTH,
+  DEFAULT_MAX_OUTPUT_BUFFER_BYTES,
+  DEFAULT_MAX_PUBSUB_OUTPUT_BYTES,
   DEFAULT_MAX_QUERY_BUFFER_BYTES,
   DEFAULT_MAX_WAITING_REPLIES,
+  DEFAULT_SNAPSHOT_EVERY_WRITES,
+  DEFAULT_SNAPSHOT_INTERVAL_MS,
+  MAX_AOF_ARG_BYTES,
+  MAX_AOF_RECORD_ARGS,
 } from "../constants.ts";
 
-/** Largest HTTP request body by default: a big pipeline fits, a runaway upload does not. */
-const DEFAULT_HTTP_MAX_BODY_BYTES = 16 * 1024 * 1024;
-/** Automatic snapshot after this many writes: the issue's default trigger (Redis's
- * `save 60 10000` count). */
-const DEFAULT_SNAPSHOT_EVERY_WRITES = 10_000;
-/** Least time between automatic snapshots, and the period of one after any write (Redis's
- * `save 60 10000` time). */
-const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
-/** Rewrite the AOF when it doubled since the last rewrite (Redis's `auto-rewrite-percentage`
- * 100) and is at least 64 MB (`auto-rewrite-min-size`). */
-const DEFAULT_AUTO_REWRITE_PERCENTAGE = 100;
-const DEFAULT_AUTO_REWRITE_MIN_BYTES = 64 * 1024 * 1024;
 import { passwordDigest } from "../server/auth.ts";
 import { EVICTION_POLICIES, type StoreOptions } from "../keyspace/store.ts";
 
@@ -418,8 +415,14 @@ export function buildConfig(raw: Raw): NodeConfig {
         2 ** 31 - 1,
       ),
       maxQueryBufferBytes: limits.size("client_query_buffer_limit", DEFAULT_MAX_QUERY_BUFFER_BYTES),
-      maxOutputBufferBytes: limits.size("client_output_buffer_limit", 256 * 1024 * 1024),
-      maxPubsubOutputBytes: limits.size("client_output_buffer_limit_pubsub", 32 * 1024 * 1024),
+      maxOutputBufferBytes: limits.size(
+        "client_output_buffer_limit",
+        DEFAULT_MAX_OUTPUT_BUFFER_BYTES,
+      ),
+      maxPubsubOutputBytes: limits.size(
+        "client_output_buffer_limit_pubsub",
+        DEFAULT_MAX_PUBSUB_OUTPUT_BYTES,
+      ),
       maxWaitingReplies: limits.integer(
         "max_waiting_replies",
         DEFAULT_MAX_WAITING_REPLIES,
@@ -484,6 +487,22 @@ export function buildConfig(raw: Raw): NodeConfig {
       `limits.proto_max_bulk_len: ${config.limits.maxBulkBytes} is above ` +
         `client_query_buffer_limit (${config.limits.maxQueryBufferBytes}): ` +
         "such a bulk could never be received",
+    );
+  }
+  // What the node accepts must be what its AOF can replay: a longer command would be
+  // acknowledged, logged, and then refused at the next start.
+  if (config.limits.maxMultibulkLength > MAX_AOF_RECORD_ARGS) {
+    throw new ConfigError(
+      `limits.max_multibulk_length: ${config.limits.maxMultibulkLength} is above the most ` +
+        `arguments an AOF record may hold (${MAX_AOF_RECORD_ARGS}): such a command could be ` +
+        "acknowledged and never replayed",
+    );
+  }
+  if (config.limits.maxBulkBytes > MAX_AOF_ARG_BYTES) {
+    throw new ConfigError(
+      `limits.proto_max_bulk_len: ${config.limits.maxBulkBytes} is above the largest argument ` +
+        `an AOF record may hold (${MAX_AOF_ARG_BYTES}): such a value could be acknowledged and ` +
+        "never replayed",
     );
   }
   if (config.tls.enabled && (config.tls.certFile === "" || config.tls.keyFile === "")) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { globMatch } from "../commands/_glob.ts";
+import { globMatch } from "../commands/glob.ts";
 import type { ConfigHooks } from "../commands/types.ts";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import { EVICTION_POLICIES, type EvictionPolicy } from "../keyspace/store.ts";

@@ -30,12 +30,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
-/** The longest request target (path and query, in bytes) the API reads. */
-export const MAX_URL_BYTES = 8 * 1024;
-/** The most bytes of header fields (`name: value` and its line end, each) the API reads. */
-export const MAX_HEADER_BYTES = 7 * 1024;
-/** The most header fields a request may have. */
-export const MAX_HEADER_COUNT = 100;
+import { MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_JSON_DEPTH, MAX_URL_BYTES } from "../constants.ts";
+
+export { MAX_HEADER_BYTES, MAX_HEADER_COUNT, MAX_JSON_DEPTH, MAX_URL_BYTES };
 
 /**
  * The methods a path may answer 405 for: RFC 9110's and PATCH (RFC 5789). Any other method is
@@ -52,13 +49,6 @@ export const KNOWN_METHODS: ReadonlySet<string> = new Set([
   "TRACE",
   "PATCH",
 ]);
-
-/**
- * The deepest nesting of arrays and objects a JSON body (or a stored value read back with
- * `?encoding=json`) may have. Deeper text is refused before it is parsed: JSON.parse and
- * JSON.stringify recurse, and JavaScriptCore's stack (Bun) overflows at depths V8 still takes.
- */
-export const MAX_JSON_DEPTH = 512;
 
 /** The error of a request target with a malformed percent-encoding (also the path-style one). */
 export const MALFORMED_ENCODING = "ERR the path or query has a malformed percent-encoding";

@@ -12,12 +12,13 @@ import type { Context, Hono, MiddlewareHandler } from "hono";
 import type { ClientState } from "../commands/types.ts";
 import { type HttpEnv, jsonError, methodNotAllowedJson, readJson, roleOf } from "./_env.ts";
 import { rawToBytes, utf8ToBytes } from "./_text.ts";
+import { MAX_HTTP_BATCH_COMMANDS } from "../constants.ts";
 import { allDone, type HttpExecutor, whenDone } from "./executor.ts";
 import { MALFORMED_ENCODING } from "./limits.ts";
 import { type ReplyJson, replyJson } from "./json.ts";
 
-/** Commands in one pipeline or transaction; a bigger batch is a client bug, not a workload. */
-export const MAX_BATCH_COMMANDS = 100_000;
+/** Commands in one pipeline or transaction (the named limit in src/constants.ts). */
+export const MAX_BATCH_COMMANDS = MAX_HTTP_BATCH_COMMANDS;
 
 function base64Wanted(c: Context): boolean {
   return c.req.header("upstash-encoding")?.toLowerCase() === "base64";

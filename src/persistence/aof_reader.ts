@@ -21,12 +21,12 @@
 import { Buffer } from "node:buffer";
 import { readLatin1 } from "../resp/_latin1.ts";
 import { crc32 } from "../_crc32.ts";
+import {
+  MAX_AOF_ARG_BYTES as MAX_ARG_BYTES,
+  MAX_AOF_RECORD_ARGS as MAX_RECORD_ARGS,
+} from "../constants.ts";
 import { ANNOTATION_BYTES, ANNOTATION_PREFIX, readAnnotation } from "./_records.ts";
 
-/** Most arguments a record may have; a larger count is damage, not a command. */
-const MAX_RECORD_ARGS = 1024 * 1024;
-/** Largest argument a record may hold (Redis's largest `proto-max-bulk-len`). */
-const MAX_ARG_BYTES = 2 ** 32;
 /** Longest argument text shown by {@linkcode describeRecord}. */
 const SHOW_ARG_CHARS = 40;
 

@@ -11,18 +11,17 @@ import type { ClientKillFilter, ClientState, DeferredReply, UserRole } from "../
 import { type ParserLimits, ProtocolError, RespParser } from "../resp/parser.ts";
 import {
   DEFAULT_MAX_WAITING_REPLIES,
+  MAX_COMMANDS_BEHIND_BLOCKED,
+  PAUSE_READ_PENDING_BYTES,
   UNAUTHENTICATED_MAX_BULK_BYTES,
   UNAUTHENTICATED_MAX_MULTIBULK_LENGTH,
 } from "../constants.ts";
-import { scanKeys } from "../resp/_scan.ts";
+import { scanKeys } from "../resp/scan.ts";
 import { PREFETCH_KEYS } from "../keyspace/store.ts";
 import { listening } from "./listen.ts";
 import { ReplyWriter } from "../resp/writer.ts";
 import { type PendingReply, ReplyQueue } from "./reply_queue.ts";
 import type { Runtime, TcpConnection, TcpListener, TlsOptions } from "../runtime/types.ts";
-
-/** Pending output above which a connection stops reading until its replies drain. */
-const PAUSE_READ_PENDING_BYTES = 4 * 1024 * 1024;
 
 /** Lets replies to writes wait until those writes are durable (`appendfsync always`). */
 export interface Durability {
@@ -61,8 +60,6 @@ function unauthenticatedLimits(options: RespServerOptions): ParserLimits {
   };
 }
 
-/** Commands a client may pipeline behind a blocked command before it is disconnected. */
-const MAX_PENDING_COMMANDS = 100_000;
 const REPLY_OVERFLOW = new TextEncoder().encode(
   "-ERR too many replies waiting behind a pending one; closing the connection\r\n",
 );
@@ -322,7 +319,7 @@ export class RespServer {
   private command(client: Client, argv: string[]): void {
     if (client.closeAfterReply) return;
     if (client.blocked !== null || client.pending.length > 0) {
-      if (client.pending.length >= MAX_PENDING_COMMANDS) {
+      if (client.pending.length >= MAX_COMMANDS_BEHIND_BLOCKED) {
         this.out.error("ERR too many commands queued behind a blocked command");
         client.closeAfterReply = true;
         return;

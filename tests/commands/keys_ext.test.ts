@@ -1,6 +1,6 @@
 import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
-import { globMatch } from "../../src/commands/_glob.ts";
+import { globMatch } from "../../src/commands/glob.ts";
 import { arity, bulk, bulks, err, harness, int, OK } from "./_ext_harness.ts";
 
 const { describe, it } = timeLimited(import.meta.url, 120_000);

@@ -293,6 +293,21 @@ describe("config: validation names the field, the value and what was expected", 
         "such a bulk could never be received",
     );
   });
+
+  it("refuses limits under which a command could be acknowledged and never replayed from the AOF", () => {
+    assert.equal(
+      configError(() => load("limits:\n  max_multibulk_length: 2000000\n")),
+      "limits.max_multibulk_length: 2000000 is above the most arguments an AOF record may hold " +
+        "(1048576): such a command could be acknowledged and never replayed",
+    );
+    assert.equal(
+      configError(() =>
+        load("limits:\n  proto_max_bulk_len: 5gb\n  client_query_buffer_limit: 8gb\n")
+      ),
+      "limits.proto_max_bulk_len: 5368709120 is above the largest argument an AOF record may " +
+        "hold (4294967296): such a value could be acknowledged and never replayed",
+    );
+  });
 });
 
 const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;

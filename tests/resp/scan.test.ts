@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { RespParser } from "../../src/resp/parser.ts";
-import { scanKeys } from "../../src/resp/_scan.ts";
+import { scanKeys } from "../../src/resp/scan.ts";
 import { xorshift32 } from "../../src/_random.ts";
 
 const latin1Bytes = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));

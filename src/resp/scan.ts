@@ -22,7 +22,7 @@ const MAX_DIGITS = 9;
  *
  * @example
  * ```ts
- * import { scanKeys } from "./_scan.ts";
+ * import { scanKeys } from "./scan.ts";
  * const starts = new Int32Array(8), ends = new Int32Array(8);
  * const bytes = new TextEncoder().encode("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n");
  * scanKeys(bytes, starts, ends); // 1, with bytes[starts[0], ends[0]) being "k"
