@@ -5,7 +5,7 @@
  * @module
  */
 import { Dispatcher, type DispatchOutputs } from "./commands/dispatch.ts";
-import { createCommandTable } from "./commands/table.ts";
+import { type CommandTable, createCommandTable } from "./commands/table.ts";
 import type { ClientState, ServerHooks } from "./commands/types.ts";
 import type { NodeConfig } from "./config/config.ts";
 import { ACTIVE_EXPIRE_INTERVAL_MS, effectiveMaxBulkBytes } from "./constants.ts";
@@ -53,16 +53,51 @@ async function readTls(
   };
 }
 
-/** Builds every part of a node from its config and starts serving. */
-export async function startNode(config: NodeConfig, runtime: Runtime): Promise<HyperCacheNode> {
+/** A node's parts, assembled and wired, before anything listens. */
+export interface NodeParts {
+  readonly config: NodeConfig;
+  readonly runtime: Runtime;
+  readonly startedMs: number;
+  readonly keyspace: Keyspace;
+  readonly dispatcher: Dispatcher;
+  /** The RESP server, not yet listening (`resp.start()` opens its port). */
+  readonly resp: RespServer;
+  /** The AOF and snapshots, recovered, when `appendonly` is on. */
+  readonly persistence: Persistence | null;
+  /** Under `appendfsync always`: how replies wait until their writes are durable. */
+  readonly durability: Durability | undefined;
+}
+
+/** What `assembleNode` may be given beyond the config. */
+export interface AssembleOptions {
+  /** Another command table (tests add commands of their own). */
+  table?: CommandTable;
+}
+
+/**
+ * Builds every part of a node from its config and a runtime, and wires them, without opening a
+ * port: the keyspace, the command table and dispatcher with its outputs, persistence (recovered
+ * through the runtime's files), and the RESP server. `startNode` adds the listeners and timers;
+ * tests and in-process clusters drive the parts directly.
+ */
+export async function assembleNode(
+  config: NodeConfig,
+  runtime: Runtime,
+  options: AssembleOptions = {},
+): Promise<NodeParts> {
   const startedMs = runtime.clock.realtimeMs();
   const keyspace = new Keyspace(config.stores, runtime.clock);
-  const table = createCommandTable();
+  const table = options.table ?? createCommandTable();
   // Set once the RESP server exists (after AOF replay).
   const late: { server?: RespServer } = {};
   const hooks: ServerHooks = {
     info: (sections: string[], _client: ClientState) =>
-      infoText({ ...node, persistence, auth: hooks.auth }, runtime, startedMs, sections),
+      infoText(
+        { config, keyspace, dispatcher, resp: late.server!, persistence, auth: hooks.auth },
+        runtime,
+        startedMs,
+        sections,
+      ),
   };
   const auth = new Auth(config.requirePass, config.users);
   hooks.auth = auth;
@@ -160,7 +195,6 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     store.onRemoved ??= (s, key, cause) =>
       notifier.notify(cause === "expired" ? "x" : "e", cause, s.index, key);
   }
-  const node = { config, keyspace, dispatcher, resp };
   hooks.config = liveConfig({
     config,
     keyspace,
@@ -190,6 +224,13 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     appendfsync: config.persistence.appendfsync,
     setNotifyKeyspaceEvents: (flags) => notifier.configure(flags),
   });
+  return { config, runtime, startedMs, keyspace, dispatcher, resp, persistence, durability };
+}
+
+/** Assembles a node and starts serving: the RESP (and TLS) port, the HTTP API, active expiry. */
+export async function startNode(config: NodeConfig, runtime: Runtime): Promise<HyperCacheNode> {
+  const parts = await assembleNode(config, runtime);
+  const { keyspace, dispatcher, resp, persistence, durability, startedMs } = parts;
   await resp.start();
   // A node started on port 0 is known by the port it got.
   if (config.port === 0 && config.nodeId === `${config.bind}:0`) {
@@ -217,7 +258,10 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   }
   const expiry = setInterval(() => keyspace.activeExpireCycle(), ACTIVE_EXPIRE_INTERVAL_MS);
   return {
-    ...node,
+    config,
+    keyspace,
+    dispatcher,
+    resp,
     http,
     persistence,
     async stop() {

@@ -1,17 +1,17 @@
 /**
- * An in-process node for persistence tests: keyspace, command table, dispatcher and
- * `Persistence` on a real data directory, wired as `src/node.ts` wires them, with a clock the
- * test moves and a file system the test may wrap to inject faults.
+ * An in-process node for persistence tests: the parts `assembleNode` builds (keyspace, command
+ * table, dispatcher, `Persistence` on a real data directory), nothing listening, with a clock
+ * the test moves and a file system the test may wrap to inject faults.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Dispatcher } from "../../src/commands/dispatch.ts";
-import { createCommandTable } from "../../src/commands/table.ts";
+import type { Dispatcher } from "../../src/commands/dispatch.ts";
 import { type ClientState, internalClient } from "../../src/commands/types.ts";
 import { buildConfig } from "../../src/config/config.ts";
-import { Keyspace } from "../../src/keyspace/keyspace.ts";
-import { Persistence, type PersistenceOptions } from "../../src/persistence/persistence.ts";
+import type { Keyspace } from "../../src/keyspace/keyspace.ts";
+import type { Persistence, PersistenceOptions } from "../../src/persistence/persistence.ts";
+import { assembleNode } from "../../src/node.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
 import { nodeFileSystem } from "../../src/runtime/node_fs.ts";
 import type { Clock, FileSystem, Runtime } from "../../src/runtime/types.ts";
@@ -49,50 +49,37 @@ export async function tempDir(): Promise<{ path: string; remove(): Promise<void>
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-/** Opens (recovers) a node on `dataDir`. */
+/** Opens (recovers) a node on `dataDir`: assembled by `assembleNode`, as `src/node.ts` starts
+ * one, with the AOF on (`appendfsync always`), no automatic snapshot, and nothing listening. */
 export async function openNode(dataDir: string, options: OpenOptions = {}): Promise<TestNode> {
   const clock = options.clock ?? new FakeClock();
-  const config = buildConfig(options.config ?? {});
-  const keyspace = new Keyspace(config.stores, clock);
-  // The dispatcher's outputs reach persistence once it is open, as in src/node.ts.
-  const late: { persistence?: Persistence } = {};
-  const persisted = keyspace.stores.map((store) => store.options.persist);
-  const dispatcher = new Dispatcher(createCommandTable(), keyspace, {
-    info: () => "",
-  }, {
-    propagate: (db, argv) => {
-      if (persisted[db]) late.persistence?.append(db, argv);
+  const raw = options.config ?? {};
+  const config = buildConfig({
+    ...raw,
+    data_dir: dataDir,
+    persistence: {
+      appendonly: "yes",
+      appendfsync: "always",
+      snapshot_every_writes: 0,
+      snapshot_interval: 0,
+      auto_rewrite_min_size: 2 ** 40,
+      aof_load_truncated: options.persistence?.truncateCorrupt ? "yes" : "no",
+      ...(raw.persistence as Record<string, unknown> | undefined),
     },
   });
   const runtime = { fs: options.fs ?? nodeFileSystem, clock } as unknown as Runtime;
-  const persistence = await Persistence.open(runtime, keyspace, dispatcher, {
-    dataDir,
-    appendfsync: "always",
-    snapshotEveryWrites: 0,
-    snapshotIntervalMs: 0,
-    autoRewritePercentage: 100,
-    autoRewriteMinBytes: 2 ** 40,
-    truncateCorrupt: false,
-    ...options.persistence,
-  });
-  dispatcher.server.persistence = persistence;
-  late.persistence = persistence;
-  for (const store of keyspace.stores) {
-    if (store.options.persist) {
-      store.onRemoved = (s, key) => persistence.append(s.index, ["DEL", key]);
-    }
-  }
+  const { keyspace, dispatcher, persistence } = await assembleNode(config, runtime);
   const client: ClientState = internalClient({ id: 1, remoteAddress: "test" });
   const out = new ReplyWriter();
   return {
     keyspace,
     dispatcher,
-    persistence,
+    persistence: persistence!,
     run(...argv) {
       dispatcher.execute(client, out, argv);
       return new TextDecoder("latin1").decode(out.take());
     },
-    close: () => persistence.close(),
+    close: () => persistence!.close(),
   };
 }
 

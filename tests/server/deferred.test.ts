@@ -5,12 +5,11 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Dispatcher } from "../../src/commands/dispatch.ts";
 import { CommandTable, createCommandTable } from "../../src/commands/table.ts";
 import { command } from "../../src/commands/types.ts";
-import { Keyspace } from "../../src/keyspace/keyspace.ts";
+import { buildConfig } from "../../src/config/config.ts";
+import { assembleNode } from "../../src/node.ts";
 import { currentRuntime } from "../../src/runtime/mod.ts";
-import { RespServer } from "../../src/server/server.ts";
 import { RespError } from "../../src/resp/decoder.ts";
 import { mulberry32 } from "../_mulberry32.ts";
 import { encodeCommand, RawClient } from "../e2e/_raw_client.ts";
@@ -28,24 +27,12 @@ const later = command({
   },
 });
 
+/** A node assembled with `LATER` in its table; its RESP server listens on a free port. */
 async function server() {
   const runtime = await currentRuntime();
-  const keyspace = new Keyspace([
-    { name: "default", maxMemoryBytes: 0, evictionPolicy: "noeviction", defaultTtlMs: 0 },
-  ], runtime.clock);
+  const config = buildConfig({ port: 0, http: { enabled: false } });
   const table = new CommandTable([...createCommandTable().specs, later]);
-  const dispatcher = new Dispatcher(table, keyspace, { info: () => "" });
-  const resp = new RespServer(runtime, dispatcher, {
-    hostname: "127.0.0.1",
-    port: 0,
-    maxClients: 100,
-    maxBulkBytes: 1 << 20,
-    maxMultibulkLength: 1024,
-    maxQueryBufferBytes: 1 << 24,
-    maxOutputBufferBytes: 1 << 24,
-    maxPubsubOutputBytes: 1 << 20,
-    requireAuth: false,
-  });
+  const { resp } = await assembleNode(config, runtime, { table });
   await resp.start();
   return resp;
 }
