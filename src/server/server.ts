@@ -123,18 +123,17 @@ export class Client implements ClientState, Subscriber {
     return this.#authenticated;
   }
 
-  /** Set by the server: a pending reply in this connection's order. */
-  deferHook: (() => DeferredReply) | null = null;
-
-  defer(): DeferredReply | undefined {
-    return this.deferHook?.();
-  }
-
   /** The parser's limits follow: small ones until the client authenticates (Redis's too). */
   set authenticated(value: boolean) {
     if (value === this.#authenticated) return;
     this.#authenticated = value;
     this.parser.setLimits(value ? this.options : unauthenticatedLimits(this.options));
+  }
+  /** Set by the server: a pending reply in this connection's order. */
+  deferHook: (() => DeferredReply) | null = null;
+
+  defer(): DeferredReply | undefined {
+    return this.deferHook?.();
   }
 
   get remoteAddress(): string {
