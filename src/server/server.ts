@@ -129,6 +129,7 @@ export class Client implements ClientState, Subscriber {
     this.#authenticated = value;
     this.parser.setLimits(value ? this.options : unauthenticatedLimits(this.options));
   }
+
   /** Set by the server: a pending reply in this connection's order. */
   deferHook: (() => DeferredReply) | null = null;
 
