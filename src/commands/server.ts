@@ -44,17 +44,71 @@ function commandInfoReply(ctx: CommandContext, spec: CommandSpec): void {
   out.arrayHeader(10);
   out.bulk(spec.name);
   out.integer(spec.arity);
-  out.setHeader(spec.flags.length);
+  const movable = spec.keyFinder !== undefined;
+  out.setHeader(spec.flags.length + (movable ? 1 : 0));
   for (const flag of spec.flags) out.simple(flag);
+  if (movable) out.simple("movablekeys");
   out.integer(spec.firstKey);
   out.integer(spec.lastKey);
   out.integer(spec.step);
-  out.setHeader(1);
-  out.simple(`@${spec.group}`);
+  out.setHeader(spec.categories.length);
+  for (const category of spec.categories) out.simple(`@${category}`);
   out.setHeader(0);
-  out.arrayHeader(0);
+  keySpecsReply(ctx, spec);
   out.arrayHeader(spec.subcommands?.length ?? 0);
   for (const sub of spec.subcommands ?? []) commandInfoReply(ctx, sub);
+}
+
+/**
+ * The command's key specs, in Redis 7's shape: where the search for keys begins (`index`) and
+ * how they are found from there (`range`, or `keynum` for a count then keys). The access
+ * flags are the command's own (`RO access` for a read, `RW update` for a write), coarser than
+ * Redis's per-key flags.
+ */
+function keySpecsReply(ctx: CommandContext, spec: CommandSpec): void {
+  const out = ctx.out;
+  const finder = spec.keyFinder;
+  if (finder === undefined && spec.firstKey === 0) return out.arrayHeader(0);
+  out.arrayHeader(1);
+  out.mapHeader(3);
+  out.bulk("flags");
+  const write = spec.flags.includes("write");
+  out.setHeader(2);
+  out.simple(write ? "RW" : "RO");
+  out.simple(write ? "update" : "access");
+  out.bulk("begin_search");
+  out.mapHeader(2);
+  out.bulk("type");
+  out.bulk("index");
+  out.bulk("spec");
+  out.mapHeader(1);
+  out.bulk("index");
+  out.integer(finder?.keySpec.begin ?? spec.firstKey);
+  out.bulk("find_keys");
+  out.mapHeader(2);
+  out.bulk("type");
+  if (finder !== undefined) {
+    const { keynumidx, firstkey, keystep } = finder.keySpec;
+    out.bulk("keynum");
+    out.bulk("spec");
+    out.mapHeader(3);
+    out.bulk("keynumidx");
+    out.integer(keynumidx);
+    out.bulk("firstkey");
+    out.integer(firstkey);
+    out.bulk("keystep");
+    out.integer(keystep);
+    return;
+  }
+  out.bulk("range");
+  out.bulk("spec");
+  out.mapHeader(3);
+  out.bulk("lastkey");
+  out.integer(spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey);
+  out.bulk("keystep");
+  out.integer(spec.step);
+  out.bulk("limit");
+  out.integer(0);
 }
 
 function commandDocsReply(ctx: CommandContext, spec: CommandSpec): void {
@@ -114,7 +168,7 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
     ),
     commandSub(
       "getkeys",
-      -3,
+      -4,
       "Extracts the key names from an arbitrary command.",
       (ctx, argv) => {
         if (argv.length < 4) throw new ReplyError(wrongArity("command|getkeys"));

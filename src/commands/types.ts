@@ -213,7 +213,7 @@ export interface CommandSpec {
    * indices of its keys in `argv`, or null when the arguments cannot hold them. Routing, WATCH
    * of a slot, `COMMAND GETKEYS` and replication read keys through `keyIndices` only.
    */
-  readonly keyFinder?: (argv: readonly string[]) => number[] | null;
+  readonly keyFinder?: KeyFinder;
   readonly group: string;
   /** Redis's ACL categories of the command (without the `@`); roles are defined by them. */
   readonly categories: readonly AclCategory[];
@@ -337,15 +337,25 @@ export function commandKeys(spec: CommandSpec, argv: readonly string[]): string[
   return (keyIndices(spec, argv) ?? []).map((i) => argv[i]);
 }
 
+/** Where a command's keys are, when not at fixed positions, with the shape of a Redis key
+ * spec (`COMMAND INFO`): the count at `begin`, then that many keys. */
+export interface KeyFinder {
+  (argv: readonly string[]): number[] | null;
+  /** Redis's `keynum` key spec: search begins at argument `begin`; the count is `keynumidx`
+   * after it, the first key `firstkey` after it, each `keystep` apart. */
+  readonly keySpec: { begin: number; keynumidx: number; firstkey: number; keystep: number };
+}
+
 /** A key finder for `numkeys key [key ...]` at `at` (SINTERCARD, ZUNION, LMPOP, ...). */
-export function numkeysAt(at: number): (argv: readonly string[]) => number[] | null {
-  return (argv) => {
+export function numkeysAt(at: number): KeyFinder {
+  const find = (argv: readonly string[]) => {
     const text = argv[at];
     if (text === undefined || !/^[1-9]\d{0,9}$/.test(text)) return null;
     const count = Number(text);
     if (at + count >= argv.length) return null;
     return Array.from({ length: count }, (_, i) => at + 1 + i);
   };
+  return Object.assign(find, { keySpec: { begin: at, keynumidx: 0, firstkey: 1, keystep: 1 } });
 }
 
 /** The spec that governs `argv`: a container's subcommand when it has one by that name. */
