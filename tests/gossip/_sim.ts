@@ -51,6 +51,8 @@ export interface SimOptions {
   config?: Partial<GossipConfig>;
   /** Probability that a datagram is lost. @default 0 */
   lossRate?: number;
+  /** Probability that a datagram arrives twice. @default 0 */
+  duplicateRate?: number;
   /** One-way delay range. @default [1, 5] */
   delayMs?: [number, number];
   /** Encrypts every datagram and stream with a shared key: the bytes encryption adds (29). */
@@ -73,7 +75,12 @@ export class Sim {
     const [minDelayMs, maxDelayMs] = options.delayMs ?? [1, 5];
     this.world = new World({
       seed: options.seed,
-      network: { lossRate: options.lossRate ?? 0, minDelayMs, maxDelayMs },
+      network: {
+        lossRate: options.lossRate ?? 0,
+        duplicateRate: options.duplicateRate ?? 0,
+        minDelayMs,
+        maxDelayMs,
+      },
     });
     this.profile = options.profile ?? "lan";
     this.#overrides = options.config ?? {};

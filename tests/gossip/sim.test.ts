@@ -215,3 +215,86 @@ describe("Lifeguard", () => {
     assert.ok(withLifeguard * 4 <= without, `Lifeguard cuts them at least 4x (seed=${SEED + 11})`);
   });
 });
+
+describe("simulated cluster under random faults", () => {
+  const FILE = "tests/gossip/sim.test.ts";
+  const LONG = { timeout: 180_000 };
+  const COUNT = Math.round(200 * Number(process.env.GOSSIP_SEEDS ?? 1));
+
+  /** Runs `body` for each seed (or only `GOSSIP_SEED`); a failure names the seed and the replay. */
+  async function forSeeds(count: number, first: number, body: (seed: number) => Promise<void>) {
+    const only = process.env.GOSSIP_SEED;
+    const seeds = only !== undefined
+      ? [Number(only)]
+      : Array.from({ length: count }, (_, i) => first + i);
+    for (const seed of seeds) {
+      try {
+        await body(seed);
+      } catch (error) {
+        throw new Error(
+          `seed=${seed} failed: ${
+            (error as Error).message
+          }\nreplay: GOSSIP_SEED=${seed} deno test -A --filter "random faults" ${FILE}`,
+          { cause: error },
+        );
+      }
+    }
+  }
+
+  it(
+    "sees every crash and converges once healed, through crashes, restarts, partitions, stalls, loss and duplicates",
+    LONG,
+    async () => {
+      let crashes = 0, restarts = 0, partitions = 0, stalls = 0;
+      await forSeeds(COUNT, 1000, async (seed) => {
+        const sim = new Sim({
+          seed,
+          profile: "local",
+          lossRate: 0.03,
+          duplicateRate: 0.02,
+          delayMs: [1, 15],
+        });
+        const rng = sim.world.random.fork();
+        const ids = await sim.addMany(8);
+        ok(await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000) >= 0, sim, "converges");
+        // Eight seconds of faults, one decision every 250 ms.
+        for (let t = 0; t < 8000; t += 250) {
+          const live = sim.live().map((s) => s.id);
+          const down = ids.filter((id) => sim.nodes.get(id)!.crashed);
+          const roll = rng.next();
+          if (roll < 0.08 && live.length > 4) {
+            sim.crash(rng.pick(live));
+            crashes++;
+          } else if (roll < 0.16 && down.length > 0) {
+            await sim.add(rng.pick(down), { seeds: [rng.pick(live)] });
+            restarts++;
+          } else if (roll < 0.21) {
+            const side = ids.filter(() => rng.chance(0.5));
+            sim.partition([side, ids.filter((id) => !side.includes(id))]);
+            partitions++;
+          } else if (roll < 0.3) {
+            sim.heal();
+          } else if (roll < 0.36) {
+            sim.stall(rng.pick(live), rng.between(100, 1500));
+            stalls++;
+          }
+          await sim.run(250);
+        }
+        sim.heal();
+        const crashed = ids.filter((id) => sim.nodes.get(id)!.crashed);
+        const live = ids.filter((id) => !crashed.includes(id));
+        // A node that restarted after a crash may never have heard of the crashed one: unknown
+        // counts as detected, alive or suspect does not.
+        const detected = () =>
+          sim.live().every((o) =>
+            crashed.every((id) => [undefined, "dead"].includes(sim.stateOf(o.id, id)))
+          );
+        const deadMs = await sim.runUntil(detected, 20_000);
+        ok(deadMs >= 0, sim, `no live node believes a crashed one (${crashed}) alive`);
+        const aliveMs = await sim.runUntil(() => sim.allSee(live, "alive"), 30_000);
+        ok(aliveMs >= 0, sim, "every live node sees every other alive once healed");
+      });
+      assert.ok(crashes > 0 && restarts > 0 && partitions > 0 && stalls > 0);
+    },
+  );
+});

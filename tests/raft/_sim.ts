@@ -1,58 +1,38 @@
 /**
- * A deterministic simulation of a Raft cluster in one process: seeded randomness, a simulated
- * clock, a network that drops, delays, duplicates, reorders and partitions messages, nodes that
- * crash (losing everything not persisted) and restart, and a replicated key-value store with
- * clients whose histories feed the linearizability checker. Safety invariants are checked after
- * every event; a failure throws a `SimulationError` naming the seed.
+ * Raft clusters in the one seeded simulator (`tests/sim/world.ts`): every member is the real
+ * `RaftDriver` on a simulated host's runtime (its timers, its drifting clock, its randomness), with
+ * a simulated disk whose writes take time and are lost in a crash, and a replicated key-value
+ * store whose clients' histories feed the linearizability checker.
+ *
+ * The drivers talk over one of two networks:
+ *
+ * - "messages" (the default): each Raft message travels alone through the world's unreliable
+ *   network, which drops, delays, duplicates and reorders it (what TCP never does, and what Raft
+ *   must survive anyway: a reconnect resends, a follower restarts). Everything runs synchronously,
+ *   so scripts can step it message by message.
+ * - "tcp": the real `Transport` on the real cluster bus over simulated TCP streams, whose
+ *   connections are reset by partitions and crashes and come back with the bus's backoff. It runs
+ *   with the async runner (`runRandomAsync`).
+ *
+ * Faults: crashes (losing every write not yet durable) and restarts, partitions, one-way cuts,
+ * clock drift, slow disks. Safety invariants are checked after every event; a failure throws a
+ * `SimulationError` naming the seed.
  */
 import { MemoryStorage } from "../../src/raft/memory_storage.ts";
-import { type RaftConfig, RaftNode, type ReadOnlyOption } from "../../src/raft/node.ts";
-import { decodeConfChange } from "../../src/raft/confchange.ts";
-import { isLeaderStreamMessage } from "../../src/raft/types.ts";
-import type {
-  ConfChange,
-  ConfState,
-  Entry,
-  Message,
-  NodeId,
-  Ready,
-  Snapshot,
-} from "../../src/raft/types.ts";
+import { type DriverStorage, RaftDriver, type StateMachine } from "../../src/raft/driver.ts";
+import type { RaftConfig, RaftNode, ReadOnlyOption } from "../../src/raft/node.ts";
+import type { StorageUpdate } from "../../src/raft/storage.ts";
+import type { ConfChange, ConfState, Entry, Message, NodeId } from "../../src/raft/types.ts";
+import { Bus } from "../../src/bus/bus.ts";
+import { Transport } from "../../src/raft/transport.ts";
 import type { Operation } from "./_linearizability.ts";
+import { Completion } from "../sim/completion.ts";
+import type { Random } from "../sim/random.ts";
+import { type Host, type Life, type SimRuntime, World } from "../sim/world.ts";
 import process from "node:process";
 
-/** sfc32: small, fast and good enough to drive a simulation reproducibly. */
-export class Prng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-  constructor(seed: number) {
-    this.a = 0x9e3779b9;
-    this.b = 0x243f6a88;
-    this.c = 0xb7e15162;
-    this.d = seed >>> 0;
-    for (let i = 0; i < 15; i++) this.next();
-  }
-  next(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
-  }
-}
+/** The simulator's PRNG (mulberry32), under the name the Raft tests know it by. */
+export { Random as Prng } from "../sim/random.ts";
 
 export class SimulationError extends Error {
   override name = "SimulationError";
@@ -84,6 +64,10 @@ export interface SimOptions {
   slowDiskDelayMs?: number;
   /** Overrides for every node's Raft config. */
   raft?: Partial<RaftConfig>;
+  /** Message by message ("messages") or the real transport over simulated TCP ("tcp"). */
+  network?: "messages" | "tcp";
+  /** Cluster secret of the bus in "tcp" mode (HMAC on every frame). */
+  secret?: Uint8Array;
 }
 
 interface KvState {
@@ -98,118 +82,184 @@ interface KvCommand {
   value: string;
 }
 
-interface PendingRead {
-  context: string;
-  key: string;
-  op: Operation;
-  index?: number;
-}
-
-interface SimNode {
-  id: NodeId;
-  storage: MemoryStorage;
-  raft: RaftNode | null;
-  kv: KvState;
-  applied: number;
-  conf: ConfState;
-  reads: PendingRead[];
-  /** Bumped by every crash, so that a write of the previous life never lands. */
-  incarnation: number;
-  writing: boolean;
-  /** Ticks per real tick (1 = a perfect clock) and the fraction accumulated so far. */
-  clockRate: number;
-  clock: number;
-}
-
-interface InFlight {
-  at: number;
-  seq: number;
-  /** A message to deliver, or a disk write of a node's `Ready` completing. */
-  message?: Message;
-  disk?: { node: SimNode; rd: Ready; incarnation: number };
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const BUS_PORT = 7000;
 
-function encodeKv(kv: KvState): Uint8Array {
-  return encoder.encode(JSON.stringify({ d: [...kv.data], s: [...kv.seen] }));
+function encodeKv(kv: KvState, applied: number): Uint8Array {
+  return encoder.encode(JSON.stringify({ d: [...kv.data], s: [...kv.seen], a: applied }));
 }
 
-function decodeKv(data: Uint8Array): KvState {
-  if (data.length === 0) return { data: new Map(), seen: new Set() };
-  const raw = JSON.parse(decoder.decode(data)) as { d: [string, string][]; s: number[] };
-  return { data: new Map(raw.d), seen: new Set(raw.s) };
+function decodeKv(data: Uint8Array): { kv: KvState; applied: number } {
+  if (data.length === 0) return { kv: { data: new Map(), seen: new Set() }, applied: 0 };
+  const raw = JSON.parse(decoder.decode(data)) as {
+    d: [string, string][];
+    s: number[];
+    a: number;
+  };
+  return { kv: { data: new Map(raw.d), seen: new Set(raw.s) }, applied: raw.a };
 }
 
+/** Decodes one char per byte: lossless for the proposals' binary headers. */
+const latin1 = new TextDecoder("latin1");
+
+/** An entry's type and bytes as a string. */
 function dataKey(entry: Entry): string {
-  return entry.type + ":" + decoder.decode(entry.data);
+  return entry.type + ":" + latin1.decode(entry.data);
 }
 
-/** A binary min-heap of in-flight messages by delivery time, then send order. */
-class Heap {
-  private items: InFlight[] = [];
-  get size(): number {
-    return this.items.length;
-  }
-  peek(): InFlight | undefined {
-    return this.items[0];
-  }
-  private less(i: number, j: number): boolean {
-    const a = this.items[i];
-    const b = this.items[j];
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-  push(item: InFlight): void {
-    const items = this.items;
-    items.push(item);
-    let i = items.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) break;
-      [items[i], items[parent]] = [items[parent], items[i]];
-      i = parent;
+/** The application: a key-value store, the one state machine of each process's life. */
+class KvMachine implements StateMachine {
+  kv: KvState = { data: new Map(), seen: new Set() };
+  /** Index of the last entry applied (any type), or of the snapshot restored. */
+  applied = 0;
+  /** True while the driver is being built: its restore is a start, not a received snapshot. */
+  starting = true;
+
+  constructor(private readonly sim: Simulation) {}
+
+  apply(data: Uint8Array): unknown {
+    if (data.length === 0) return undefined;
+    const command = JSON.parse(decoder.decode(data)) as KvCommand;
+    if (!this.kv.seen.has(command.id)) {
+      this.kv.seen.add(command.id);
+      this.kv.data.set(command.key, command.value);
+      this.sim.stats.writesApplied++;
     }
+    return undefined;
   }
-  pop(): InFlight | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length > 0 && last) {
-      items[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < items.length && this.less(l, m)) m = l;
-        if (r < items.length && this.less(r, m)) m = r;
-        if (m === i) break;
-        [items[i], items[m]] = [items[m], items[i]];
-        i = m;
-      }
-    }
-    return top;
+
+  snapshot(): Uint8Array {
+    return encodeKv(this.kv, this.applied);
   }
-  clear(): void {
-    this.items = [];
+
+  restore(data: Uint8Array): void {
+    const { kv, applied } = decodeKv(data);
+    this.kv = kv;
+    this.applied = applied;
+    if (!this.starting) this.sim.stats.snapshotsRestored++;
+  }
+}
+
+/** The simulated disk: durable state in a `MemoryStorage`, written when a write completes. */
+class SimDisk implements DriverStorage {
+  /** What is durable: it survives a crash, and the next life reads it. */
+  private readonly memory: MemoryStorage;
+
+  constructor(
+    private readonly sim: Simulation,
+    private readonly node: SimNode,
+    private readonly life: Life,
+  ) {
+    this.memory = node.storage;
+  }
+
+  initialState() {
+    return this.memory.initialState();
+  }
+  entries(lo: number, hi: number, maxSizeBytes: number): Entry[] {
+    return this.memory.entries(lo, hi, maxSizeBytes);
+  }
+  term(index: number): number | undefined {
+    return this.memory.term(index);
+  }
+  firstIndex(): number {
+    return this.memory.firstIndex();
+  }
+  lastIndex(): number {
+    return this.memory.lastIndex();
+  }
+  snapshot() {
+    return this.memory.snapshot();
+  }
+
+  /**
+   * Most writes are quick; some stall (a slow fsync) for longer than a network round trip. A
+   * crash while a write is under way loses it: the completion is the crashed life's event.
+   */
+  save(update: StorageUpdate): Completion | void {
+    const delayMs = this.sim.diskDelayMs();
+    if (delayMs === 0) return this.persist(update);
+    const done = new Completion();
+    const world = this.sim.world;
+    world.schedule("io", world.nowMs + delayMs, this.life, () => {
+      this.persist(update);
+      done.resolve();
+    }, "disk");
+    return done;
+  }
+
+  private persist(update: StorageUpdate): void {
+    if (update.snapshot) this.memory.applySnapshot(update.snapshot);
+    this.memory.append(update.entries);
+    if (update.hardState) this.memory.setHardState(update.hardState);
+    this.sim.checkPersistedEntries(this.node, update.entries);
+  }
+
+  createSnapshot(index: number, confState: ConfState, data: Uint8Array) {
+    return this.memory.createSnapshot(index, confState, data);
+  }
+
+  compact(index: number): void {
+    this.memory.compact(index);
+  }
+}
+
+/** One member: a host, its durable storage, and the driver of its current life (if up). */
+export class SimNode {
+  driver: RaftDriver | null = null;
+  machine: KvMachine;
+  transport: Transport | null = null;
+  /** Ticks owed when the simulation ticks by hand (scripts): the drift accumulates here. */
+  clock = 0;
+  /** What the last leader check saw: unchanged, there is nothing new to check. */
+  readonly lastChecked: { raft: RaftNode | null; term: number; commit: number } = {
+    raft: null,
+    term: 0,
+    commit: 0,
+  };
+
+  constructor(
+    readonly id: NodeId,
+    readonly host: Host,
+    public storage: MemoryStorage,
+    sim: Simulation,
+  ) {
+    this.machine = new KvMachine(sim);
+  }
+
+  /** The real core inside the real driver, or null while the node is down. */
+  get raft(): RaftNode | null {
+    return this.driver?.node ?? null;
+  }
+
+  get kv(): KvState {
+    return this.machine.kv;
+  }
+
+  /** Rate of this node's clock against true time (1 = a perfect clock). */
+  get clockRate(): number {
+    return this.host.rate;
+  }
+
+  set clockRate(rate: number) {
+    this.host.rate = rate;
   }
 }
 
 /** A simulated cluster. Drive it with `runRandom` or step by step from a scenario script. */
 export class Simulation {
-  readonly rng: Prng;
-  readonly opts: Required<SimOptions>;
+  readonly world: World;
+  /** The harness's own draws (faults, clients), apart from the network's and the nodes'. */
+  readonly rng: Random;
+  readonly opts: Required<Omit<SimOptions, "secret">> & { secret?: Uint8Array };
   readonly nodes = new Map<NodeId, SimNode>();
-  nowMs = 0;
-  private nextTickMs = 0;
-  private network = new Heap();
-  private seq = 0;
-  /** Pairs "a>b" whose messages are cut. */
-  private cut = new Set<string>();
   /** Scripted filters: messages matching one are dropped on delivery. */
   private blocked: { type: string; from: string; to: string }[] = [];
-  eventCount = 0;
+  /** True once the drivers tick on their own timers (`runUntil`); scripts tick by hand. */
+  private ticking = false;
+  /** The first invariant that failed: thrown again after the event that found it. */
+  private failure: SimulationError | undefined;
   /** What happened, to show that a run exercised what it claims to. */
   readonly stats = {
     crashes: 0,
@@ -221,9 +271,8 @@ export class Simulation {
     readsServed: 0,
     writesApplied: 0,
     messages: 0,
+    pauses: 0,
   };
-  /** Faults on: drops, duplicates and delays apply only while true. */
-  faulty = true;
 
   // Invariant bookkeeping.
   private leaderOfTerm = new Map<number, NodeId>();
@@ -235,7 +284,6 @@ export class Simulation {
   // Clients.
   readonly history: Operation[] = [];
   private nextOpId = 1;
-  private pendingWrites = new Map<number, Operation>();
 
   constructor(options: SimOptions) {
     this.opts = {
@@ -255,54 +303,123 @@ export class Simulation {
       slowDiskDelayMs: 60,
       clockDriftRate: 0.05,
       raft: {},
+      network: "messages",
       ...options,
     };
-    this.rng = new Prng(options.seed);
+    this.world = new World({
+      seed: options.seed,
+      network: {
+        lossRate: this.opts.dropRate,
+        duplicateRate: this.opts.duplicateRate,
+        minDelayMs: this.opts.minDelayMs,
+        maxDelayMs: this.opts.maxDelayMs,
+      },
+    });
+    this.world.afterEvent = () => this.afterStep();
+    this.rng = this.world.random.fork();
     const voters = Array.from({ length: this.opts.voterCount }, (_, i) => i + 1);
-    const bootstrapData = encodeKv({ data: new Map(), seen: new Set() });
     for (const id of voters) {
-      this.addNode(id, MemoryStorage.bootstrap(voters, bootstrapData));
+      this.addNode(id, MemoryStorage.bootstrap(voters, encodeKv(emptyKv(), 1)));
     }
   }
 
+  /** Faults on: drops, duplicates, random delays and slow disks apply only while true. */
+  get faulty(): boolean {
+    return this.world.faulty;
+  }
+
+  set faulty(on: boolean) {
+    this.world.faulty = on;
+  }
+
+  get nowMs(): number {
+    return this.world.nowMs;
+  }
+
+  get eventCount(): number {
+    return this.world.eventCount;
+  }
+
   fail(message: string): never {
-    throw new SimulationError(`seed=${this.opts.seed} t=${this.nowMs}ms: ${message}`);
+    const error = new SimulationError(`seed=${this.opts.seed} t=${this.nowMs}ms: ${message}`);
+    this.failure ??= error;
+    throw error;
   }
 
   private addNode(id: NodeId, storage: MemoryStorage): void {
-    const node: SimNode = {
-      id,
-      storage,
-      raft: null,
-      kv: { data: new Map(), seen: new Set() },
-      applied: 0,
-      conf: storage.initialState().confState,
-      reads: [],
-      incarnation: 0,
-      writing: false,
-      clockRate: 1 + (this.rng.next() * 2 - 1) * this.opts.clockDriftRate,
-      clock: 0,
-    };
+    const host = this.world.addHost(`n${id}`, {
+      ip: `10.0.0.${id}`,
+      rate: 1 + (this.rng.next() * 2 - 1) * this.opts.clockDriftRate,
+    });
+    const node = new SimNode(id, host, storage, this);
     this.nodes.set(id, node);
     this.start(node);
   }
 
+  /** Starts a life on the node's host: a new state machine and the real driver on its storage. */
   private start(node: SimNode): void {
-    const snapshot = node.storage.snapshot();
-    node.kv = decodeKv(snapshot.data);
-    node.applied = snapshot.metadata.index;
-    node.conf = node.storage.initialState().confState;
-    node.reads = [];
-    node.raft = new RaftNode({
-      id: node.id,
-      storage: node.storage,
-      random: () => this.rng.next(),
-      readOnly: this.opts.readOnly,
-      snapshotChunkBytes: this.opts.snapshotChunkBytes,
-      maxInflightCount: this.opts.maxInflightCount,
-      maxMsgSizeBytes: 512,
-      ...this.opts.raft,
+    const runtime = node.host.start();
+    const machine = new KvMachine(this);
+    node.machine = machine;
+    const driver = new RaftDriver({
+      raft: {
+        id: node.id,
+        readOnly: this.opts.readOnly,
+        snapshotChunkBytes: this.opts.snapshotChunkBytes,
+        maxInflightCount: this.opts.maxInflightCount,
+        maxMsgSizeBytes: 512,
+        ...this.opts.raft,
+      },
+      storage: new SimDisk(this, node, runtime.life),
+      stateMachine: machine,
+      send: (messages) => this.send(node, messages),
+      tickMs: this.opts.tickMs,
+      snapshotEveryEntries: this.opts.snapshotEveryEntries,
+      // Keep a few entries so that slightly lagging followers still get appends.
+      compactionLagEntries: 5,
+      onApply: (entry) => this.onApply(node, machine, entry),
+      runtime,
     });
+    machine.starting = false;
+    node.driver = driver;
+    node.transport = null;
+    node.clock = 0;
+    if (this.opts.network === "tcp") this.startTransport(node, driver, runtime);
+    if (this.ticking) driver.start();
+  }
+
+  /** "tcp": the real transport on the real bus; messages sent before it listens are lost. */
+  private startTransport(node: SimNode, driver: RaftDriver, runtime: SimRuntime): void {
+    const peers = new Map<NodeId, { hostname: string; port: number }>();
+    const maxId = this.opts.voterCount + this.opts.spareCount;
+    for (let id = 1; id <= maxId; id++) {
+      if (id !== node.id) peers.set(id, { hostname: `10.0.0.${id}`, port: BUS_PORT });
+    }
+    const life = runtime.life;
+    Bus.start({
+      runtime,
+      listen: { hostname: node.host.ip, port: BUS_PORT },
+      peers,
+      secret: this.opts.secret,
+      timers: {
+        now: () => runtime.clock.monotonicMs(),
+        setTimeout: (callback, delayMs) => runtime.timers.setTimeout(callback, delayMs),
+        clearTimeout: (handle) => runtime.timers.clearTimeout(handle as never),
+      },
+      random: () => runtime.random(),
+      log: () => {},
+    }).then((bus) => {
+      if (life.dead) return;
+      node.transport = Transport.attach(bus, {
+        id: node.id,
+        onMessage: (m) => {
+          if (this.blocked.some((b) => matches(b, m))) return;
+          this.traceMessage(m);
+          driver.receive(m);
+        },
+        onUnreachable: (peer) => driver.node.reportUnreachable(peer),
+      });
+    }, (error: Error) => this.fail(`node ${node.id} could not start its bus: ${error.message}`));
   }
 
   /** Ids of every node ever created. */
@@ -323,7 +440,7 @@ export class Simulation {
   }
 
   liveIds(): NodeId[] {
-    return this.ids().filter((id) => this.nodes.get(id)!.raft !== null);
+    return this.ids().filter((id) => this.nodes.get(id)!.driver !== null);
   }
 
   /** The live leader with the highest term, if any. */
@@ -342,19 +459,20 @@ export class Simulation {
 
   // ---- faults --------------------------------------------------------------------------------
 
+  /** Kills the node's process: its timers, sockets and unfinished writes vanish with it. */
   crash(id: NodeId): void {
     const node = this.node(id);
-    node.raft = null;
-    node.reads = [];
-    node.incarnation++;
-    node.writing = false;
+    if (!node.driver) return;
+    node.host.crash();
+    node.driver = null;
+    node.transport = null;
     this.stats.crashes++;
     this.trace(`crash ${id}`);
   }
 
   restart(id: NodeId): void {
     const node = this.node(id);
-    if (node.raft) return;
+    if (node.driver) return;
     this.stats.restarts++;
     this.trace(`restart ${id}`);
     this.start(node);
@@ -364,124 +482,22 @@ export class Simulation {
   isolate(group: NodeId[]): void {
     this.stats.partitions++;
     this.trace(`isolate ${group.join(",")}`);
-    for (const a of group) {
-      for (const b of this.ids()) {
-        if (group.includes(b)) continue;
-        this.cut.add(`${a}>${b}`);
-        this.cut.add(`${b}>${a}`);
-      }
-    }
+    this.world.isolate(group.map((id) => this.node(id).host));
+  }
+
+  /** Stops the node's process for `durationMs`: its timers and deliveries wait, then run late. */
+  pause(id: NodeId, durationMs: number): void {
+    this.stats.pauses++;
+    this.trace(`pause ${id} for ${durationMs} ms`);
+    this.node(id).host.pause(durationMs);
   }
 
   cutLink(from: NodeId, to: NodeId): void {
-    this.cut.add(`${from}>${to}`);
+    this.world.cutLink(this.node(from).host, this.node(to).host);
   }
 
   heal(): void {
-    this.cut.clear();
-  }
-
-  // ---- network and time ----------------------------------------------------------------------
-
-  private send(message: Message): void {
-    this.stats.messages++;
-    if (this.faulty && this.rng.chance(this.opts.dropRate)) return;
-    const copies = this.faulty && this.rng.chance(this.opts.duplicateRate) ? 2 : 1;
-    for (let i = 0; i < copies; i++) {
-      const delay = this.faulty
-        ? this.opts.minDelayMs + this.rng.int(this.opts.maxDelayMs - this.opts.minDelayMs + 1)
-        : this.opts.minDelayMs;
-      this.network.push({ at: this.nowMs + delay, seq: this.seq++, message });
-    }
-  }
-
-  private dispatch(item: InFlight): void {
-    if (item.message) this.deliver(item.message);
-    else if (item.disk) this.finishWrite(item.disk.node, item.disk.rd, item.disk.incarnation);
-  }
-
-  private deliver(message: Message): void {
-    if (this.cut.has(`${message.from}>${message.to}`)) return;
-    if (this.blocked.some((b) => matches(b, message))) return;
-    const node = this.nodes.get(message.to);
-    if (!node?.raft) return;
-    if (this.tracing) {
-      const m = message;
-      this.trace(
-        `${m.type} ${m.from}->${m.to} t${m.term} i${m.index} lt${m.logTerm} c${m.commit} n${m.entries.length}` +
-          (m.reject ? " reject" : ""),
-      );
-    }
-    node.raft.step(message);
-    this.processReady(node);
-  }
-
-  /** Set `RAFT_TRACE=1` (with `RAFT_SEED=N`) to print every event of a replayed run. */
-  private readonly tracing = process.env.RAFT_TRACE === "1";
-
-  private trace(line: string): void {
-    if (this.tracing) console.log(`[${this.nowMs}ms] ${line}`);
-  }
-
-  /** Runs every event up to `untilMs`. */
-  runUntil(untilMs: number, onTick?: () => void): void {
-    for (;;) {
-      const next = this.network.peek();
-      if (next && next.at < this.nextTickMs && next.at <= untilMs) {
-        this.network.pop();
-        this.nowMs = Math.max(this.nowMs, next.at);
-        this.dispatch(next);
-      } else if (this.nextTickMs <= untilMs) {
-        this.nowMs = this.nextTickMs;
-        this.nextTickMs += this.opts.tickMs;
-        this.tickAll();
-        onTick?.();
-      } else {
-        this.nowMs = untilMs;
-        return;
-      }
-      this.eventCount++;
-      this.checkLeaders();
-    }
-  }
-
-  tickAll(): void {
-    for (const id of this.liveIds()) {
-      const node = this.nodes.get(id)!;
-      // A drifting clock ticks a little faster or slower than real time.
-      node.clock += node.clockRate;
-      while (node.clock >= 1 && node.raft) {
-        node.clock -= 1;
-        node.raft.tick();
-        this.processReady(node);
-      }
-    }
-  }
-
-  /** Delivers every message in flight (and those they cause) without advancing ticks. */
-  stabilize(maxEvents = 100_000): void {
-    for (let i = 0; this.network.size > 0; i++) {
-      if (i > maxEvents) this.fail("the network did not settle");
-      const next = this.network.pop()!;
-      this.nowMs = Math.max(this.nowMs, next.at);
-      this.dispatch(next);
-      this.checkLeaders();
-    }
-  }
-
-  dropInFlight(): void {
-    this.network.clear();
-  }
-
-  /** Delivers the messages in flight now; the ones they cause wait for the next round. */
-  deliverRound(): void {
-    const round: InFlight[] = [];
-    while (this.network.size > 0) round.push(this.network.pop()!);
-    for (const item of round) {
-      this.nowMs = Math.max(this.nowMs, item.at);
-      this.dispatch(item);
-      this.checkLeaders();
-    }
+    this.world.heal();
   }
 
   /** Drops messages of `type` from `from` to `to` ("*" matches anything) until `unblock()`. */
@@ -493,75 +509,145 @@ export class Simulation {
     this.blocked = [];
   }
 
-  // ---- the driver loop of one node -----------------------------------------------------------
-
-  /**
-   * The driver loop of one node. With `diskDelayMs`, the write of a `Ready` takes simulated time
-   * during which the node keeps stepping messages (as the real driver does while it awaits an
-   * fsync) and a crash loses the write.
-   */
-  processReady(node: SimNode): void {
-    const raft = node.raft;
-    if (!raft || node.writing || !raft.hasReady()) return;
-    const rd = raft.ready();
-    if (raft.role === "leader") {
-      // As the driver does: a leader streams appends before its own write completes.
-      for (const m of rd.messages) if (isLeaderStreamMessage(m)) this.send(m);
-      rd.messages = rd.messages.filter((m) => !isLeaderStreamMessage(m));
-    }
-    // Most writes are quick; some stall (a slow fsync) for longer than a network round trip.
-    const delayMs = !this.faulty
-      ? 0
-      : this.rng.chance(0.1)
+  /** The time of the next simulated write: 0 (at once) when the faults are off. */
+  diskDelayMs(): number {
+    if (!this.faulty) return 0;
+    return this.rng.chance(0.1)
       ? this.rng.int(this.opts.slowDiskDelayMs + 1)
       : this.rng.int(this.opts.diskDelayMs + 1);
-    if (delayMs === 0) {
-      this.finishWrite(node, rd, node.incarnation);
+  }
+
+  // ---- network and time ----------------------------------------------------------------------
+
+  private send(node: SimNode, messages: Message[]): void {
+    if (messages.length === 0) return;
+    this.stats.messages += messages.length;
+    if (this.opts.network === "tcp") {
+      node.transport?.send(messages);
       return;
     }
-    node.writing = true;
-    this.network.push({
-      at: this.nowMs + delayMs,
-      seq: this.seq++,
-      disk: { node, rd, incarnation: node.incarnation },
-    });
-  }
-
-  private finishWrite(node: SimNode, rd: Ready, incarnation: number): void {
-    // A crash while the write was under way lost it.
-    if (node.incarnation !== incarnation || !node.raft) return;
-    node.writing = false;
-    const raft = node.raft;
-    // 1. Persist: snapshot, entries, hard state.
-    if (rd.snapshot) node.storage.applySnapshot(rd.snapshot);
-    node.storage.append(rd.entries);
-    if (rd.hardState) node.storage.setHardState(rd.hardState);
-    this.checkPersistedEntries(node, rd.entries);
-    // 2. Send.
-    for (const m of rd.messages) this.send(m);
-    // 3. Apply.
-    if (rd.snapshot) this.applySnapshot(node, rd.snapshot);
-    for (const entry of rd.committedEntries) this.applyEntry(node, entry);
-    for (const rs of rd.readStates) {
-      const read = node.reads.find((r) => r.context === decoder.decode(rs.context));
-      if (read) read.index = rs.index;
+    for (const message of messages) {
+      const to = this.nodes.get(message.to);
+      if (to === undefined) continue;
+      this.world.sendUnreliable(node.host, to.host, () => this.deliver(message), "message");
     }
-    raft.advance();
-    this.serveReads(node);
-    this.maybeSnapshot(node);
-    this.processReady(node);
   }
 
-  private applySnapshot(node: SimNode, snapshot: Snapshot): void {
-    node.kv = decodeKv(snapshot.data);
-    node.applied = snapshot.metadata.index;
-    node.conf = snapshot.metadata.confState;
-    this.stats.snapshotsRestored++;
+  private deliver(message: Message): void {
+    if (this.blocked.some((b) => matches(b, message))) return;
+    const driver = this.nodes.get(message.to)?.driver;
+    if (!driver) return;
+    this.traceMessage(message);
+    driver.receive(message);
   }
 
-  private applyEntry(node: SimNode, entry: Entry): void {
-    if (entry.index !== node.applied + 1) {
-      this.fail(`node ${node.id} applies ${entry.index} after ${node.applied}`);
+  /** Set `RAFT_TRACE=1` (with `RAFT_SEED=N`) to print every event of a replayed run. */
+  private readonly tracing = process.env.RAFT_TRACE === "1";
+
+  private trace(line: string): void {
+    if (this.tracing) console.log(`[${this.nowMs}ms] ${line}`);
+  }
+
+  private traceMessage(m: Message): void {
+    if (!this.tracing) return;
+    this.trace(
+      `${m.type} ${m.from}->${m.to} t${m.term} i${m.index} lt${m.logTerm} c${m.commit} n${m.entries.length}` +
+        (m.reject ? " reject" : ""),
+    );
+  }
+
+  /** After every event, and after every step a script or client takes outside one. */
+  private afterStep(): void {
+    if (this.failure) throw this.failure;
+    for (const node of this.nodes.values()) {
+      const driver = node.driver;
+      if (driver === null) continue;
+      if (driver.failure) {
+        if (driver.failure instanceof SimulationError) throw driver.failure;
+        this.fail(`node ${node.id} stopped: ${driver.failure.message}`);
+      }
+      const raft = driver.node;
+      if (raft.role === "leader") this.checkLeader(node, raft);
+    }
+  }
+
+  /** The drivers tick on their own timers from now on. */
+  private startTicking(): void {
+    if (this.ticking) return;
+    this.ticking = true;
+    for (const node of this.nodes.values()) node.driver?.start();
+  }
+
+  /** Runs every event up to `untilMs`; `onTick` runs every `tickMs` (the clients and faults). */
+  runUntil(untilMs: number, onTick?: () => void): void {
+    for (const at of this.tickTimes(untilMs, onTick)) this.world.runUntil(at);
+  }
+
+  /** `runUntil` with the async runner: for the "tcp" network, whose code awaits promises. */
+  async runUntilAsync(untilMs: number, onTick?: () => void): Promise<void> {
+    for (const at of this.tickTimes(untilMs, onTick)) await this.world.run(at);
+  }
+
+  /** Yields each tick time up to `untilMs` to run the world to; calls `onTick` once there. */
+  private *tickTimes(untilMs: number, onTick?: () => void): Generator<number> {
+    this.startTicking();
+    const tickMs = this.opts.tickMs;
+    for (let at = (Math.floor(this.nowMs / tickMs) + 1) * tickMs; at <= untilMs; at += tickMs) {
+      yield at;
+      onTick?.();
+      this.afterStep();
+    }
+    yield untilMs;
+  }
+
+  /** One tick of every live node by hand (scripts): each as many as its clock rate owes. */
+  tickAll(): void {
+    if (this.ticking) this.fail("tickAll() is for scripts: the drivers already tick by themselves");
+    for (const id of this.liveIds()) {
+      const node = this.nodes.get(id)!;
+      // A drifting clock ticks a little faster or slower than real time.
+      node.clock += node.clockRate;
+      while (node.clock >= 1 && node.driver) {
+        node.clock -= 1;
+        node.driver.tick();
+        this.world.drainDeferred();
+      }
+    }
+    this.afterStep();
+  }
+
+  /** Delivers every message in flight (and those they cause) without advancing ticks. */
+  stabilize(maxEvents = 100_000): void {
+    try {
+      this.world.runIo(maxEvents);
+    } catch (error) {
+      if (error instanceof SimulationError) throw error;
+      this.fail("the network did not settle");
+    }
+  }
+
+  dropInFlight(): void {
+    this.world.dropIo((tag) => tag === "message");
+  }
+
+  /** Delivers the messages in flight now; the ones they cause wait for the next round. */
+  deliverRound(): void {
+    this.world.ioRound();
+  }
+
+  /** Hands what a direct call on the node's core produced to its driver. */
+  processReady(node: SimNode): void {
+    node.driver?.process();
+    this.world.drainDeferred();
+    this.afterStep();
+  }
+
+  // ---- invariants ----------------------------------------------------------------------------
+
+  /** State machine safety and apply order, as each entry is applied. */
+  private onApply(node: SimNode, machine: KvMachine, entry: Entry): void {
+    if (entry.index !== machine.applied + 1) {
+      this.fail(`node ${node.id} applies ${entry.index} after ${machine.applied}`);
     }
     const key = `${entry.term}|${dataKey(entry)}`;
     const previous = this.appliedAt.get(entry.index);
@@ -571,49 +657,12 @@ export class Simulation {
         `state machine safety: node ${node.id} applies ${key} at ${entry.index}, another applied ${previous}`,
       );
     }
-    node.applied = entry.index;
-    if (entry.type === "confChange") {
-      node.conf = node.raft!.applyConfChange(decodeConfChange(entry.data));
-      this.stats.confChangesApplied++;
-      return;
-    }
-    if (entry.data.length === 0) return;
-    const command = JSON.parse(decoder.decode(entry.data)) as KvCommand;
-    if (!node.kv.seen.has(command.id)) {
-      node.kv.seen.add(command.id);
-      node.kv.data.set(command.key, command.value);
-      this.stats.writesApplied++;
-    }
-    const op = this.pendingWrites.get(command.id);
-    if (op && op.target === node.id) {
-      op.returnMs = this.nowMs;
-      this.pendingWrites.delete(command.id);
-    }
+    machine.applied = entry.index;
+    if (entry.type === "confChange") this.stats.confChangesApplied++;
   }
-
-  private maybeSnapshot(node: SimNode): void {
-    const snapshotIndex = node.storage.snapshot().metadata.index;
-    if (node.applied - snapshotIndex < this.opts.snapshotEveryEntries) return;
-    node.storage.createSnapshot(node.applied, node.conf, encodeKv(node.kv));
-    // Keep a few entries so that slightly lagging followers still get appends.
-    node.storage.compact(Math.max(snapshotIndex, node.applied - 5));
-  }
-
-  private serveReads(node: SimNode): void {
-    if (node.reads.length === 0) return;
-    node.reads = node.reads.filter((read) => {
-      if (read.index === undefined || read.index > node.applied) return true;
-      read.op.output = node.kv.data.get(read.key) ?? null;
-      read.op.returnMs = this.nowMs;
-      this.stats.readsServed++;
-      return false;
-    });
-  }
-
-  // ---- invariants ----------------------------------------------------------------------------
 
   /** Log matching: an (index, term) pair always names the same entry after the same term. */
-  private checkPersistedEntries(node: SimNode, entries: Entry[]): void {
+  checkPersistedEntries(node: SimNode, entries: Entry[]): void {
     for (const entry of entries) {
       const id = `${entry.index}:${entry.term}`;
       const prevTerm = node.storage.term(entry.index - 1);
@@ -634,35 +683,40 @@ export class Simulation {
     }
   }
 
-  /** Election safety and leader completeness, after every event. */
-  private checkLeaders(): void {
-    for (const node of this.nodes.values()) {
-      const raft = node.raft;
-      if (!raft || raft.role !== "leader") continue;
-      const term = raft.currentTerm;
-      const known = this.leaderOfTerm.get(term);
-      const key = `${node.id}:${term}`;
-      if (known === undefined) {
-        this.leaderOfTerm.set(term, node.id);
-        this.stats.leaderTerms++;
-        this.trace(`leader ${node.id} of term ${term}`);
-      } else if (known !== node.id) {
-        this.fail(`election safety: ${known} and ${node.id} are both leaders of term ${term}`);
-      }
-      let seen = this.leaderSeenCommit.get(key);
-      if (seen === undefined) {
-        this.checkLeaderHasCommitted(raft, node.id);
-        seen = raft.log.firstIndex() - 1;
-      }
-      for (let i = seen + 1; i <= raft.log.committed; i++) {
-        if (this.commitTerm.has(i)) continue;
-        const entryTerm = raft.log.term(i);
-        if (entryTerm === undefined) continue;
-        this.commitTerm.set(i, { commitTerm: term, entryTerm });
-        this.checkNewCommitInLeaders(i, term, entryTerm);
-      }
-      this.leaderSeenCommit.set(key, Math.max(seen, raft.log.committed));
+  /**
+   * Election safety and leader completeness, for a leader, after every event: nothing to check
+   * again while its term and commit index stay what they were at the last check.
+   */
+  private checkLeader(node: SimNode, raft: RaftNode): void {
+    const term = raft.currentTerm;
+    const committed = raft.log.committed;
+    const last = node.lastChecked;
+    if (last.raft === raft && last.term === term && last.commit === committed) return;
+    last.raft = raft;
+    last.term = term;
+    last.commit = committed;
+    const known = this.leaderOfTerm.get(term);
+    const key = `${node.id}:${term}`;
+    if (known === undefined) {
+      this.leaderOfTerm.set(term, node.id);
+      this.stats.leaderTerms++;
+      this.trace(`leader ${node.id} of term ${term}`);
+    } else if (known !== node.id) {
+      this.fail(`election safety: ${known} and ${node.id} are both leaders of term ${term}`);
     }
+    let seen = this.leaderSeenCommit.get(key);
+    if (seen === undefined) {
+      this.checkLeaderHasCommitted(raft, node.id);
+      seen = raft.log.firstIndex() - 1;
+    }
+    for (let i = seen + 1; i <= committed; i++) {
+      if (this.commitTerm.has(i)) continue;
+      const entryTerm = raft.log.term(i);
+      if (entryTerm === undefined) continue;
+      this.commitTerm.set(i, { commitTerm: term, entryTerm });
+      this.checkNewCommitInLeaders(i, term, entryTerm);
+    }
+    this.leaderSeenCommit.set(key, Math.max(seen, committed));
   }
 
   private checkLeaderHasCommitted(raft: RaftNode, id: NodeId): void {
@@ -695,14 +749,9 @@ export class Simulation {
 
   /** Starts a write of `key` through node `target`; false when the node refused it at once. */
   write(target: NodeId, key: string, value: string): boolean {
-    const raft = this.nodes.get(target)?.raft;
-    if (!raft) return false;
+    const driver = this.nodes.get(target)?.driver;
+    if (!driver) return false;
     const id = this.nextOpId++;
-    try {
-      raft.propose(encoder.encode(JSON.stringify({ id, key, value } satisfies KvCommand)));
-    } catch {
-      return false;
-    }
     const op: Operation = {
       id,
       kind: "put",
@@ -712,35 +761,54 @@ export class Simulation {
       returnMs: Infinity,
       target,
     };
+    let started = false;
+    let refused = false;
+    driver.proposeWith(encoder.encode(JSON.stringify({ id, key, value } satisfies KvCommand)), (
+      error,
+    ) => {
+      // Applied on the node that proposed it; an error later leaves the outcome unknown.
+      if (error === undefined) op.returnMs = this.nowMs;
+      else if (!started) refused = true;
+    });
+    // The proposal reaches the core at the end of this turn: now.
+    this.world.drainDeferred();
+    started = true;
+    this.afterStep();
+    if (refused) return false;
     this.history.push(op);
-    this.pendingWrites.set(id, op);
-    this.processReady(this.nodes.get(target)!);
     return true;
   }
 
   /** Starts a read of `key` at node `target`, served as `readMode` says. */
   read(target: NodeId, key: string): boolean {
     const node = this.nodes.get(target);
-    if (!node?.raft) return false;
+    const driver = node?.driver;
+    if (!node || !driver) return false;
     const id = this.nextOpId++;
     const op: Operation = { id, kind: "get", key, callMs: this.nowMs, returnMs: Infinity, target };
     if (this.opts.readMode === "brokenLocal") {
       // Deliberately wrong: a node that believes it leads answers from its own state.
-      if (node.raft.role !== "leader") return false;
+      if (driver.node.role !== "leader") return false;
       op.output = node.kv.data.get(key) ?? null;
       op.returnMs = this.nowMs;
       this.history.push(op);
       return true;
     }
-    const context = `r${id}`;
-    try {
-      node.raft.readIndex(encoder.encode(context));
-    } catch {
-      return false;
-    }
+    const machine = node.machine;
+    let started = false;
+    let refused = false;
+    driver.readWith((error) => {
+      if (error === undefined) {
+        op.output = machine.kv.data.get(key) ?? null;
+        op.returnMs = this.nowMs;
+        this.stats.readsServed++;
+      } else if (!started) refused = true;
+    });
+    this.world.drainDeferred();
+    started = true;
+    this.afterStep();
+    if (refused) return false;
     this.history.push(op);
-    node.reads.push({ context, key, op });
-    this.processReady(node);
     return true;
   }
 
@@ -775,26 +843,27 @@ export class Simulation {
    * Runs `durationMs` of random faults and client traffic, then heals everything and requires
    * that the cluster commits a new entry on every voter within `recoveryMs`.
    */
-  runRandom(options: {
-    durationMs: number;
-    recoveryMs?: number;
-    crashes?: boolean;
-    partitions?: boolean;
-    membership?: boolean;
-    transfers?: boolean;
-    clients?: number;
-    keys?: number;
-  }): void {
+  runRandom(options: RandomRunOptions): void {
+    for (const at of this.randomRun(options)) this.world.runUntil(at);
+  }
+
+  /** `runRandom` with the async runner: for the "tcp" network. */
+  async runRandomAsync(options: RandomRunOptions): Promise<void> {
+    for (const at of this.randomRun(options)) await this.world.run(at);
+  }
+
+  /** The random run as the times to run the world to; it acts at each one. */
+  private *randomRun(options: RandomRunOptions): Generator<number> {
     const keys = Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`);
     const clientCount = options.clients ?? 3;
     const busyUntil = new Map<number, number>();
     const maxId = this.opts.voterCount + this.opts.spareCount;
-    this.runUntil(options.durationMs, () => {
+    yield* this.tickTimes(options.durationMs, () => {
       const live = this.liveIds();
       if (options.crashes && live.length > 0 && this.rng.chance(0.01)) {
         this.crash(this.rng.pick(live));
       }
-      const down = this.ids().filter((id) => !this.nodes.get(id)!.raft);
+      const down = this.ids().filter((id) => !this.nodes.get(id)!.driver);
       if (down.length > 0 && this.rng.chance(0.03)) this.restart(this.rng.pick(down));
       if (options.partitions && this.rng.chance(0.01)) {
         this.heal();
@@ -802,6 +871,15 @@ export class Simulation {
         this.isolate(ids.filter(() => this.rng.chance(0.4)));
       }
       if (this.rng.chance(0.02)) this.heal();
+      if (options.pauses && live.length > 0 && this.rng.chance(0.01)) {
+        // A stopped process (GC, SIGSTOP): its timers and messages wait, then come late.
+        this.pause(this.rng.pick(live), this.rng.between(20, 500));
+      }
+      if (options.clockJumps && live.length > 0 && this.rng.chance(0.01)) {
+        const node = this.node(this.rng.pick(live));
+        node.clockRate = 1 + (this.rng.next() * 2 - 1) * 0.2;
+        this.trace(`clock of ${node.id} runs at ${node.clockRate.toFixed(3)}`);
+      }
       if (options.membership && this.rng.chance(0.01)) this.randomMembershipChange(maxId);
       if (options.transfers && this.rng.chance(0.01)) this.randomTransfer();
       for (let c = 0; c < clientCount; c++) {
@@ -818,7 +896,7 @@ export class Simulation {
         if (started) busyUntil.set(c, this.nowMs + 100);
       }
     });
-    this.recover(options.recoveryMs ?? 5000);
+    yield* this.recovery(options.recoveryMs ?? 5000);
   }
 
   private randomTransfer(): void {
@@ -870,13 +948,17 @@ export class Simulation {
 
   /** Heals, restarts everyone, turns faults off and requires progress on every voter. */
   recover(recoveryMs: number): void {
+    for (const at of this.recovery(recoveryMs)) this.world.runUntil(at);
+  }
+
+  private *recovery(recoveryMs: number): Generator<number> {
     this.heal();
     for (const id of this.ids()) this.restart(id);
     this.faulty = false;
     const deadline = this.nowMs + recoveryMs;
     let marker: string | undefined;
     while (this.nowMs < deadline) {
-      this.runUntil(this.nowMs + 50);
+      yield* this.tickTimes(this.nowMs + 50);
       const leader = this.leader();
       if (leader === undefined) continue;
       const raft = this.raft(leader);
@@ -897,6 +979,26 @@ export class Simulation {
     });
     this.fail(`no progress after healing: ${states.join(" ")}`);
   }
+}
+
+/** Options of `Simulation.runRandom`. */
+export interface RandomRunOptions {
+  durationMs: number;
+  recoveryMs?: number;
+  crashes?: boolean;
+  partitions?: boolean;
+  membership?: boolean;
+  transfers?: boolean;
+  /** Stops random processes for 20-500 ms (only ReadIndex reads are safe under pauses). */
+  pauses?: boolean;
+  /** Changes random clocks' rates to within ±20% (only ReadIndex reads are safe then). */
+  clockJumps?: boolean;
+  clients?: number;
+  keys?: number;
+}
+
+function emptyKv(): KvState {
+  return { data: new Map(), seen: new Set() };
 }
 
 function matches(filter: { type: string; from: string; to: string }, m: Message): boolean {
@@ -1046,14 +1148,35 @@ export function forSeeds(
     try {
       body(seed);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new Error(
-        `seed=${seed} failed: ${message}\nreplay: RAFT_SEED=${seed} deno test -A ${file}`,
-        {
-          cause: error,
-        },
-      );
+      throw replayError(seed, error, file);
     }
   }
   return seeds.length;
+}
+
+/** `forSeeds` for a body that awaits (the "tcp" network). */
+export async function forSeedsAsync(
+  count: number,
+  first: number,
+  body: (seed: number) => Promise<void>,
+  file: string,
+): Promise<number> {
+  const only = replaySeed();
+  const seeds = only !== undefined ? [only] : Array.from({ length: count }, (_, i) => first + i);
+  for (const seed of seeds) {
+    try {
+      await body(seed);
+    } catch (error) {
+      throw replayError(seed, error, file);
+    }
+  }
+  return seeds.length;
+}
+
+function replayError(seed: number, error: unknown, file: string): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  return new Error(
+    `seed=${seed} failed: ${message}\nreplay: RAFT_SEED=${seed} deno test -A ${file}`,
+    { cause: error },
+  );
 }

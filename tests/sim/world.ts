@@ -92,17 +92,16 @@ export interface WorldStats {
 /** One process's life on a host, from start to crash: what dies with it. */
 export class Life {
   dead = false;
-  /** Pending timers, to re-time them when the host's clock rate changes. */
-  readonly timers = new Set<SimTimer>();
   readonly connections = new Set<SimConnection>();
   constructor(readonly host: Host, readonly incarnation: number) {}
 }
 
 interface SimTimer {
+  /** Its next run, or null once it ran (a timeout) or was cleared. */
   event: SimEvent | null;
   callback: () => void;
   /** Local (host clock) interval, for intervals. */
-  intervalMs?: number;
+  intervalMs: number | undefined;
 }
 
 const EPOCH_MS = Date.UTC(2030, 0, 1);
@@ -165,20 +164,7 @@ export class Host {
     this.#monoAnchorMs = this.world.nowMs;
     const old = this.#rate;
     this.#rate = rate;
-    if (this.life === null) return;
-    for (const timer of this.life.timers) {
-      const event = timer.event;
-      if (event === null) continue;
-      const remainingLocal = Math.max(0, event.at - this.world.nowMs) * old;
-      event.cancelled = true;
-      timer.event = this.world.schedule(
-        "timer",
-        this.world.nowMs + remainingLocal / rate,
-        this.life,
-        event.run,
-        "timer",
-      );
-    }
+    if (this.life !== null) this.world.retime(this.life, old / rate);
   }
 
   /** Starts a process: the runtime its code runs on. */
@@ -199,10 +185,6 @@ export class Host {
     this.world.trace(`crash ${this.name}`);
     life.dead = true;
     this.life = null;
-    for (const timer of life.timers) {
-      if (timer.event) timer.event.cancelled = true;
-    }
-    life.timers.clear();
     for (const [port, socket] of this.udp) if (socket.life === life) this.udp.delete(port);
     for (const [port, listener] of this.listeners) {
       if (listener.life === life) this.listeners.delete(port);
@@ -266,7 +248,8 @@ export class World {
   #seq = 0;
   #deferred: { life: Life | null; run: () => void }[] = [];
   #groups: Map<Host, number> | null = null;
-  readonly #cut = new Set<string>();
+  /** One-way cuts: from a host to the hosts it cannot reach. */
+  readonly #cut = new Map<Host, Set<Host>>();
   readonly #tracing = process.env.SIM_TRACE === "1";
 
   constructor(options: WorldOptions) {
@@ -319,7 +302,9 @@ export class World {
 
   /** Cuts the link from `a` to `b` (one way). */
   cutLink(a: Host, b: Host): void {
-    this.#cut.add(`${a.ip}>${b.ip}`);
+    let cut = this.#cut.get(a);
+    if (cut === undefined) this.#cut.set(a, cut = new Set());
+    cut.add(b);
   }
 
   /** Cuts every link between `group` and the other hosts, both ways. */
@@ -343,7 +328,7 @@ export class World {
 
   reachable(a: Host, b: Host): boolean {
     if (a === b) return true;
-    if (this.#cut.size > 0 && this.#cut.has(`${a.ip}>${b.ip}`)) return false;
+    if (this.#cut.size > 0 && this.#cut.get(a)?.has(b)) return false;
     if (this.#groups === null) return true;
     const ga = this.#groups.get(a);
     return ga !== undefined && ga === this.#groups.get(b);
@@ -374,6 +359,22 @@ export class World {
     };
     (kind === "timer" ? this.#timers : this.#io).push(event);
     return event;
+  }
+
+  /** Puts an event that ran back in the queue, due at `at` (an interval's next run). */
+  reschedule(event: SimEvent, at: number): void {
+    this.activity++;
+    event.at = Math.max(at, this.nowMs);
+    event.seq = this.#seq++;
+    (event.kind === "timer" ? this.#timers : this.#io).push(event);
+  }
+
+  /** Stretches the remaining time of a process's timers by `factor` (its clock's rate changed). */
+  retime(life: Life, factor: number): void {
+    for (const event of this.#timers.items()) {
+      if (event.life === life) event.at = this.nowMs + Math.max(0, event.at - this.nowMs) * factor;
+    }
+    this.#timers.filter(() => true);
   }
 
   /** Runs `run` once the current event's code has returned (a microtask). */
@@ -613,15 +614,12 @@ class SimTimers implements Timers {
   constructor(private readonly world: World, private readonly life: Life) {}
 
   setTimeout(callback: () => void, delayMs: number): TimerHandle {
-    const timer: SimTimer = { event: null, callback };
-    this.#arm(timer, delayMs);
-    return timer as unknown as TimerHandle;
+    return this.#arm(callback, delayMs, undefined) as unknown as TimerHandle;
   }
 
   setInterval(callback: () => void, intervalMs: number): TimerHandle {
-    const timer: SimTimer = { event: null, callback, intervalMs: Math.max(1, intervalMs) };
-    this.#arm(timer, timer.intervalMs!);
-    return timer as unknown as TimerHandle;
+    const every = Math.max(1, intervalMs);
+    return this.#arm(callback, every, every) as unknown as TimerHandle;
   }
 
   clearTimeout(handle: TimerHandle | undefined): void {
@@ -629,7 +627,6 @@ class SimTimers implements Timers {
     if (timer === undefined || timer.event === null) return;
     timer.event.cancelled = true;
     timer.event = null;
-    this.life.timers.delete(timer);
   }
 
   clearInterval(handle: TimerHandle | undefined): void {
@@ -640,17 +637,24 @@ class SimTimers implements Timers {
     this.world.defer(this.life, callback);
   }
 
-  #arm(timer: SimTimer, localDelayMs: number): void {
-    if (this.life.dead) return;
+  #arm(callback: () => void, delayMs: number, intervalMs: number | undefined): SimTimer {
+    const timer: SimTimer = { event: null, callback, intervalMs };
+    if (this.life.dead) return timer;
     const world = this.world;
-    const at = world.nowMs + Math.max(0, localDelayMs) / this.life.host.rate;
-    this.life.timers.add(timer);
-    timer.event = world.schedule("timer", at, this.life, () => {
-      timer.event = null;
-      if (timer.intervalMs !== undefined) this.#arm(timer, timer.intervalMs);
-      else this.life.timers.delete(timer);
-      timer.callback();
-    });
+    const host = this.life.host;
+    const event = world.schedule(
+      "timer",
+      world.nowMs + Math.max(0, delayMs) / host.rate,
+      this.life,
+      () => {
+        // An interval runs again an interval after this run: a late run does not catch up.
+        if (intervalMs !== undefined) world.reschedule(event, world.nowMs + intervalMs / host.rate);
+        else timer.event = null;
+        callback();
+      },
+    );
+    timer.event = event;
+    return timer;
   }
 }
 
