@@ -322,12 +322,13 @@ export class Dispatcher {
 
   /** Runs one command and writes its reply to `out`; hands on its outputs after it. */
   execute(client: ClientState, out: ReplyWriter, argv: string[], mode: CallMode = "client"): void {
-    if (this.depth++ === 0) this.loading = mode === "loading";
-    try {
-      this.call(client, out, argv);
-    } finally {
-      if (--this.depth === 0) this.handOn();
-    }
+    // Inside `atomically`: one of its commands; it hands on the records when it ends.
+    if (this.depth !== 0) return this.call(client, out, argv);
+    this.loading = mode === "loading";
+    this.call(client, out, argv);
+    // EXEC buffered its commands' records (no try/finally on this hot path: a handler's throw
+    // is caught in runEntry, and a flag left set would only wrap the next call's records).
+    if (this.transactional) this.handOn();
   }
 
   /**
@@ -344,7 +345,7 @@ export class Dispatcher {
     }
   }
 
-  /** Hands on what the top-level call that just ended wrote. */
+  /** Hands on what the top-level transaction that just ended wrote. */
   private handOn(): void {
     const count = this.recordDbs.length;
     const transaction = this.transactional && count > 1;
@@ -359,7 +360,10 @@ export class Dispatcher {
   }
 
   private record(db: number, argv: string[]): void {
-    if (this.loading || this.outputs.propagate === undefined) return;
+    const propagate = this.outputs.propagate;
+    if (propagate === undefined || this.loading) return;
+    // Outside a transaction nothing wraps the records: they go out at once, in order.
+    if (!this.transactional) return propagate(db, argv);
     this.recordDbs.push(db);
     this.recordArgvs.push(argv);
   }
