@@ -20,6 +20,7 @@
  */
 import process from "node:process";
 import type {
+  FileHandle,
   FileSystem,
   HttpServer,
   Runtime,
@@ -167,14 +168,18 @@ export class Host {
     if (this.life !== null) this.world.retime(this.life, old / rate);
   }
 
-  /** Starts a process: the runtime its code runs on. */
-  start(options: { fs?: FileSystem } = {}): SimRuntime {
+  /**
+   * Starts a process: the runtime its code runs on. `fs` is the host's disk (it outlives the
+   * process); each fsync on it takes up to `fsyncDelayMs` of simulated time, so that a crash can
+   * land between a write and its fsync.
+   */
+  start(options: { fs?: FileSystem; fsyncDelayMs?: number } = {}): SimRuntime {
     if (this.life !== null) throw new Error(`host ${this.name} is already running`);
     this.incarnation++;
     if (this.incarnation > 1) this.world.stats.restarts++;
     this.life = new Life(this, this.incarnation);
     this.world.trace(`start ${this.name} (life ${this.incarnation})`);
-    return new SimRuntime(this.world, this, this.life, options.fs);
+    return new SimRuntime(this.world, this, this.life, options.fs, options.fsyncDelayMs ?? 0);
   }
 
   /** Kills the process at once: its timers, sockets and pending work vanish; peers see resets. */
@@ -510,7 +515,7 @@ export class World {
    * world): microtasks, until a few in a row change nothing.
    */
   async settle(): Promise<void> {
-    for (let quiet = 0; quiet < 2;) {
+    for (let quiet = 0; quiet < 3;) {
       const before = this.activity;
       this.drainDeferred();
       await null;
@@ -541,13 +546,14 @@ export class SimRuntime implements Runtime {
     readonly host: Host,
     readonly life: Life,
     fs?: FileSystem,
+    fsyncDelayMs = 0,
   ) {
     this.clock = {
       monotonicMs: () => host.monotonicMs(),
       realtimeMs: () => host.realtimeMs(),
     };
     this.timers = new SimTimers(world, life);
-    this.fs = fs ?? noFileSystem;
+    this.fs = fs === undefined ? noFileSystem : guardFileSystem(fs, world, life, fsyncDelayMs);
   }
 
   random(): number {
@@ -656,6 +662,49 @@ class SimTimers implements Timers {
     timer.event = event;
     return timer;
   }
+}
+
+/**
+ * The host's file system as one life sees it: once the process has crashed, what it had started
+ * fails instead of writing on (a dead process writes nothing). Every call counts as activity, so
+ * the async runner lets chains of file operations finish before time moves on.
+ */
+function guardFileSystem(
+  fs: FileSystem,
+  world: World,
+  life: Life,
+  fsyncDelayMs: number,
+): FileSystem {
+  const dead = () => Promise.reject(new Error("EIO: the process crashed"));
+  /** An fsync takes time: the process's event, so it never completes once the process died. */
+  const later = <T>(sync: () => Promise<T>): Promise<T> => {
+    if (fsyncDelayMs <= 0 || !world.faulty) return sync();
+    return new Promise<void>((resolve) => {
+      world.schedule("io", world.nowMs + world.random.next() * fsyncDelayMs, life, resolve, "disk");
+    }).then(() => life.dead ? dead() : sync());
+  };
+  const guardHandle = (handle: FileHandle): FileHandle => ({
+    write: (data) => life.dead ? dead() : (world.activity++, handle.write(data)),
+    datasync: () => life.dead ? dead() : (world.activity++, later(() => handle.datasync())),
+    size: () => life.dead ? dead() : (world.activity++, handle.size()),
+    truncate: (size) => life.dead ? dead() : (world.activity++, handle.truncate(size)),
+    close: () => life.dead ? Promise.resolve() : (world.activity++, handle.close()),
+  });
+  return {
+    open: async (path, mode) => {
+      if (life.dead) return dead();
+      world.activity++;
+      return guardHandle(await fs.open(path, mode));
+    },
+    readFile: (path) => life.dead ? dead() : (world.activity++, fs.readFile(path)),
+    writeFileAtomic: (path, data) =>
+      life.dead ? dead() : (world.activity++, fs.writeFileAtomic(path, data)),
+    rename: (from, to) => life.dead ? dead() : (world.activity++, fs.rename(from, to)),
+    remove: (path) => life.dead ? dead() : (world.activity++, fs.remove(path)),
+    mkdirp: (path) => life.dead ? dead() : (world.activity++, fs.mkdirp(path)),
+    readDir: (path) => life.dead ? dead() : (world.activity++, fs.readDir(path)),
+    syncDir: (path) => life.dead ? dead() : (world.activity++, later(() => fs.syncDir(path))),
+  };
 }
 
 const noFileSystem: FileSystem = new Proxy({} as FileSystem, {
