@@ -123,8 +123,8 @@ function confirm(
 
 function subscribe(patterns: boolean) {
   return (ctx: CommandContext, argv: string[]): void => {
-    const hub = ctx.server.pubsub!.hub;
     const subscriber = subscriberOf(ctx);
+    const hub = ctx.server.pubsub!.hub;
     for (const name of argv.slice(1)) {
       if (patterns) hub.psubscribe(subscriber, name);
       else hub.subscribe(subscriber, name);
@@ -136,8 +136,8 @@ function subscribe(patterns: boolean) {
 
 function unsubscribe(patterns: boolean) {
   return (ctx: CommandContext, argv: string[]): void => {
-    const hub = ctx.server.pubsub!.hub;
     const subscriber = subscriberOf(ctx);
+    const hub = ctx.server.pubsub!.hub;
     const kind = patterns ? "punsubscribe" : "unsubscribe";
     const names = argv.length > 1
       ? argv.slice(1)

@@ -3,6 +3,7 @@
  * bytes equal Redis's for the same commands.
  */
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
@@ -116,4 +117,24 @@ export class ReferenceRedis {
     this.child.kill("SIGKILL");
     await exited;
   }
+}
+
+/**
+ * A reference redis-server for the tests of a `describe`: started in `before`, stopped in
+ * `after`. The getter returns undefined when redis-server is not installed (the test then skips),
+ * except under CI, where that is a failure.
+ */
+export function referenceRedis(
+  before: (fn: () => unknown) => void,
+  after: (fn: () => unknown) => void,
+): () => ReferenceRedis | undefined {
+  let redis: ReferenceRedis | undefined;
+  before(async () => {
+    if (HAVE_REDIS) redis = await ReferenceRedis.start();
+    else if (process.env.CI === "true") throw new Error("redis-server is not installed");
+  });
+  after(async () => {
+    await redis?.stop();
+  });
+  return () => redis;
 }

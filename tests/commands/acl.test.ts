@@ -3,14 +3,13 @@
  * table for each role through the dispatcher.
  */
 import assert from "node:assert/strict";
-import process from "node:process";
 import { timeLimited } from "../_time_limit.ts";
 import { ACL_CATEGORIES, allowedBy, ROLE_RULES } from "../../src/commands/acl.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
 import type { CommandSpec, UserRole } from "../../src/commands/types.ts";
 import { RespDecoder } from "../../src/resp/decoder.ts";
 import { harness } from "./_ext_harness.ts";
-import { HAVE_REDIS, ReferenceRedis } from "./_redis_reference.ts";
+import { referenceRedis } from "./_redis_reference.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
@@ -39,14 +38,7 @@ const has = (spec: CommandSpec, category: string) =>
   spec.categories.includes(category as typeof spec.categories[number]);
 
 describe("ACL categories", () => {
-  let redis: ReferenceRedis | undefined;
-  before(async () => {
-    if (HAVE_REDIS) redis = await ReferenceRedis.start();
-    else if (process.env.CI === "true") throw new Error("redis-server is not installed");
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const reference = referenceRedis(before, after);
 
   it("every command and subcommand has categories, each one Redis has", () => {
     for (const spec of ALL) {
@@ -62,6 +54,7 @@ describe("ACL categories", () => {
   });
 
   it("are the categories redis-server gives each command in COMMAND INFO", async (t) => {
+    const redis = reference();
     if (redis === undefined) return t.skip("redis-server is not installed");
     const decoder = new RespDecoder();
     const names = ALL.map((spec) => spec.name).filter((name) => !NOT_IN_REDIS_7_0.has(name));

@@ -4,13 +4,12 @@
  * finds.
  */
 import assert from "node:assert/strict";
-import process from "node:process";
 import { timeLimited } from "../_time_limit.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
 import { type CommandSpec, keyIndices } from "../../src/commands/types.ts";
 import { RespDecoder } from "../../src/resp/decoder.ts";
 import { harness } from "./_ext_harness.ts";
-import { HAVE_REDIS, ReferenceRedis } from "./_redis_reference.ts";
+import { referenceRedis } from "./_redis_reference.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
@@ -51,16 +50,10 @@ function keysBySpec(keySpec: Info, argv: string[]): number[] {
 }
 
 describe("COMMAND INFO", () => {
-  let redis: ReferenceRedis | undefined;
-  before(async () => {
-    if (HAVE_REDIS) redis = await ReferenceRedis.start();
-    else if (process.env.CI === "true") throw new Error("redis-server is not installed");
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const reference = referenceRedis(before, after);
 
   it("gives redis-server's arity, key positions and movablekeys flag for every command", async (t) => {
+    const redis = reference();
     if (redis === undefined) return t.skip("redis-server is not installed");
     const names = ALL.map((spec) => spec.name).filter((name) => !OURS.has(name));
     const theirs = decodeInfo(await redis.run("COMMAND", "INFO", ...names));

@@ -3,12 +3,11 @@
  * redis-server answers, for every command of the table that has keys and for the error cases.
  */
 import assert from "node:assert/strict";
-import process from "node:process";
 import { timeLimited } from "../_time_limit.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
 import type { CommandSpec } from "../../src/commands/types.ts";
 import { harness } from "./_ext_harness.ts";
-import { HAVE_REDIS, ReferenceRedis } from "./_redis_reference.ts";
+import { referenceRedis } from "./_redis_reference.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
@@ -38,16 +37,10 @@ const KEYED = table.specs.flatMap((spec) => [spec, ...(spec.subcommands ?? [])])
 );
 
 describe("COMMAND GETKEYS against redis-server", () => {
-  let redis: ReferenceRedis | undefined;
-  before(async () => {
-    if (HAVE_REDIS) redis = await ReferenceRedis.start();
-    else if (process.env.CI === "true") throw new Error("redis-server is not installed");
-  });
-  after(async () => {
-    await redis?.stop();
-  });
+  const reference = referenceRedis(before, after);
 
   it("finds the same keys as redis-server for every command of the table that has keys", async (t) => {
+    const redis = reference();
     if (redis === undefined) return t.skip("redis-server is not installed");
     const h = harness();
     const different: string[] = [];
@@ -68,6 +61,7 @@ describe("COMMAND GETKEYS against redis-server", () => {
   });
 
   it("gives redis-server's errors for bad requests", async (t) => {
+    const redis = reference();
     if (redis === undefined) return t.skip("redis-server is not installed");
     const h = harness();
     for (
