@@ -17,3 +17,5 @@ wait_ready() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 &&
 rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
 # utime + stime of process $1, in clock ticks (fields 14 and 15; the name in field 2 may hold spaces).
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# The median of the numbers on standard input (separated by spaces or newlines).
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -38,7 +38,6 @@ start_server() { # name
   wait_ready "${port[$name]}"
 }
 
-median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 declare -A ops cpu ratio
 run_setting() { # label, requests, redis-benchmark options...
