@@ -37,7 +37,6 @@ run_once() { # runtime mode -> "ops cpu_us_per_op"
   kill -9 "$pid"; wait "$pid" 2>/dev/null || true
   awk -v o="$ops" -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$REQUESTS" 'BEGIN { printf "%s %.2f\n", o, t / hz * 1e6 / n }'
 }
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 echo "redis-benchmark -t set -c 64 -P 16 -r 100000 -d 100 -n $REQUESTS, $ROUNDS interleaved rounds"
 echo
