@@ -8,13 +8,15 @@ import process from "node:process";
 import { Sim } from "./_sim.ts";
 
 const SEED = Number(process.env.GOSSIP_SEED ?? 1);
+/** Whole clusters of real drivers take longer than a runner's default timeout (Bun: 5 s). */
+const LONG = { timeout: 120_000 };
 
 function ok(cond: unknown, sim: Sim, what: string): asserts cond {
   assert.ok(cond, `${what} (seed=${sim.seed})`);
 }
 
 describe("simulated cluster", () => {
-  it("converges after 200 nodes join through one seed", async () => {
+  it("converges after 200 nodes join through one seed", LONG, async () => {
     const sim = new Sim({ seed: SEED, profile: "lan" });
     const ids = await sim.addMany(200);
     const tookMs = await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000);
@@ -22,21 +24,25 @@ describe("simulated cluster", () => {
     ok(sim.maxDatagramBytes <= 1400, sim, `datagrams fit 1400 bytes: ${sim.maxDatagramBytes}`);
   });
 
-  it("keeps every datagram within 1400 bytes after encryption, with 512-byte metadata", async () => {
-    const sim = new Sim({ seed: SEED + 12, profile: "lan", packetOverheadBytes: 29 });
-    for (let i = 0; i < 60; i++) {
-      await sim.add(`n${i}`, { seeds: i === 0 ? [] : ["n0"], meta: new Uint8Array(512).fill(i) });
-    }
-    for (let i = 0; i < 20; i++) {
-      sim.nodes.get(`n${i}`)!.node.sendUserEvent("e".repeat(128), new Uint8Array(512));
-    }
-    const ids = [...sim.nodes.keys()];
-    ok(await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000) >= 0, sim, "converges");
-    ok(sim.maxDatagramBytes > 1000, sim, `datagrams were filled: ${sim.maxDatagramBytes}`);
-    ok(sim.maxDatagramBytes + 29 <= 1400, sim, `sealed size ${sim.maxDatagramBytes + 29}`);
-  });
+  it(
+    "keeps every datagram within 1400 bytes after encryption, with 512-byte metadata",
+    LONG,
+    async () => {
+      const sim = new Sim({ seed: SEED + 12, profile: "lan", packetOverheadBytes: 29 });
+      for (let i = 0; i < 60; i++) {
+        await sim.add(`n${i}`, { seeds: i === 0 ? [] : ["n0"], meta: new Uint8Array(512).fill(i) });
+      }
+      for (let i = 0; i < 20; i++) {
+        sim.nodes.get(`n${i}`)!.node.sendUserEvent("e".repeat(128), new Uint8Array(512));
+      }
+      const ids = [...sim.nodes.keys()];
+      ok(await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000) >= 0, sim, "converges");
+      ok(sim.maxDatagramBytes > 1000, sim, `datagrams were filled: ${sim.maxDatagramBytes}`);
+      ok(sim.maxDatagramBytes + 29 <= 1400, sim, `sealed size ${sim.maxDatagramBytes + 29}`);
+    },
+  );
 
-  it("every member of 200 detects a crashed node", async () => {
+  it("every member of 200 detects a crashed node", LONG, async () => {
     const sim = new Sim({ seed: SEED + 1, profile: "lan" });
     const ids = await sim.addMany(200);
     await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000);
@@ -47,7 +53,7 @@ describe("simulated cluster", () => {
     ok(wrong.length === 0, sim, `no other node declared failed: ${JSON.stringify(wrong)}`);
   });
 
-  it("local profile: 20 nodes see a crash within 2 s", async () => {
+  it("local profile: 20 nodes see a crash within 2 s", LONG, async () => {
     const sim = new Sim({ seed: SEED + 2, profile: "local" });
     const ids = await sim.addMany(20);
     await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
@@ -56,50 +62,62 @@ describe("simulated cluster", () => {
     ok(tookMs >= 0 && tookMs <= 2000, sim, `detected everywhere in ${tookMs} ms`);
   });
 
-  it("declares no healthy node failed at 10% packet loss (lan, 30 nodes, 120 s)", async () => {
-    const sim = new Sim({ seed: SEED + 3, profile: "lan", lossRate: 0.1 });
-    const ids = await sim.addMany(30);
-    ok(
-      await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000) >= 0,
-      sim,
-      "converges under loss",
-    );
-    await sim.run(120_000);
-    ok(sim.failEvents().length === 0, sim, `no false failures: ${sim.failEvents().length}`);
-    const dead = sim.live().filter((o) => ids.some((id) => sim.stateOf(o.id, id) === "dead"));
-    ok(dead.length === 0, sim, "nobody is dead anywhere (suspect comes and goes under loss)");
-  });
+  it(
+    "declares no healthy node failed at 10% packet loss (lan, 30 nodes, 120 s)",
+    LONG,
+    async () => {
+      const sim = new Sim({ seed: SEED + 3, profile: "lan", lossRate: 0.1 });
+      const ids = await sim.addMany(30);
+      ok(
+        await sim.runUntil(() => sim.allSee(ids, "alive"), 30_000) >= 0,
+        sim,
+        "converges under loss",
+      );
+      await sim.run(120_000);
+      ok(sim.failEvents().length === 0, sim, `no false failures: ${sim.failEvents().length}`);
+      const dead = sim.live().filter((o) => ids.some((id) => sim.stateOf(o.id, id) === "dead"));
+      ok(dead.length === 0, sim, "nobody is dead anywhere (suspect comes and goes under loss)");
+    },
+  );
 
-  it("declares no healthy node failed at 5% packet loss (local, 20 nodes, 60 s)", async () => {
-    const sim = new Sim({ seed: SEED + 4, profile: "local", lossRate: 0.05 });
-    const ids = await sim.addMany(20);
-    ok(
-      await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000) >= 0,
-      sim,
-      "converges under loss",
-    );
-    await sim.run(60_000);
-    ok(sim.failEvents().length === 0, sim, `no false failures: ${sim.failEvents().length}`);
-  });
+  it(
+    "declares no healthy node failed at 5% packet loss (local, 20 nodes, 60 s)",
+    LONG,
+    async () => {
+      const sim = new Sim({ seed: SEED + 4, profile: "local", lossRate: 0.05 });
+      const ids = await sim.addMany(20);
+      ok(
+        await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000) >= 0,
+        sim,
+        "converges under loss",
+      );
+      await sim.run(60_000);
+      ok(sim.failEvents().length === 0, sim, `no false failures: ${sim.failEvents().length}`);
+    },
+  );
 
-  it("a node stalled for 5 s refutes the suspicion and is not declared failed (lan)", async () => {
-    const sim = new Sim({ seed: SEED + 5, profile: "lan" });
-    const ids = await sim.addMany(10);
-    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
-    const before = sim.nodes.get("n4")!.node.incarnation;
-    sim.stall("n4", 5000);
-    await sim.run(4000);
-    const suspected = sim.live().some((s) => sim.stateOf(s.id, "n4") === "suspect");
-    ok(suspected, sim, "the stalled node is suspected while it is stalled");
-    await sim.run(20_000);
-    const n4 = sim.nodes.get("n4")!.node;
-    ok(n4.incarnation > before, sim, "it refuted with a higher incarnation");
-    ok(sim.failEvents().length === 0, sim, `no failures: ${JSON.stringify(sim.failEvents())}`);
-    ok(sim.allSee(ids, "alive"), sim, "everyone alive again");
-    ok(n4.stats.stallsDetected >= 1, sim, "the node noticed its own stall");
-  });
+  it(
+    "a node stalled for 5 s refutes the suspicion and is not declared failed (lan)",
+    LONG,
+    async () => {
+      const sim = new Sim({ seed: SEED + 5, profile: "lan" });
+      const ids = await sim.addMany(10);
+      await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+      const before = sim.nodes.get("n4")!.node.incarnation;
+      sim.stall("n4", 5000);
+      await sim.run(4000);
+      const suspected = sim.live().some((s) => sim.stateOf(s.id, "n4") === "suspect");
+      ok(suspected, sim, "the stalled node is suspected while it is stalled");
+      await sim.run(20_000);
+      const n4 = sim.nodes.get("n4")!.node;
+      ok(n4.incarnation > before, sim, "it refuted with a higher incarnation");
+      ok(sim.failEvents().length === 0, sim, `no failures: ${JSON.stringify(sim.failEvents())}`);
+      ok(sim.allSee(ids, "alive"), sim, "everyone alive again");
+      ok(n4.stats.stallsDetected >= 1, sim, "the node noticed its own stall");
+    },
+  );
 
-  it("sees a graceful leave as 'left', not 'failed'", async () => {
+  it("sees a graceful leave as 'left', not 'failed'", LONG, async () => {
     const sim = new Sim({ seed: SEED + 6, profile: "lan" });
     const ids = await sim.addMany(20);
     await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
@@ -118,7 +136,7 @@ describe("simulated cluster", () => {
     ok(leaveEvents.length === 19, sim, `19 leave events: ${leaveEvents.length}`);
   });
 
-  it("merges again after a healed partition", async () => {
+  it("merges again after a healed partition", LONG, async () => {
     const sim = new Sim({ seed: SEED + 7, profile: "local" });
     const ids = await sim.addMany(20);
     await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
@@ -132,7 +150,7 @@ describe("simulated cluster", () => {
     ok(tookMs >= 0, sim, "all alive everywhere after healing");
   });
 
-  it("spreads metadata updates and user events to everyone exactly once", async () => {
+  it("spreads metadata updates and user events to everyone exactly once", LONG, async () => {
     const sim = new Sim({ seed: SEED + 8, profile: "lan" });
     const ids = await sim.addMany(50);
     await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
@@ -150,7 +168,7 @@ describe("simulated cluster", () => {
     }
   });
 
-  it("lets a restarted node with the same id and address come back", async () => {
+  it("lets a restarted node with the same id and address come back", LONG, async () => {
     const sim = new Sim({ seed: SEED + 9, profile: "local" });
     const ids = await sim.addMany(10);
     await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
@@ -162,26 +180,34 @@ describe("simulated cluster", () => {
     ok(sim.nodes.get("n5")!.node.incarnation > 1, sim, "it refuted its old death");
   });
 
-  it("lets a dead node's id come back at a new address only after the reclaim time", async () => {
-    const sim = new Sim({ seed: SEED + 10, profile: "local" });
-    const ids = await sim.addMany(5);
-    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
-    sim.crash("n2");
-    await sim.runUntil(() => sim.allSee(["n2"], "dead"), 10_000);
-    const oldAddress = sim.nodes.get("n2")!.address;
-    const early = await sim.add("n2", { seeds: ["n0"], newAddress: true });
-    await sim.run(1000);
-    ok(sim.stateOf("n0", "n2") === "dead", sim, "not accepted before the reclaim time");
-    ok(sim.nodes.get("n0")!.node.stats.addressConflicts > 0, sim, "counted as a conflict");
-    sim.crash("n2");
-    await sim.run(3000); // past deadNodeReclaimMs (2 s)
-    const back = await sim.add("n2", { seeds: ["n0"], newAddress: true });
-    ok(back.address.host !== early.address.host, sim, "another new address");
-    ok(back.address.host !== oldAddress.host, sim, "a new address");
-    const tookMs = await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
-    ok(tookMs >= 0, sim, "it is accepted at the new address");
-    ok(sim.nodes.get("n0")!.node.member("n2")!.address.host === back.address.host, sim, "address");
-  });
+  it(
+    "lets a dead node's id come back at a new address only after the reclaim time",
+    LONG,
+    async () => {
+      const sim = new Sim({ seed: SEED + 10, profile: "local" });
+      const ids = await sim.addMany(5);
+      await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+      sim.crash("n2");
+      await sim.runUntil(() => sim.allSee(["n2"], "dead"), 10_000);
+      const oldAddress = sim.nodes.get("n2")!.address;
+      const early = await sim.add("n2", { seeds: ["n0"], newAddress: true });
+      await sim.run(1000);
+      ok(sim.stateOf("n0", "n2") === "dead", sim, "not accepted before the reclaim time");
+      ok(sim.nodes.get("n0")!.node.stats.addressConflicts > 0, sim, "counted as a conflict");
+      sim.crash("n2");
+      await sim.run(3000); // past deadNodeReclaimMs (2 s)
+      const back = await sim.add("n2", { seeds: ["n0"], newAddress: true });
+      ok(back.address.host !== early.address.host, sim, "another new address");
+      ok(back.address.host !== oldAddress.host, sim, "a new address");
+      const tookMs = await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+      ok(tookMs >= 0, sim, "it is accepted at the new address");
+      ok(
+        sim.nodes.get("n0")!.node.member("n2")!.address.host === back.address.host,
+        sim,
+        "address",
+      );
+    },
+  );
 });
 
 describe("Lifeguard", () => {
@@ -202,7 +228,7 @@ describe("Lifeguard", () => {
     return sim.failEvents().filter(([, about]) => !degraded.includes(about)).length;
   }
 
-  it("cuts false failure detections under injected delays", async () => {
+  it("cuts false failure detections under injected delays", LONG, async () => {
     const without = await falsePositives(false, SEED + 11);
     const withLifeguard = await falsePositives(true, SEED + 11);
     console.log(
@@ -218,7 +244,6 @@ describe("Lifeguard", () => {
 
 describe("simulated cluster under random faults", () => {
   const FILE = "tests/gossip/sim.test.ts";
-  const LONG = { timeout: 180_000 };
   const COUNT = Math.round(200 * Number(process.env.GOSSIP_SEEDS ?? 1));
 
   /** Runs `body` for each seed (or only `GOSSIP_SEED`); a failure names the seed and the replay. */

@@ -295,11 +295,15 @@ describe("control plane in the simulator (real Raft and gossip drivers on the sa
     },
   );
 
-  it("replays a seed exactly: the same events, the same acknowledged writes", async () => {
-    const a = await runSeed(5);
-    const b = await runSeed(5);
-    assert.equal(a.world.eventCount, b.world.eventCount);
-    assert.deepEqual(a.acked, b.acked);
-    assert.deepEqual(a.world.stats, b.world.stats);
-  });
+  it(
+    "replays a seed exactly: the same events, the same acknowledged writes",
+    { timeout: 60_000 },
+    async () => {
+      const a = await runSeed(5);
+      const b = await runSeed(5);
+      assert.equal(a.world.eventCount, b.world.eventCount);
+      assert.deepEqual(a.acked, b.acked);
+      assert.deepEqual(a.world.stats, b.world.stats);
+    },
+  );
 });
