@@ -571,6 +571,13 @@ export class Simulation {
     }
   }
 
+  /** The "tcp" network's code awaits promises, which only the async runner lets finish. */
+  private requireSync(): void {
+    if (this.opts.network === "tcp") {
+      this.fail("the tcp network runs with the async runner: runUntilAsync, runRandomAsync");
+    }
+  }
+
   /** The drivers tick on their own timers from now on. */
   private startTicking(): void {
     if (this.ticking) return;
@@ -580,6 +587,7 @@ export class Simulation {
 
   /** Runs every event up to `untilMs`; `onTick` runs every `tickMs` (the clients and faults). */
   runUntil(untilMs: number, onTick?: () => void): void {
+    this.requireSync();
     for (const at of this.tickTimes(untilMs, onTick)) this.world.runUntil(at);
   }
 
@@ -844,6 +852,7 @@ export class Simulation {
    * that the cluster commits a new entry on every voter within `recoveryMs`.
    */
   runRandom(options: RandomRunOptions): void {
+    this.requireSync();
     for (const at of this.randomRun(options)) this.world.runUntil(at);
   }
 
@@ -948,6 +957,7 @@ export class Simulation {
 
   /** Heals, restarts everyone, turns faults off and requires progress on every voter. */
   recover(recoveryMs: number): void {
+    this.requireSync();
     for (const at of this.recovery(recoveryMs)) this.world.runUntil(at);
   }
 
