@@ -1,7 +1,8 @@
 /**
  * The one interface between HyperCache and the runtime it runs on. Everything in `src/` outside
- * `src/runtime/` reaches sockets, files, signals, clocks and the process only through it, so the
- * cores stay portable (Deno and Bun) and tests can swap in fakes with fault injection.
+ * `src/runtime/` reaches sockets, files, signals, clocks, timers, randomness and the process only
+ * through it, so the cores stay portable (Deno and Bun) and tests can swap in fakes with fault
+ * injection, up to a whole simulated world (`tests/sim/`).
  *
  * @module
  */
