@@ -7,7 +7,7 @@
  * @module
  */
 import { encode } from "cborg";
-import type { TcpConnection, TcpListener } from "../runtime/types.ts";
+import type { TcpConnection, TcpListener, TimerHandle } from "../runtime/types.ts";
 import { type LinkHost, PeerLink } from "./_link.ts";
 import {
   decodePayload,
@@ -60,6 +60,17 @@ const DEFAULT_TIMERS: BusTimers = {
   setTimeout: (callback, delayMs) => setTimeout(callback, delayMs),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
+
+/** The runtime's timers on its monotonic clock, when it has both (a simulator's, the adapters'). */
+function runtimeTimers(runtime: BusOptions["runtime"]): BusTimers | undefined {
+  const { timers, clock } = runtime;
+  if (timers === undefined || clock === undefined) return undefined;
+  return {
+    now: () => clock.monotonicMs(),
+    setTimeout: (callback, delayMs) => timers.setTimeout(callback, delayMs),
+    clearTimeout: (handle) => timers.clearTimeout(handle as TimerHandle),
+  };
+}
 
 /** Resolves and checks the bounds of `options`. */
 function resolveLimits(options: Partial<BusLimits>): BusLimits {
@@ -154,8 +165,9 @@ export class Bus {
     this.host = {
       runtime: options.runtime,
       limits: this.limits,
-      timers: options.timers ?? DEFAULT_TIMERS,
-      random: options.random ?? Math.random,
+      timers: options.timers ?? runtimeTimers(options.runtime) ?? DEFAULT_TIMERS,
+      random: options.random ??
+        (options.runtime.random ? () => options.runtime.random!() : Math.random),
       sent(type, bytes) {
         const s = typeStats(type);
         s.framesOut++;

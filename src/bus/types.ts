@@ -60,8 +60,11 @@ export interface BusLimits {
 
 /** Options of {@linkcode Bus.start}. */
 export interface BusOptions extends Partial<BusLimits> {
-  /** The runtime adapter that provides TCP. */
-  runtime: Pick<Runtime, "listenTcp" | "connectTcp">;
+  /** The runtime adapter that provides TCP; its clock, timers and randomness, when it has them,
+   * are the bus's unless `timers` and `random` are given. */
+  runtime:
+    & Pick<Runtime, "listenTcp" | "connectTcp">
+    & Partial<Pick<Runtime, "clock" | "timers" | "random">>;
   /** Where to listen for peers (port 0 picks one); without it the bus only sends. */
   listen?: PeerAddress;
   /** Peers to link to, by id. */

@@ -39,10 +39,17 @@ export {
   type RecoveryReport,
   type StorageUpdate,
 } from "./storage.ts";
-export { type DriverOptions, type DriverStorage, RaftDriver, type StateMachine } from "./driver.ts";
+export {
+  type DriverOptions,
+  type DriverStorage,
+  RaftDriver,
+  type RequestCallback,
+  type StateMachine,
+} from "./driver.ts";
 export {
   type PeerAddress,
   Transport,
+  type TransportAttachOptions,
   type TransportOptions,
   type TransportStats,
 } from "./transport.ts";
