@@ -7,11 +7,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-
-/** Whether this is Deno, whose `Buffer` is a JavaScript layer over V8's arrays (Bun's is
- * native): the fastest ways to slice and copy bytes differ between the two. */
-export const ON_DENO: boolean = typeof navigator === "object" &&
-  navigator.userAgent?.startsWith("Deno/") === true;
+import { ON_DENO } from "../runtime/detect.ts";
 
 const encoder = new TextEncoder();
 /** Below this length a plain loop beats making a view for `encodeInto`. */
