@@ -1,6 +1,7 @@
 /**
  * The keyspace: named stores of binary-safe keys with millisecond TTLs (lazy and active expiry),
- * memory accounting, Redis's eviction policies plus `session`, and an optional cuckoo filter.
+ * memory accounting, Redis's eviction policies plus `session`, an optional cuckoo filter, and an
+ * index by hash slot.
  *
  * @example
  * ```ts
@@ -11,7 +12,12 @@
  *   { name: "sessions", maxMemoryBytes: 64 << 20, evictionPolicy: "session", defaultTtlMs: 30_000 },
  * ], clock);
  * keyspace.find("sessions")!.set("s:1", "alice"); // expires 30 s after its last read
+ * keyspace.store(0).countKeysInSlot(12739); // keys in one Redis Cluster hash slot
  * ```
+ *
+ * Each store indexes its keys by hash slot (`keySlot`): it counts a slot's keys in O(1), lists
+ * and deletes them in time proportional to their number, and keeps a 64-bit digest per slot for
+ * anti-entropy between replicas (what it covers: `digest.ts`).
  *
  * @module
  */
@@ -28,4 +34,5 @@ export {
 } from "./store.ts";
 export { type Container, typeName, type Value } from "./values.ts";
 export { type Keyed, KeyTable } from "./_table.ts";
+export { entryDigest, TYPE_TAGS } from "./digest.ts";
 export type { Clock } from "../runtime/types.ts";

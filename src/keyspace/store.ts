@@ -19,6 +19,16 @@ import { RecordArena, recordArena } from "./_arena.ts";
 import { hashBytes, hashString } from "../_hash.ts";
 import { writeLatin1 } from "../resp/_latin1.ts";
 import { KeyTable, randomSeed } from "./_table.ts";
+import {
+  MAX_VERSION,
+  MIN_VERSION,
+  slotAndWeight,
+  TYPE_TAGS,
+  typeTag,
+  weightHigh,
+  weightLow,
+} from "./digest.ts";
+import { SLOT_COUNT } from "../ring/constants.ts";
 
 /** Eviction policies with Redis's names and meaning, plus `session` (sliding idle timeout). */
 export const EVICTION_POLICIES = [
@@ -156,6 +166,14 @@ export class Entry {
     const record = this.#record;
     if (typeof record === "number") return recordArena.slotBytes(record);
     return typeof record.value === "string" ? record.key.length + record.value.length : -1;
+  }
+
+  /** The type tag of the value (`digest.ts`), without reading a string out of the arena. */
+  typeTag(): number {
+    const record = this.#record;
+    if (typeof record === "number") return 0;
+    const value = record.value;
+    return typeof value === "string" ? 0 : TYPE_TAGS[value.type];
   }
 
   /** The length of a string value without reading it out; -1 for a container. */
@@ -358,23 +376,31 @@ export class Store {
   /**
    * Brings what looking up these keys will read into the cache, for the keys a batch of commands
    * is about to use: key `i` is the latin1 text of `bytes[starts[i], ends[i])`. Each stage (index
-   * slot and entry, then the entry's record) reads every key before the next stage starts, so the
-   * cache misses overlap instead of queueing one behind another as a lookup's dependent reads do.
-   * Changes nothing; returns a value only so that the reads are not optimised away.
+   * slot and entry, then the entry's arena record and its key-table record, which a write reads
+   * for the version) reads every key before the next stage starts, so the cache misses overlap
+   * instead of queueing one behind another as a lookup's dependent reads do. Changes nothing;
+   * returns a value only so that the reads are not optimised away.
    */
   prefetch(bytes: Uint8Array, starts: Int32Array, ends: Int32Array, count: number): number {
     const found = this.prefetched;
-    const seed = this.map.seed;
+    const positions = this.prefetchedPositions;
+    const map = this.map;
+    const seed = map.seed;
     count = Math.min(count, found.length);
     let sink = 0;
     for (let i = 0; i < count; i++) {
-      found[i] = this.map.peek(hashBytes(bytes, starts[i], ends[i], seed));
+      const position = positions[i] = map.peekPosition(hashBytes(bytes, starts[i], ends[i], seed));
+      found[i] = position === -1 ? undefined : this.entries[position];
     }
-    for (let i = 0; i < count; i++) sink += found[i]?.touchRecord() ?? 0;
+    for (let i = 0; i < count; i++) {
+      const entry = found[i];
+      if (entry !== undefined) sink += entry.touchRecord() + map.touchRecord(positions[i]);
+    }
     found.fill(undefined, 0, count);
     return sink;
   }
   private readonly prefetched: (Entry | undefined)[] = new Array(PREFETCH_KEYS).fill(undefined);
+  private readonly prefetchedPositions: Int32Array = new Int32Array(PREFETCH_KEYS);
 
   /** Removes `entry` when its TTL has passed at `now` (lazy expiry); true when it did. */
   private expireIfDue(entry: Entry, now: number): boolean {
@@ -484,31 +510,47 @@ export class Store {
   private put(key: string, value: Value, expiresAtMs: number | undefined, access: boolean): Entry {
     const now = this.now();
     const hash = this.map.hash(key);
-    let entry = this.map.get(key, hash);
+    const position = this.map.find(key, hash);
+    let entry = position === -1 ? undefined : this.entries[position];
     // A key whose TTL passed is gone first, as a lookup would have it: a new key, not an update.
     if (entry !== undefined && this.expireIfDue(entry, now)) entry = undefined;
     if (entry === undefined) {
+      // The slot first: a key that is not a byte string throws before anything changes.
+      const tag = typeTag(value);
+      const slot = slotAndWeight(key, tag);
+      const low = weightLow();
+      const high = weightHigh();
       entry = new Entry(key, value, this.initialAccess(now));
-      this.map.add(entry, hash, key);
+      this.map.insert(entry, hash, key, slot, low, high);
       this.filter?.addHash(hash);
       this.signal(key);
       this.count(entry);
       this.dirty++;
       expiresAtMs ??= 0;
     } else {
-      this.overwrite(entry, value, now, access);
+      this.overwrite(entry, position, value, now, access);
     }
     if (expiresAtMs === 0 && this.options.defaultTtlMs > 0) {
       expiresAtMs = now + this.options.defaultTtlMs;
       this.defaultTtlKeys.push(key);
     }
-    if (expiresAtMs !== undefined) this.setExpiry(entry, expiresAtMs);
+    if (expiresAtMs !== undefined) this.applyExpiry(entry, expiresAtMs);
     return entry;
   }
 
-  /** Gives a live entry a new value; `access` says whether that counts as an access. */
-  private overwrite(entry: Entry, value: Value, now: number, access: boolean): void {
+  /**
+   * Gives a live entry at `position` a new value; `access` says whether that counts as an access.
+   * A write: the entry's version goes up by one.
+   */
+  private overwrite(
+    entry: Entry,
+    position: number,
+    value: Value,
+    now: number,
+    access: boolean,
+  ): void {
     this.usedMemoryBytes -= this.sizeOf(entry);
+    this.map.bumpVersion(position, entry.typeTag(), typeTag(value));
     entry.value = value;
     // Under LFU the counter stays, as Redis's does when a value is replaced.
     if (access) this.touch(entry, now);
@@ -524,9 +566,13 @@ export class Store {
    * key must be new: a duplicate throws and changes nothing.
    */
   restore(key: string, value: Value, expiresAtMs: number): void {
+    const tag = typeTag(value);
+    const slot = slotAndWeight(key, tag);
+    const low = weightLow();
+    const high = weightHigh();
     const entry = new Entry(key, value, this.initialAccess(this.now()));
     const hash = this.map.hash(key);
-    if (this.map.add(entry, hash, key) !== undefined) {
+    if (this.map.insert(entry, hash, key, slot, low, high) !== undefined) {
       throw new Error(`duplicate key in store ${this.index}`);
     }
     this.filter?.addHash(hash);
@@ -544,11 +590,12 @@ export class Store {
    * the same change, without hashing and probing for the key again.
    */
   replace(entry: Entry, value: Value): void {
-    this.overwrite(entry, value, this.now(), false);
+    this.overwrite(entry, this.positionOf(entry), value, this.now(), false);
   }
 
-  /** Counts the change of a container that changed in place. */
+  /** Counts the change of a container that changed in place (a write: its version goes up). */
   resize(entry: Entry): void {
+    this.map.bumpVersion(this.positionOf(entry), 0, 0);
     this.signalEntry(entry);
     this.usedMemoryBytes -= this.sizeOf(entry);
     this.count(entry);
@@ -574,8 +621,14 @@ export class Store {
     this.usedMemoryBytes += ENTRY_OVERHEAD_BYTES + bytes;
   }
 
-  /** Sets (or with 0 clears) the absolute expiry time. */
+  /** Sets (or with 0 clears) the absolute expiry time: a write, so the entry's version goes up. */
   setExpiry(entry: Entry, expiresAtMs: number): void {
+    this.map.bumpVersion(this.positionOf(entry), 0, 0);
+    this.applyExpiry(entry, expiresAtMs);
+  }
+
+  /** `setExpiry` as part of a write that has counted its version already. */
+  private applyExpiry(entry: Entry, expiresAtMs: number): void {
     if (expiresAtMs !== 0 && entry.volatileIndex === -1) {
       entry.volatileIndex = this.volatile.length;
       this.volatile.push(entry);
@@ -597,8 +650,16 @@ export class Store {
 
   /** Removes a live entry from every index and the filter. */
   removeEntry(entry: Entry): void {
-    const hash = entry.keyHash(this.map.seed);
-    this.map.remove(entry, hash);
+    this.removeEntryAt(entry, this.positionOf(entry));
+  }
+
+  /**
+   * `removeEntry` of the entry at `position`: the table has its hash, so a key is not hashed
+   * again (after a lookup, `positionOf` is free).
+   */
+  private removeEntryAt(entry: Entry, position: number): void {
+    const hash = this.map.hashAt(position);
+    this.map.removeAt(position);
     if (entry.volatileIndex !== -1) {
       removeAt(this.volatile, entry.volatileIndex, (moved, index) => (moved.volatileIndex = index));
     }
@@ -607,6 +668,127 @@ export class Store {
     this.signalEntry(entry);
     entry.release();
     this.dirty++;
+  }
+
+  /** The position of a live entry in `entries`: free right after the lookup that found it. */
+  private positionOf(entry: Entry): number {
+    const last = this.map.lastPosition;
+    if (last >= 0 && last < this.entries.length && this.entries[last] === entry) return last;
+    const position = this.map.positionOf(entry, entry.keyHash(this.map.seed));
+    if (position === -1) throw new Error("Store: the entry is not in the store");
+    return position;
+  }
+
+  // Hash slots: each store indexes its keys by Redis Cluster hash slot (`keySlot`), for
+  // CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT, migration and anti-entropy. Keys that have expired
+  // but are not yet collected count, as in DBSIZE and Redis (`expireSlot` collects them).
+
+  /** The hash slot of a live entry's key (kept with it, not recomputed). O(1). */
+  slotOf(entry: Entry): number {
+    return this.map.slotAt(this.positionOf(entry));
+  }
+
+  /** Keys in hash slot `slot` (`CLUSTER COUNTKEYSINSLOT`). O(1). */
+  countKeysInSlot(slot: number): number {
+    return this.map.slotCount(checkSlot(slot));
+  }
+
+  /**
+   * Up to `count` keys of hash slot `slot` (`CLUSTER GETKEYSINSLOT`), in no particular order.
+   * O(the keys returned).
+   */
+  getKeysInSlot(slot: number, count: number): string[] {
+    return this.slotEntries(slot, count).map((entry) => entry.key);
+  }
+
+  /** Up to `count` entries of hash slot `slot`, in no particular order. O(the entries returned). */
+  slotEntries(slot: number, count: number): Entry[] {
+    checkSlot(slot);
+    if (!Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(`Cannot list slot ${slot}: count must be an integer >= 0: ${count}`);
+    }
+    const found: Entry[] = [];
+    const map = this.map;
+    for (let p = map.slotFirst(slot); p !== -1 && found.length < count; p = map.slotNext(p)) {
+      found.push(this.entries[p]);
+    }
+    return found;
+  }
+
+  /**
+   * Deletes every key of hash slot `slot` (a slot this node no longer serves, after migration)
+   * and returns how many there were; `deleted` hears each key, to log or replicate the deletion.
+   * Watchers are told, as for DEL. O(the slot's keys).
+   */
+  deleteSlot(slot: number, deleted?: (key: string) => void): number {
+    checkSlot(slot);
+    const map = this.map;
+    let count = 0;
+    for (let p = map.slotFirst(slot); p !== -1; p = map.slotFirst(slot)) {
+      const entry = this.entries[p];
+      // The key must be read before the removal frees it.
+      const key = deleted === undefined ? "" : entry.key;
+      this.removeEntryAt(entry, p);
+      count++;
+      deleted?.(key);
+    }
+    return count;
+  }
+
+  /**
+   * Deletes the keys of hash slot `slot` whose TTL has passed, as lazy expiry would (counted,
+   * and told to `onRemoved`), so that its count and digest are those of its live keys; returns
+   * how many it deleted. O(the slot's keys).
+   */
+  expireSlot(slot: number): number {
+    checkSlot(slot);
+    const map = this.map;
+    const now = this.now();
+    let expired = 0;
+    for (let p = map.slotFirst(slot); p !== -1;) {
+      let next = map.slotNext(p);
+      const entry = this.entries[p];
+      if (entry.expiresAtMs !== 0 && entry.expiresAtMs <= now) {
+        // The removal moves the last entry into position `p`: if that was the next one, it is
+        // now at `p`.
+        const last = this.entries.length - 1;
+        this.removeFor(entry, "expired");
+        expired++;
+        if (next === last) next = p;
+      }
+      p = next;
+    }
+    return expired;
+  }
+
+  /**
+   * The digest of hash slot `slot`, an unsigned 64-bit number: a sum over its keys of a hash of
+   * (key, type, write version); `digest.ts` says what it covers. Equal on two stores that hold
+   * the same keys at the same versions, whatever the order of their writes. O(1).
+   */
+  slotDigest(slot: number): bigint {
+    return this.map.slotDigest(checkSlot(slot));
+  }
+
+  /**
+   * A live entry's write version: 1 when its key was created, plus one per write since (a value
+   * or TTL change through this store), unless set by {@linkcode Store.setEntryVersion}. O(1).
+   */
+  entryVersion(entry: Entry): number {
+    return this.map.versionAt(this.positionOf(entry));
+  }
+
+  /**
+   * Sets a live entry's write version (replication and repair carry the writer's version); its
+   * slot's digest follows. An integer from 1 to 2^50 - 1 (`MAX_VERSION`). O(1).
+   */
+  setEntryVersion(entry: Entry, version: number): void {
+    if (!Number.isSafeInteger(version) || version < MIN_VERSION || version > MAX_VERSION) {
+      throw new RangeError(
+        `Cannot set version: it must be an integer from 1 to 2^50 - 1: ${version}`,
+      );
+    }
+    this.map.setVersion(this.positionOf(entry), version);
   }
 
   /** Clients watching keys (WATCH), or null while nobody watches: the common case costs one
@@ -753,6 +935,14 @@ export class Store {
   frequency(entry: Entry): number {
     return this.lfuDecayed(entry, this.now());
   }
+}
+
+/** `slot`, checked to be a hash slot (0-16383). */
+function checkSlot(slot: number): number {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) {
+    throw new RangeError(`Invalid hash slot: it must be an integer from 0 to 16383: ${slot}`);
+  }
+  return slot;
 }
 
 /** Swap-removes `array[index]`, telling `moved` where the former last element went. */
