@@ -132,7 +132,7 @@ export class KeyTable<T extends Keyed> {
    * the item next finds its record without another probe. Only a hint: deletes move items, so
    * check that `items[lastPosition]` is the item.
    */
-  lastPosition = -1;
+  lastPosition: number = -1;
 
   /** An empty table; `seed` picks the hash function (see {@linkcode randomSeed}). */
   constructor(readonly seed: number) {}
