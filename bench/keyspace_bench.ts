@@ -1,9 +1,13 @@
 /**
- * In-process keyspace throughput: GET hits and misses and SET, with and without the cuckoo
- * filter. Run: `deno task bench` (or `deno bench -A bench/keyspace_bench.ts`).
+ * In-process keyspace throughput: GET hits and misses, SET of existing keys, and SET of a new
+ * key with its DEL, with and without the cuckoo filter; and the hash-slot operations (count,
+ * list and delete a slot's keys, read its digest). Run: `deno task bench` (or
+ * `deno bench -A bench/keyspace_bench.ts`).
  */
 import { Buffer } from "node:buffer";
 import { Keyspace } from "../src/keyspace/keyspace.ts";
+import { keySlot } from "../src/ring/key_slot.ts";
+import { SLOT_COUNT } from "../src/ring/constants.ts";
 
 const KEY_COUNT = 100_000;
 const clock = { monotonicMs: () => performance.now(), realtimeMs: () => Date.now() };
@@ -13,6 +17,8 @@ const value = "v".repeat(100);
 /** The keys as a command brings them: strings the parser made from the request's bytes, equal
  * to the stored keys but not the same objects (an identical string compares in one step). */
 const requested = keys.map((key) => Buffer.from(key, "latin1").toString("latin1"));
+/** Keys not in the stores, as the parser makes them, for creating and deleting. */
+const fresh = absent.map((key) => Buffer.from(key, "latin1").toString("latin1"));
 /** Where a GET copies its value out, as the server copies it into the reply buffer. */
 const reply = new Uint8Array(4096);
 
@@ -83,7 +89,46 @@ for (const [name, { store, keyspace }] of [["no filter", plain], ["filter", filt
       keyspace.unpinTime();
     },
   );
+  // A key created and deleted: what a new key costs the key table and its slot index.
+  Deno.bench(
+    `SET new key + DEL x${BATCH} (${name})`,
+    { group: "set-del", baseline: name === "no filter" },
+    () => {
+      keyspace.pinTime();
+      for (let i = 0; i < BATCH; i++) {
+        const key = fresh[cursor++ % KEY_COUNT];
+        store.set(key, value);
+        store.delete(key);
+      }
+      keyspace.unpinTime();
+    },
+  );
 }
+
+// Hash slots, on the store of 100k keys (about 6 a slot): what CLUSTER COUNTKEYSINSLOT and
+// GETKEYSINSLOT, an anti-entropy pass and a migrated slot's deletion cost.
+const slots = plain.store;
+const slotOf = (n: number) => keySlot(keys[n % KEY_COUNT]);
+Deno.bench(`countKeysInSlot x${BATCH}`, { group: "slots" }, () => {
+  for (let i = 0; i < BATCH; i++) sink += slots.countKeysInSlot(slotOf(cursor++));
+});
+Deno.bench(`getKeysInSlot(slot, 10) x${BATCH}`, { group: "slots" }, () => {
+  for (let i = 0; i < BATCH; i++) sink += slots.getKeysInSlot(slotOf(cursor++), 10).length;
+});
+Deno.bench(`slotDigest x${BATCH}`, { group: "slots" }, () => {
+  for (let i = 0; i < BATCH; i++) if (slots.slotDigest(slotOf(cursor++)) === 1n) sink++;
+});
+Deno.bench("every slot's digest (16384)", { group: "slots" }, () => {
+  for (let slot = 0; slot < SLOT_COUNT; slot++) if (slots.slotDigest(slot) === 1n) sink++;
+});
+Deno.bench(`deleteSlot, then its keys set again x${BATCH / 10}`, { group: "slots" }, () => {
+  for (let i = 0; i < BATCH / 10; i++) {
+    const slot = slotOf(cursor++);
+    const deleted: string[] = [];
+    slots.deleteSlot(slot, (key) => deleted.push(key));
+    for (const key of deleted) slots.set(key, value);
+  }
+});
 
 globalThis.addEventListener("unload", () => {
   if (sink < 0) console.log(sink);
