@@ -93,6 +93,8 @@ export interface PushPullMessage {
   join: boolean;
   members: PushPullEntry[];
   eventLtime: number;
+  /** Recent user events (absent from peers that send none). */
+  events: UserMessage[];
 }
 
 /** Every message that travels in datagrams. */
@@ -263,7 +265,8 @@ export function encodePushPull(message: PushPullMessage): Uint8Array {
     STATE_CODES[m.state],
     m.meta,
   ]);
-  const body = encode([MessageType.pushPull, message.join, members, message.eventLtime]);
+  const events = message.events.map((e) => [e.ltime, e.name, e.payload, e.originId]);
+  const body = encode([MessageType.pushPull, message.join, members, message.eventLtime, events]);
   const out = new Uint8Array(body.length + 1);
   out[0] = WIRE_VERSION;
   out.set(body, 1);
@@ -277,8 +280,13 @@ export function decodePushPull(bytes: Uint8Array): PushPullMessage {
   }
   const item = decode(bytes.subarray(1));
   if (!Array.isArray(item) || item[0] !== MessageType.pushPull) bad("push-pull");
-  const [, join, list, eventLtime] = item;
-  if (typeof join !== "boolean" || !Array.isArray(list) || !isCount(eventLtime)) bad("push-pull");
+  const [, join, list, eventLtime, eventList = []] = item;
+  if (
+    typeof join !== "boolean" || !Array.isArray(list) || !isCount(eventLtime) ||
+    !Array.isArray(eventList)
+  ) {
+    bad("push-pull");
+  }
   const members = list.map((entry: unknown): PushPullEntry => {
     if (!Array.isArray(entry)) bad("push-pull member");
     const [id, host, port, incarnation, state, meta] = entry;
@@ -288,5 +296,13 @@ export function decodePushPull(bytes: Uint8Array): PushPullMessage {
     if (!isCount(state) || state > 3 || !isBytes(meta)) bad("push-pull member");
     return { id, host, port, incarnation, state: STATES[state], meta };
   });
-  return { type: "pushPull", join, members, eventLtime };
+  const events = eventList.map((entry: unknown): UserMessage => {
+    if (!Array.isArray(entry)) bad("push-pull event");
+    const [ltime, name, payload, originId] = entry;
+    if (!isCount(ltime) || !isText(name) || !isBytes(payload) || !isText(originId)) {
+      bad("push-pull event");
+    }
+    return { type: "user", ltime, name, payload, originId };
+  });
+  return { type: "pushPull", join, members, eventLtime, events };
 }

@@ -59,7 +59,12 @@ export {
 export { Awareness } from "./awareness.ts";
 export { Suspicion } from "./suspicion.ts";
 export { BroadcastQueue } from "./broadcast_queue.ts";
-export { LamportClock, UserEventBuffer, type UserEventVerdict } from "./user_events.ts";
+export {
+  LamportClock,
+  type RecentUserEvent,
+  UserEventBuffer,
+  type UserEventVerdict,
+} from "./user_events.ts";
 export {
   ENCRYPTED_MARKER,
   ENCRYPTION_OVERHEAD_BYTES,

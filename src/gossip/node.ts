@@ -31,6 +31,7 @@ import {
   PACKET_OVERHEAD_BYTES,
   type PacketMessage,
   type PushPullEntry,
+  type PushPullMessage,
   type SuspectMessage,
   type UserMessage,
 } from "./messages.ts";
@@ -93,6 +94,11 @@ interface Relay {
 }
 
 const textEncoder = new TextEncoder();
+/**
+ * User events of this many recent Lamport times ride on every push-pull, so a member that gossip's
+ * bounded retransmissions missed still gets them (as serf does with its event buffer).
+ */
+const PUSH_PULL_EVENTS = 64;
 
 /** Members told directly after a stall of this node: bounds the burst of datagrams it costs. */
 const STALL_ANNOUNCE_MAX_NODES = 64;
@@ -163,6 +169,8 @@ export class GossipNode {
   #seq = 0;
   #streamSeq = 0;
   #userSeq = 0;
+  /** Events older than this happened before this node joined and are not delivered. */
+  #eventMinLtime = 0;
   #seeds: Address[] = [];
   #left = false;
   #lastTickMs: number;
@@ -269,7 +277,7 @@ export class GossipNode {
     }
     const ltime = this.#clock.next();
     const message: UserMessage = { type: "user", ltime, name, payload, originId: this.id };
-    this.#eventBuffer.offer({ ltime, name, payload, currentLtime: this.#clock.time });
+    this.#eventBuffer.offer({ ...message, currentLtime: this.#clock.time });
     this.#queue.push(`u:${this.id}:${this.#userSeq++}`, encodeMessage(message));
     this.#out.events.push({ type: "user", name, payload, ltime, originId: this.id });
     return ltime;
@@ -302,13 +310,15 @@ export class GossipNode {
       return null;
     }
     const reply = this.#encodeState(false);
-    this.#mergeState(request.members, request.eventLtime, nowMs);
+    this.#mergeState(request, nowMs);
     return reply;
   }
 
   /** Feeds the peer's reply to a push-pull this node started. */
   receiveStreamReply(requestId: number, bytes: Uint8Array, nowMs: number): void {
-    if (!this.#pendingStreams.delete(requestId)) return;
+    const pending = this.#pendingStreams.get(requestId);
+    if (pending === undefined) return;
+    this.#pendingStreams.delete(requestId);
     let reply;
     try {
       reply = decodePushPull(bytes);
@@ -316,7 +326,9 @@ export class GossipNode {
       this.stats.malformedDropped++;
       return;
     }
-    this.#mergeState(reply.members, reply.eventLtime, nowMs);
+    // Events from before this node joined are not replayed to it (serf's ignoreOld).
+    if (pending.join) this.#eventMinLtime = Math.max(this.#eventMinLtime, reply.eventLtime);
+    this.#mergeState(reply, nowMs);
   }
 
   /** Reports that a push-pull this node started failed (refused, timed out, closed). */
@@ -572,6 +584,10 @@ export class GossipNode {
       return;
     }
     this.#clock.witness(message.ltime);
+    if (message.ltime < this.#eventMinLtime) {
+      this.stats.userEventsTooOld++;
+      return;
+    }
     const verdict = this.#eventBuffer.offer({ ...message, currentLtime: this.#clock.time });
     if (verdict === "duplicate") {
       this.stats.userEventsDuplicate++;
@@ -887,12 +903,16 @@ export class GossipNode {
         meta: e.meta,
       });
     }
-    return encodePushPull({ type: "pushPull", join, members, eventLtime: this.#clock.time });
+    const time = this.#clock.time;
+    const events = this.#eventBuffer.recent(time, PUSH_PULL_EVENTS)
+      .map((e): UserMessage => ({ type: "user", ...e }));
+    return encodePushPull({ type: "pushPull", join, members, eventLtime: time, events });
   }
 
-  #mergeState(members: PushPullEntry[], eventLtime: number, nowMs: number): void {
-    this.#clock.witness(eventLtime);
-    for (const m of members) {
+  #mergeState(state: PushPullMessage, nowMs: number): void {
+    for (const event of state.events) this.#handleUser(event);
+    this.#clock.witness(state.eventLtime);
+    for (const m of state.members) {
       switch (m.state) {
         case "alive":
           this.#handleAlive({ type: "alive", ...m }, nowMs);

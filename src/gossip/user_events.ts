@@ -46,13 +46,15 @@ export type UserEventVerdict = "new" | "duplicate" | "too-old";
  * ```ts
  * import { UserEventBuffer } from "./user_events.ts";
  * const buffer = new UserEventBuffer(64);
- * buffer.offer({ ltime: 3, name: "deploy", payload: new Uint8Array([1]), currentLtime: 4 }); // "new"
- * buffer.offer({ ltime: 3, name: "deploy", payload: new Uint8Array([1]), currentLtime: 4 }); // "duplicate"
+ * const event = { ltime: 3, name: "deploy", payload: new Uint8Array([1]), originId: "n1" };
+ * buffer.offer({ ...event, currentLtime: 4 }); // "new"
+ * buffer.offer({ ...event, currentLtime: 4 }); // "duplicate"
+ * buffer.recent(4, 64).length; // 1
  * ```
  */
 export class UserEventBuffer {
   readonly size: number;
-  #slots: ({ ltime: number; keys: Set<string> } | undefined)[];
+  #slots: ({ ltime: number; events: Map<string, RecentUserEvent> } | undefined)[];
 
   constructor(size: number) {
     assert(Number.isInteger(size) && size > 0, "a user event buffer has a positive size");
@@ -61,22 +63,44 @@ export class UserEventBuffer {
   }
 
   /** Records the event unless it was seen already or is older than the buffer remembers. */
-  offer(
-    event: { ltime: number; name: string; payload: Uint8Array; currentLtime: number },
-  ): UserEventVerdict {
+  offer(event: RecentUserEvent & { currentLtime: number }): UserEventVerdict {
     if (event.ltime + this.size <= event.currentLtime) return "too-old";
     const key = eventKey(event.name, event.payload);
     const index = event.ltime % this.size;
     let slot = this.#slots[index];
     if (slot !== undefined && slot.ltime === event.ltime) {
-      if (slot.keys.has(key)) return "duplicate";
+      if (slot.events.has(key)) return "duplicate";
     } else {
-      slot = { ltime: event.ltime, keys: new Set() };
+      slot = { ltime: event.ltime, events: new Map() };
       this.#slots[index] = slot;
     }
-    slot.keys.add(key);
+    const { ltime, name, payload, originId } = event;
+    slot.events.set(key, { ltime, name, payload, originId });
     return "new";
   }
+
+  /**
+   * The remembered events of the last `limit` Lamport times before `currentLtime`, oldest first.
+   * Push-pull carries them, so an event that gossip's bounded retransmissions missed a member
+   * still reaches it at the next state exchange.
+   */
+  recent(currentLtime: number, limit: number): RecentUserEvent[] {
+    const out: RecentUserEvent[] = [];
+    const from = Math.max(0, currentLtime - Math.min(limit, this.size));
+    for (let ltime = from; ltime < currentLtime; ltime++) {
+      const slot = this.#slots[ltime % this.size];
+      if (slot !== undefined && slot.ltime === ltime) out.push(...slot.events.values());
+    }
+    return out;
+  }
+}
+
+/** A user event as the buffer remembers it. */
+export interface RecentUserEvent {
+  ltime: number;
+  name: string;
+  payload: Uint8Array;
+  originId: string;
 }
 
 function eventKey(name: string, payload: Uint8Array): string {

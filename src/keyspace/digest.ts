@@ -29,8 +29,11 @@
  * contributions, which makes it independent of the order of writes and cheap to keep: creating a
  * key adds its contribution, deleting it subtracts it, and a write that bumps the version by one
  * adds the weight, two additions and no hashing on the hottest path (SET over a key). An odd
- * weight never makes a version change of one key vanish from its lane. The weight is kept with
- * the key; a change of type swaps the type constants in it.
+ * weight never makes a version change of one key vanish from its lane. The weight is computed
+ * with the slot's CRC16 in one pass over the key when the key is created ({@linkcode
+ * slotAndWeight}) and kept with it in the key table; a change of type swaps the type constants
+ * in it. `Store.slotDigest` gives a slot's digest as one unsigned 64-bit number, high lane first;
+ * {@linkcode addDigests} combines digests the same way.
  *
  * Keys that have expired but are not yet collected still count, as they do in `DBSIZE` and
  * Redis's `CLUSTER COUNTKEYSINSLOT` (`Store.expireSlot` collects them first).
@@ -62,10 +65,11 @@ export const TAG_HIGH: Int32Array = Int32Array.of(
 );
 
 /**
- * The smallest and largest write versions. 50 bits: the key table keeps the 18 above the low 32
- * beside the slot. Counting past the largest wraps to 0.
+ * The smallest write version. Versions have 50 bits: the key table keeps the 18 above the low 32
+ * beside the slot.
  */
 export const MIN_VERSION = 1;
+/** The largest write version ({@linkcode MIN_VERSION}); counting past it wraps to 0. */
 export const MAX_VERSION = 2 ** 50 - 1;
 
 /** CRC16-CCITT (XMODEM), Redis Cluster's key checksum: one byte a step (`ring/key_slot.ts`'s). */

@@ -34,5 +34,5 @@ export {
 } from "./store.ts";
 export { type Container, typeName, type Value } from "./values.ts";
 export { type Keyed, KeyTable } from "./_table.ts";
-export { entryDigest, TYPE_TAGS } from "./digest.ts";
+export { addDigests, entryDigest, MAX_VERSION, TYPE_TAGS } from "./digest.ts";
 export type { Clock } from "../runtime/types.ts";

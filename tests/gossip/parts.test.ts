@@ -74,8 +74,28 @@ describe("messages", () => {
         },
       ],
       eventLtime: 12,
+      events: [{
+        type: "user" as const,
+        ltime: 11,
+        name: "deploy",
+        payload: new Uint8Array([1]),
+        originId: "a",
+      }],
     };
     assert.deepEqual(decodePushPull(encodePushPull(message)), message);
+  });
+
+  it("reads a push-pull without events (from an older member) as carrying none", () => {
+    const older = encodePushPull({
+      type: "pushPull",
+      join: false,
+      members: [],
+      eventLtime: 3,
+      events: [],
+    })
+      .slice(0, -1); // drop the trailing empty events array
+    older[1] = 0x84; // a CBOR array of 4 items instead of 5
+    assert.deepEqual(decodePushPull(older).events, []);
   });
 });
 
@@ -134,12 +154,26 @@ describe("user events", () => {
 
   it("drops duplicates and events older than the buffer", () => {
     const buffer = new UserEventBuffer(4);
-    const e = { ltime: 5, name: "x", payload: new Uint8Array([1]), currentLtime: 6 };
+    const e = { ltime: 5, name: "x", payload: new Uint8Array([1]), originId: "a", currentLtime: 6 };
     assert.equal(buffer.offer(e), "new");
     assert.equal(buffer.offer(e), "duplicate");
     assert.equal(buffer.offer({ ...e, payload: new Uint8Array([2]) }), "new");
     assert.equal(buffer.offer({ ...e, ltime: 9, currentLtime: 10 }), "new");
     assert.equal(buffer.offer({ ...e, ltime: 1, currentLtime: 10 }), "too-old");
+  });
+
+  it("lists the remembered events of recent Lamport times, oldest first", () => {
+    const buffer = new UserEventBuffer(8);
+    const at = (ltime: number) => ({
+      ltime,
+      name: "x",
+      payload: new Uint8Array([ltime]),
+      originId: "a",
+    });
+    for (const ltime of [2, 5, 6]) buffer.offer({ ...at(ltime), currentLtime: 7 });
+    assert.deepEqual(buffer.recent(7, 64), [at(2), at(5), at(6)]);
+    assert.deepEqual(buffer.recent(7, 2), [at(5), at(6)]);
+    assert.deepEqual(buffer.recent(6, 64), [at(2), at(5)]);
   });
 });
 

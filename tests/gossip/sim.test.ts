@@ -168,6 +168,41 @@ describe("simulated cluster", () => {
     }
   });
 
+  it(
+    "delivers a user event that gossip's retransmissions missed at the next push-pull",
+    LONG,
+    async () => {
+      const sim = new Sim({ seed: SEED + 11, profile: "local" });
+      const ids = await sim.addMany(5);
+      await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+      const gotIt = (id: string) =>
+        sim.nodes.get(id)!.events.filter((e) => e.event.type === "user").length;
+      sim.partition([["n0", "n1", "n2", "n3"], ["n4"]]);
+      sim.nodes.get("n0")!.node.sendUserEvent("deploy", new Uint8Array([7]));
+      await sim.run(250);
+      ok(gotIt("n4") === 0, sim, "n4 is cut off while the event is gossiped");
+      ok(["n0", "n1", "n2", "n3"].every((id) => gotIt(id) === 1), sim, "the rest have it");
+      sim.heal();
+      const tookMs = await sim.runUntil(() => gotIt("n4") === 1, 15_000);
+      ok(tookMs >= 0, sim, "n4 gets it after the partition heals");
+      await sim.run(12_000); // more push-pulls carry it again: still delivered once
+      ok(ids.every((id) => gotIt(id) === 1), sim, "everyone got it exactly once");
+    },
+  );
+
+  it("does not replay user events from before a node joined", LONG, async () => {
+    const sim = new Sim({ seed: SEED + 12, profile: "local" });
+    const ids = await sim.addMany(4);
+    await sim.runUntil(() => sim.allSee(ids, "alive"), 10_000);
+    sim.nodes.get("n0")!.node.sendUserEvent("deploy", new Uint8Array([1]));
+    await sim.run(1000);
+    await sim.add("late", { seeds: ["n1"] });
+    await sim.run(12_000); // past two push-pull intervals
+    const late = sim.nodes.get("late")!;
+    ok(late.node.member("n0")?.state === "alive", sim, "the late node joined");
+    ok(!late.events.some((e) => e.event.type === "user"), sim, "it got no earlier event");
+  });
+
   it("lets a restarted node with the same id and address come back", LONG, async () => {
     const sim = new Sim({ seed: SEED + 9, profile: "local" });
     const ids = await sim.addMany(10);
