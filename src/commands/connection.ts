@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { recordArena } from "../keyspace/_arena.ts";
+import { trimRecordMemory } from "../keyspace/memory.ts";
 import { integerArg } from "./args.ts";
 import { ReplyError, SYNTAX, unknownSubcommand, wrongArity } from "./errors.ts";
 import {
@@ -268,7 +268,7 @@ function memory(ctx: CommandContext, argv: string[]): void {
   if (sub === "PURGE" && argv.length === 2) {
     // Redis asks jemalloc to return free pages; here a full collection lets the engine do so,
     // and the record arena gives back the slabs of its empty size classes.
-    recordArena.trim();
+    trimRecordMemory();
     ctx.server.purgeMemory?.();
     return ctx.out.ok();
   }

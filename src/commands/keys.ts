@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { scanPositions } from "../keyspace/_dense.ts";
+import { scanPositions } from "./_cursor.ts";
 import type { Store } from "../keyspace/store.ts";
 import { typeName, type Value } from "../keyspace/values.ts";
 import { parseScanArgs } from "./_container.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { scanPositions } from "../keyspace/_dense.ts";
+import { scanPositions } from "./_cursor.ts";
 import { SetValue } from "../keyspace/set.ts";
 import type { Store } from "../keyspace/store.ts";
 import {

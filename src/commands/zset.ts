@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { scanPositions } from "../keyspace/_dense.ts";
+import { scanPositions } from "./_cursor.ts";
 import type { ZItem } from "../keyspace/zset.ts";
 import type { PrefixTest } from "../keyspace/sorted_list.ts";
 import type { Store } from "../keyspace/store.ts";

@@ -19,7 +19,7 @@
 import { Buffer } from "node:buffer";
 import { assert } from "../_assert.ts";
 import { hashBytes } from "../_hash.ts";
-import { copyBytes, readLatin1, writeLatin1 } from "../resp/_latin1.ts";
+import { copyBytes, readLatin1, writeLatin1 } from "../_latin1.ts";
 
 /** Most bytes of key and value together in one record; longer ones stay JavaScript strings,
  * whose header is small beside them. */

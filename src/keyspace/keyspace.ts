@@ -5,7 +5,7 @@
  * @module
  */
 import { ACTIVE_EXPIRE_CYCLE_MS } from "../constants.ts";
-import type { Clock } from "../runtime/types.ts";
+import type { Clock } from "../clock.ts";
 import { Store, type StoreOptions } from "./store.ts";
 
 /**

@@ -35,4 +35,4 @@ export {
 export { type Container, typeName, type Value } from "./values.ts";
 export { type Keyed, KeyTable } from "./_table.ts";
 export { addDigests, entryDigest, MAX_VERSION, TYPE_TAGS } from "./digest.ts";
-export type { Clock } from "../runtime/types.ts";
+export type { Clock } from "../clock.ts";

@@ -13,11 +13,11 @@ import {
 } from "../constants.ts";
 import { CuckooFilter } from "../filter/cuckoo.ts";
 import { xorshift32 } from "../_random.ts";
-import type { Clock } from "../runtime/types.ts";
+import type { Clock } from "../clock.ts";
 import type { Container, Value } from "./values.ts";
 import { RecordArena, recordArena } from "./_arena.ts";
 import { hashBytes, hashString } from "../_hash.ts";
-import { writeLatin1 } from "../resp/_latin1.ts";
+import { writeLatin1 } from "../_latin1.ts";
 import { KeyTable, randomSeed } from "./_table.ts";
 import {
   MAX_VERSION,

@@ -20,7 +20,7 @@
  * @module
  */
 import { crc32 } from "../_crc32.ts";
-import { writeLatin1 } from "../resp/_latin1.ts";
+import { writeLatin1 } from "../_latin1.ts";
 
 const STAR = 0x2a;
 const DOLLAR = 0x24;

@@ -19,7 +19,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { readLatin1 } from "../resp/_latin1.ts";
+import { readLatin1 } from "../_latin1.ts";
 import { crc32 } from "../_crc32.ts";
 import {
   MAX_AOF_ARG_BYTES as MAX_ARG_BYTES,

@@ -16,7 +16,7 @@ import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { Entry } from "../keyspace/store.ts";
 import { type Container, restoreContainer } from "../keyspace/values.ts";
 import { crc32 } from "../_crc32.ts";
-import { readLatin1, writeLatin1 } from "../resp/_latin1.ts";
+import { readLatin1, writeLatin1 } from "../_latin1.ts";
 
 const MAGIC = "HCSNAP01";
 const KIND_STRING = 1;

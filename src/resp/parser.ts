@@ -7,7 +7,7 @@
  */
 import { Buffer } from "node:buffer";
 import { MAX_INLINE_BYTES } from "../constants.ts";
-import { forgetSource, noteSource, readLatin1 } from "./_latin1.ts";
+import { forgetSource, noteSource, readLatin1 } from "../_latin1.ts";
 import { ON_DENO } from "../runtime/detect.ts";
 
 /** Limits applied while parsing, from the config. */

@@ -5,7 +5,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { readLatin1, writeLatin1 } from "./_latin1.ts";
+import { readLatin1, writeLatin1 } from "../_latin1.ts";
 
 const INITIAL_BYTES = 64 * 1024;
 /** A buffer grown past this for one huge reply is dropped after use, to give the memory back. */

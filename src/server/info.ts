@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from "../commands/dispatch.ts";
 import type { NodeConfig } from "../config/config.ts";
-import { recordArena } from "../keyspace/_arena.ts";
+import { recordMemory } from "../keyspace/memory.ts";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { Persistence } from "../persistence/persistence.ts";
 import type { Runtime } from "../runtime/types.ts";
@@ -58,7 +58,7 @@ export function infoText(
   ]);
   const used = keyspace.usedMemoryBytes;
   const maxMemory = config.stores.reduce((sum, s) => sum + s.maxMemoryBytes, 0);
-  const arena = recordArena.stats();
+  const arena = recordMemory();
   section("Memory", [
     ["used_memory", used],
     ["used_memory_human", humanBytes(used)],

@@ -5,7 +5,7 @@ import { createCommandTable } from "../../src/commands/table.ts";
 import { type ClientState, internalClient, type UserRole } from "../../src/commands/types.ts";
 import { Keyspace, type StoreOptions, type Value } from "../../src/keyspace/mod.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
-import { FakeClock } from "../keyspace/_clock.ts";
+import { FakeClock } from "../_clock.ts";
 
 /** Enough of a hash value for TYPE and WRONGTYPE checks. */
 const FAKE_HASH = { type: "hash", sizeBytes: 0, length: 0 } as unknown as Value;

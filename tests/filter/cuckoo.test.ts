@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CuckooFilter } from "../../src/filter/mod.ts";
 import { Keyspace, type StoreOptions } from "../../src/keyspace/mod.ts";
-import { FakeClock } from "../keyspace/_clock.ts";
+import { FakeClock } from "../_clock.ts";
 
 const MILLION = 1_000_000;
 

@@ -7,7 +7,7 @@ import {
   Store,
   type StoreOptions,
 } from "../../src/keyspace/mod.ts";
-import { FakeClock } from "./_clock.ts";
+import { FakeClock } from "../_clock.ts";
 
 /** Every key is `k000`..`k999` with a 32-byte value, so every entry is accounted the same. */
 const VALUE = "v".repeat(32);

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mulberry32 } from "../_mulberry32.ts";
-import { FakeClock } from "./_clock.ts";
+import { FakeClock } from "../_clock.ts";
 import { recordArena } from "../../src/keyspace/_arena.ts";
 import { addDigests, entryDigest, slotAndWeight, TYPE_TAGS } from "../../src/keyspace/digest.ts";
 import { HashValue } from "../../src/keyspace/hash.ts";

@@ -4,7 +4,7 @@ import { ENTRY_OVERHEAD_BYTES } from "../../src/constants.ts";
 import { HashValue } from "../../src/keyspace/hash.ts";
 import { RECORD_MAX_BYTES, recordArena } from "../../src/keyspace/_arena.ts";
 import { Keyspace, type RemovalCause, Store, type StoreOptions } from "../../src/keyspace/mod.ts";
-import { FakeClock } from "./_clock.ts";
+import { FakeClock } from "../_clock.ts";
 
 function makeStore(options: Partial<StoreOptions> = {}, clock = new FakeClock()): Store {
   return new Store(0, {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { RaftDriver, type StateMachine } from "../../src/raft/driver.ts";
 import { DurableStorage } from "../../src/raft/storage.ts";
 import type { Message, NodeId } from "../../src/raft/types.ts";
-import { MemFileSystem } from "./_memfs.ts";
+import { MemFileSystem } from "../_memfs.ts";
 import { Prng, replaySeed } from "./_sim.ts";
 
 /** Appends every command to a list: the order of application is the thing under test. */

@@ -4,7 +4,7 @@ import { CorruptionError, DurableStorage } from "../../src/raft/storage.ts";
 import { crc32 } from "../../src/_crc32.ts";
 import { nodeFileSystem } from "../../src/runtime/node_fs.ts";
 import type { Entry } from "../../src/raft/types.ts";
-import { MemFileSystem } from "./_memfs.ts";
+import { MemFileSystem } from "../_memfs.ts";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

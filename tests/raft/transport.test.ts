@@ -15,7 +15,7 @@ import {
 import { Transport } from "../../src/raft/transport.ts";
 import { Bus, BusFrameType } from "../../src/bus/mod.ts";
 import { emptyMessage, type Message } from "../../src/raft/types.ts";
-import { MemFileSystem } from "./_memfs.ts";
+import { MemFileSystem } from "../_memfs.ts";
 import { LocalCluster } from "./_cluster.ts";
 
 const SECRET = new TextEncoder().encode("cluster-secret");

@@ -14,7 +14,7 @@ import { RaftDriver, type StateMachine } from "../../src/raft/driver.ts";
 import { DurableStorage } from "../../src/raft/storage.ts";
 import { Transport } from "../../src/raft/transport.ts";
 import type { NodeId } from "../../src/raft/types.ts";
-import { MemFileSystem } from "../raft/_memfs.ts";
+import { MemFileSystem } from "../_memfs.ts";
 import { type Host, type SimRuntime, World } from "./world.ts";
 
 const FILE = "tests/sim/cluster.test.ts";

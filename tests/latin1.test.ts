@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { forgetSource, noteSource, readLatin1, writeLatin1 } from "../../src/resp/_latin1.ts";
-import { RespParser } from "../../src/resp/parser.ts";
+import { forgetSource, noteSource, readLatin1, writeLatin1 } from "../src/_latin1.ts";
+import { RespParser } from "../src/resp/parser.ts";
 
 const LIMITS = { maxBulkBytes: 1 << 20, maxMultibulkLength: 1024, maxQueryBufferBytes: 1 << 20 };
 const ALL_BYTES = String.fromCharCode(...Array.from({ length: 256 }, (_, i) => i));

@@ -2,7 +2,7 @@
  * An in-memory FileSystem that knows what was fsynced: `crash()` keeps only durable bytes plus,
  * optionally, a torn prefix of what was written after the last fsync.
  */
-import type { FileHandle, FileSystem } from "../../src/runtime/types.ts";
+import type { FileHandle, FileSystem } from "../src/runtime/types.ts";
 
 interface MemFile {
   durable: Uint8Array;

@@ -1,4 +1,4 @@
-import type { Clock } from "../../src/runtime/types.ts";
+import type { Clock } from "../src/clock.ts";
 
 /** A clock that only moves when a test moves it. */
 export class FakeClock implements Clock {

@@ -7,7 +7,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { ON_DENO } from "../runtime/detect.ts";
+import { ON_DENO } from "./runtime/detect.ts";
 
 const encoder = new TextEncoder();
 /** Below this length a plain loop beats making a view for `encodeInto`. */
