@@ -22,6 +22,10 @@ import { liveConfig } from "./config/live.ts";
 import type { Durability } from "./server/server.ts";
 import { infoText } from "./server/info.ts";
 import { listening } from "./server/listen.ts";
+import { ClusterControl } from "./cluster/control.ts";
+import { CLUSTERDOWN } from "./cluster/router.ts";
+import { HERE, type Router } from "./commands/routing.ts";
+import { HttpExecutor } from "./http/executor.ts";
 
 /** A running node. */
 export interface HyperCacheNode {
@@ -33,6 +37,8 @@ export interface HyperCacheNode {
   readonly http: HttpServer | null;
   /** The AOF and snapshots, when `appendonly` is on. */
   readonly persistence: Persistence | null;
+  /** The cluster control plane, when `cluster.enabled` is on. */
+  readonly cluster: ClusterControl | null;
   /** Stops accepting, answers what is in flight, closes. */
   stop(): Promise<void>;
 }
@@ -66,6 +72,24 @@ export interface NodeParts {
   readonly persistence: Persistence | null;
   /** Under `appendfsync always`: how replies wait until their writes are durable. */
   readonly durability: Durability | undefined;
+  /** The routing step of a cluster node (its target is set once the control plane starts). */
+  readonly router: LateRouter | null;
+}
+
+/**
+ * A cluster node's router before its control plane runs (it needs the ports the listeners got):
+ * keyless commands run here, keyed ones answer `-CLUSTERDOWN`.
+ */
+export class LateRouter implements Router {
+  target: Router | undefined;
+  route(...args: Parameters<Router["route"]>): ReturnType<Router["route"]> {
+    if (this.target !== undefined) return this.target.route(...args);
+    const keys = args[2];
+    return keys === null || keys.length === 0 ? HERE : { kind: "redirect", error: CLUSTERDOWN };
+  }
+  forward(...args: Parameters<NonNullable<Router["forward"]>>): void {
+    this.target!.forward!(...args);
+  }
 }
 
 /** What `assembleNode` may be given beyond the config. */
@@ -143,7 +167,8 @@ export async function assembleNode(
         : `MISCONF Errors writing to the AOF file: ${error}. Write commands are refused until it works again.`;
     },
   };
-  const dispatcher = new Dispatcher(table, keyspace, hooks, outputs);
+  const router = config.cluster.enabled ? new LateRouter() : null;
+  const dispatcher = new Dispatcher(table, keyspace, hooks, outputs, router);
   persistence = config.persistence.appendonly
     ? await Persistence.open(runtime, keyspace, dispatcher, {
       dataDir: config.dataDir,
@@ -224,7 +249,17 @@ export async function assembleNode(
     appendfsync: config.persistence.appendfsync,
     setNotifyKeyspaceEvents: (flags) => notifier.configure(flags),
   });
-  return { config, runtime, startedMs, keyspace, dispatcher, resp, persistence, durability };
+  return {
+    config,
+    runtime,
+    startedMs,
+    keyspace,
+    dispatcher,
+    resp,
+    persistence,
+    durability,
+    router,
+  };
 }
 
 /** Assembles a node and starts serving: the RESP (and TLS) port, the HTTP API, active expiry. */
@@ -256,6 +291,16 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
       throw error;
     }
   }
+  let cluster: ClusterControl | null = null;
+  if (parts.router !== null) {
+    try {
+      cluster = await startCluster(parts, resp.port, http?.port ?? 0);
+    } catch (error) {
+      await resp.stop();
+      await http?.close();
+      throw error;
+    }
+  }
   const expiry = setInterval(() => keyspace.activeExpireCycle(), ACTIVE_EXPIRE_INTERVAL_MS);
   return {
     config,
@@ -264,11 +309,39 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
     resp,
     http,
     persistence,
+    cluster,
     async stop() {
       clearInterval(expiry);
+      await cluster?.stop();
       await resp.stop();
       await http?.close();
       await persistence?.close();
     },
   };
+}
+
+/** Starts the cluster control plane of an assembled node whose listeners have their ports. */
+async function startCluster(
+  parts: NodeParts,
+  port: number,
+  httpPort: number,
+): Promise<ClusterControl> {
+  const { config, runtime, keyspace, dispatcher, persistence, durability } = parts;
+  const stores = keyspace.stores;
+  const control = await ClusterControl.start(config, runtime, {
+    executor: new HttpExecutor(dispatcher, () => runtime.clock.realtimeMs(), durability),
+    hasKeysIn: (slot) => stores.some((store) => store.countKeysInSlot(slot) > 0),
+    dropSlot: (slot) =>
+      stores.reduce(
+        (sum, store) =>
+          sum + store.deleteSlot(slot, (key) => {
+            if (store.options.persist) persistence?.append(store.index, ["DEL", key]);
+          }),
+        0,
+      ),
+    log: (line) => console.log(`hypercache: ${line}`),
+  }, { port, httpPort });
+  parts.router!.target = control.router;
+  dispatcher.server.cluster = control;
+  return control;
 }

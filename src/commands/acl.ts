@@ -51,6 +51,7 @@ const FAMILY_CATEGORY: Record<string, AclCategory | null> = {
   connection: "connection",
   transactions: "transaction",
   server: null,
+  cluster: null,
 };
 
 /** The categories Redis gives a command of `group` with `flags`, in Redis's order. */

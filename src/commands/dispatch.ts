@@ -382,14 +382,30 @@ export class Dispatcher {
       this.replyError(out, failure);
       return;
     }
-    if (this.router !== null) {
+    // AOF replay runs everything here: the log holds only what this node served.
+    if (this.router !== null && !this.loading) {
       const route = this.routeOf(entry!.spec, argv, client);
       if (route.kind !== "here") {
+        if (route.kind === "forward" && this.forward(route.node, client, argv)) return;
         this.replyError(out, route.kind === "redirect" ? route.error : NO_FORWARDING);
         return;
       }
     }
     this.runEntry(entry!, client, out, argv);
+  }
+
+  /**
+   * Hands `argv` to the router to run on `node`, its reply taking this command's place in the
+   * client's reply order. False where a reply cannot wait: inside `atomically`, or for a client
+   * that cannot hold one (AOF replay).
+   */
+  private forward(node: string, client: ClientState, argv: string[]): boolean {
+    const router = this.router!;
+    if (router.forward === undefined || this.depth !== 0 || this.loading) return false;
+    const reply = client.defer?.();
+    if (reply === undefined) return false;
+    router.forward(node, client, argv, reply);
+    return true;
   }
 
   /** The routing step: where `argv` runs, from its keys as the table finds them. */
@@ -412,7 +428,7 @@ export class Dispatcher {
       failure = `ERR Command not allowed inside a transaction`;
     }
     // As Redis Cluster does, a command that would not run here cannot be queued here.
-    if (failure === null && this.router !== null) {
+    if (failure === null && this.router !== null && !this.loading) {
       const route = this.routeOf(entry!.spec, argv, ctx.client);
       if (route.kind !== "here") failure = route.kind === "redirect" ? route.error : NO_FORWARDING;
     }

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { ClientState, CommandSpec } from "./types.ts";
+import type { ClientState, CommandSpec, DeferredReply } from "./types.ts";
 
 /** Where a command runs. */
 export type Route =
@@ -37,4 +37,9 @@ export interface Router {
     keys: readonly string[] | null,
     client: ClientState,
   ): Route;
+  /**
+   * Runs `argv` on `node` (a `forward` route's) for `client`, and completes `reply` with that
+   * node's reply. The dispatcher calls it only where a reply can wait (not inside a transaction).
+   */
+  forward?(node: string, client: ClientState, argv: string[], reply: DeferredReply): void;
 }

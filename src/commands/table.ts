@@ -11,6 +11,7 @@ import { transactionCommands } from "./transactions.ts";
 import { connectionCommands } from "./connection.ts";
 import { pubsubCommands } from "./pubsub.ts";
 import { blockingCommands } from "./blocking.ts";
+import { clusterCommands } from "./cluster.ts";
 import { serverCommands } from "./server.ts";
 import { setCommands } from "./set.ts";
 import { stringCommands } from "./strings.ts";
@@ -51,6 +52,7 @@ export function createCommandTable(): CommandTable {
     ...connectionCommands,
     ...pubsubCommands,
     ...blockingCommands,
+    ...clusterCommands,
   ]);
   return table;
 }

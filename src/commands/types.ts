@@ -177,6 +177,9 @@ export interface ServerHooks {
   maxStringBytes?: number;
   /** Runs a full garbage collection where the runtime allows it (MEMORY PURGE). */
   purgeMemory?(): void;
+  /** The cluster this node belongs to; absent on a single node (CLUSTER then answers that
+   * cluster support is disabled, as redis-server does). */
+  cluster?: ClusterHooks;
   /** Pub/sub: the hub, and the subscriber that stands for a connection. */
   pubsub?: {
     hub: PubSub;
@@ -184,6 +187,34 @@ export interface ServerHooks {
     /** Called after a connection's subscription count changed. */
     changed(client: ClientState, count: number): void;
   };
+}
+
+/** One node as the CLUSTER commands describe it. */
+export interface ClusterNodeInfo {
+  /** 40 hex digits, as Redis Cluster's node ids. */
+  readonly hexId: string;
+  /** The node's `node_id`. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly busPort: number;
+  readonly self: boolean;
+  /** Gossip holds it failed. */
+  readonly failed: boolean;
+  /** Its slots, as inclusive ranges. */
+  readonly ranges: readonly (readonly [number, number])[];
+}
+
+/** What the CLUSTER commands read. */
+export interface ClusterHooks {
+  /** Every member of the applied configuration. */
+  nodes(): ClusterNodeInfo[];
+  /** The epoch of the applied configuration. */
+  readonly epoch: number;
+  /** Whether every slot has an owner and this node is in touch with the quorum. */
+  readonly ok: boolean;
+  /** Marks a client as one that follows redirects (it asked for the slot map). */
+  aware(client: ClientState): void;
 }
 
 /** What SAVE, BGSAVE, BGREWRITEAOF and LASTSAVE reach. */

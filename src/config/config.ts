@@ -69,6 +69,8 @@ export interface NodeConfig {
     /** Largest request body the HTTP API reads. */
     maxBodyBytes: number;
   };
+  /** Membership of a cluster; off for a single node. */
+  cluster: ClusterConfig;
   persistence: {
     appendonly: boolean;
     appendfsync: AppendFsync;
@@ -83,6 +85,29 @@ export interface NodeConfig {
     /** Start with an AOF corrupt before its tail, truncating it there (with a warning). */
     aofLoadTruncated: boolean;
   };
+}
+
+/** The `cluster` section. */
+export interface ClusterConfig {
+  enabled: boolean;
+  /** Host that clients and peers use to reach this node (default: `bind`). */
+  announceHost: string;
+  /** Cluster bus port, TCP (default: `port` + 10000, as Redis Cluster's). */
+  busPort: number;
+  /** Gossip port, UDP and TCP (default: `port` + 20000). */
+  gossipPort: number;
+  /** Gossip addresses (`host:port`) of other nodes to join through. */
+  seeds: { host: string; port: number }[];
+  /** Nodes that must have found each other before the first configuration is made. */
+  bootstrapExpect: number;
+  /** Raft voters at most (the others are learners): 1, 3 or 5. */
+  voters: number;
+  /** Authenticates the bus (HMAC-SHA-256) and encrypts gossip; empty for none. */
+  secret: string;
+  /** How long a node must stay failed before the leader gives its slots to the others. */
+  failureTimeoutMs: number;
+  zone: string;
+  weight: number;
 }
 
 /** A bearer token of the HTTP API and what it may run. */
@@ -346,6 +371,65 @@ function readStore(reader: Reader, index: number): StoreOptions {
   };
 }
 
+function readCluster(reader: Reader, port: number, bind: string): ClusterConfig {
+  const seeds = reader.stringList("seeds").map((text, index) => {
+    const match = /^(.+):(\d{1,5})$/.exec(text);
+    const seedPort = match ? Number(match[2]) : NaN;
+    if (match === null || !(seedPort >= 1 && seedPort <= 65535)) {
+      throw new ConfigError(
+        `cluster.seeds[${index}]: ${show(text)} is not host:port (the gossip port of another node)`,
+      );
+    }
+    return { host: match[1], port: seedPort };
+  });
+  const config: ClusterConfig = {
+    enabled: reader.boolean("enabled", false),
+    announceHost: reader.string("announce_host", "") || bind,
+    busPort: reader.integer("bus_port", 0, 0, 65535),
+    gossipPort: reader.integer("gossip_port", 0, 0, 65535),
+    seeds,
+    bootstrapExpect: reader.integer("bootstrap_expect", 1, 1, 1000),
+    voters: reader.integer("voters", 3, 1, 5),
+    secret: reader.string("secret", ""),
+    failureTimeoutMs: reader.durationMs("failure_timeout", 15_000),
+    zone: reader.string("zone", ""),
+    weight: reader.integer("weight", 1, 1, 1000),
+  };
+  if (config.busPort === 0 && port !== 0) config.busPort = port + 10000;
+  if (config.gossipPort === 0 && port !== 0) config.gossipPort = port + 20000;
+  if (config.busPort > 65535 || config.gossipPort > 65535) {
+    throw new ConfigError(
+      `cluster.bus_port: port ${port} + 10000 (or gossip_port: + 20000) is past 65535; set them`,
+    );
+  }
+  if (config.enabled) {
+    if (![1, 3, 5].includes(config.voters)) {
+      throw new ConfigError(`cluster.voters: ${config.voters} must be 1, 3 or 5`);
+    }
+    if (config.failureTimeoutMs < 1000) {
+      throw new ConfigError(
+        `cluster.failure_timeout: ${config.failureTimeoutMs} ms is below 1s: a pause would move slots`,
+      );
+    }
+    const ports = [port, config.busPort, config.gossipPort].filter((p) => p !== 0);
+    if (new Set(ports).size !== ports.length) {
+      throw new ConfigError(
+        `cluster.bus_port: port, bus_port and gossip_port must differ (got ${port}, ${config.busPort}, ${config.gossipPort})`,
+      );
+    }
+    config.seeds.forEach((seed, index) => {
+      const self = [config.announceHost, bind, "127.0.0.1", "localhost"].includes(seed.host) &&
+        seed.port === config.gossipPort;
+      if (self) {
+        throw new ConfigError(
+          `cluster.seeds[${index}]: ${seed.host}:${seed.port} is this node's own gossip address`,
+        );
+      }
+    });
+  }
+  return config;
+}
+
 /** Builds a validated config from the parsed YAML document (already merged with overrides). */
 export function buildConfig(raw: Raw): NodeConfig {
   const root = new Reader(raw, "");
@@ -362,6 +446,7 @@ export function buildConfig(raw: Raw): NodeConfig {
     "persistence",
     "users",
     "tls",
+    "cluster",
   ]);
   const tls = root.section("tls");
   tls.only(["enabled", "port", "cert_file", "key_file"]);
@@ -385,6 +470,20 @@ export function buildConfig(raw: Raw): NodeConfig {
     "auto_rewrite_percentage",
     "auto_rewrite_min_size",
     "aof_load_truncated",
+  ]);
+  const cluster = root.section("cluster");
+  cluster.only([
+    "enabled",
+    "announce_host",
+    "bus_port",
+    "gossip_port",
+    "seeds",
+    "bootstrap_expect",
+    "voters",
+    "secret",
+    "failure_timeout",
+    "zone",
+    "weight",
   ]);
   const storeReaders = root.list("stores") ?? [new Reader({}, "stores[0]")];
   if (storeReaders.length === 0) {
@@ -445,6 +544,7 @@ export function buildConfig(raw: Raw): NodeConfig {
       corsOrigins: http.stringList("cors_origins"),
       maxBodyBytes: http.size("max_body_bytes", DEFAULT_HTTP_MAX_BODY_BYTES),
     },
+    cluster: readCluster(cluster, port, root.string("bind", "127.0.0.1")),
     persistence: {
       appendonly: persistence.boolean("appendonly", false),
       appendfsync: persistence.oneOf(
@@ -544,6 +644,12 @@ const OVERRIDES: Override[] = [
   { flag: "auto-rewrite-percentage", path: ["persistence", "auto_rewrite_percentage"] },
   { flag: "auto-rewrite-min-size", path: ["persistence", "auto_rewrite_min_size"] },
   { flag: "aof-load-truncated", path: ["persistence", "aof_load_truncated"] },
+  { flag: "cluster", path: ["cluster", "enabled"] },
+  { flag: "cluster-bus-port", path: ["cluster", "bus_port"] },
+  { flag: "cluster-gossip-port", path: ["cluster", "gossip_port"] },
+  { flag: "cluster-bootstrap-expect", path: ["cluster", "bootstrap_expect"] },
+  { flag: "cluster-secret", path: ["cluster", "secret"] },
+  { flag: "cluster-failure-timeout", path: ["cluster", "failure_timeout"] },
   { flag: "tls", path: ["tls", "enabled"] },
   { flag: "tls-port", path: ["tls", "port"] },
   { flag: "tls-cert-file", path: ["tls", "cert_file"] },

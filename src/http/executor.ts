@@ -112,11 +112,20 @@ export class HttpExecutor {
    * now, before this returns.
    */
   run(client: ClientState, argv: string[]): Reply | Promise<Reply> {
+    return whenDone(this.runText(client, argv), (text) => this.reply(text));
+  }
+
+  /**
+   * Runs one command and returns its reply as RESP text (one character per byte): at once, or a
+   * promise when the reply is deferred or waits until the command's writes are durable. For
+   * commands run for another node's client (forwarded over the cluster bus).
+   */
+  runText(client: ClientState, argv: string[]): string | Promise<string> {
     const failure = this.check(client, argv);
     if (failure !== null) {
       this.dispatcher.stats.commandsProcessed++;
       this.dispatcher.stats.errorReplies++;
-      return { value: this.decode(`-${failure}\r\n`), ok: false };
+      return `-${failure}\r\n`;
     }
     const mark = this.durability?.mark() ?? 0;
     this.dispatcher.execute(client, this.out, argv);
@@ -127,11 +136,11 @@ export class HttpExecutor {
       (client as HttpClient).deferred = null;
       return deferred.then(async (later) => {
         if (wait !== null) await wait;
-        return this.reply(later);
+        return later;
       });
     }
-    if (wait !== null) return wait.then(() => this.reply(text));
-    return this.reply(text);
+    if (wait !== null) return wait.then(() => text);
+    return text;
   }
 
   private reply(text: string): Reply {

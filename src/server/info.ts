@@ -40,7 +40,7 @@ export function infoText(
   section("Server", [
     ["redis_version", "7.2.0"],
     ["hypercache_version", VERSION],
-    ["redis_mode", "standalone"],
+    ["redis_mode", dispatcher.server.cluster ? "cluster" : "standalone"],
     ["os", `${runtime.name} ${runtime.version}`],
     ["arch_bits", 64],
     ["process_id", runtime.pid()],
@@ -110,7 +110,16 @@ export function infoText(
     errorLines.push([`errorstat_${code}`, `count=${count}`]);
   }
   section("Errorstats", errorLines);
-  section("Cluster", [["cluster_enabled", 0]]);
+  const cluster = dispatcher.server.cluster;
+  section(
+    "Cluster",
+    cluster === undefined ? [["cluster_enabled", 0]] : [
+      ["cluster_enabled", 1],
+      ["cluster_state", cluster.ok ? "ok" : "fail"],
+      ["cluster_epoch", cluster.epoch],
+      ["cluster_known_nodes", cluster.nodes().length],
+    ],
+  );
   const commandLines: [string, string][] = [];
   for (const [name, counters] of dispatcher.stats.perCommand) {
     if (counters.calls === 0) continue;

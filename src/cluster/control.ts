@@ -1,0 +1,492 @@
+/**
+ * A node's cluster control plane: the bus, Raft over the configuration ({@linkcode ClusterState}),
+ * gossip for membership and failure detection, and the leader's duties.
+ *
+ * - **Bootstrap.** A node with no Raft state gossips with its seeds until `bootstrap_expect` nodes
+ *   (itself included) see each other; each then bootstraps Raft with the same voters, the
+ *   `voters` smallest names among them (as Consul's `bootstrap_expect` does). A node that finds a
+ *   configured cluster instead waits for its leader to add it.
+ * - **The leader** records every live gossip member in the configuration (as a voter while the
+ *   configuration has fewer than `voters`, else a learner), assigns the slots once
+ *   `bootstrap_expect` members are recorded, and gives the slots of a member that has stayed
+ *   failed for `failure_timeout` to the others. A shorter flap moves nothing.
+ * - **Serving.** The node routes by the configuration it has applied, and only while it is in
+ *   touch with the quorum and caught up with the leader's commit index ({@linkcode
+ *   ClusterControl.serving}); after a change, the keys of slots it does not own are dropped.
+ *
+ * @module
+ */
+import { decode, encode } from "cborg";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { Bus } from "../bus/bus.ts";
+import type {
+  ClientState,
+  ClusterHooks,
+  ClusterNodeInfo,
+  DeferredReply,
+} from "../commands/types.ts";
+import type { NodeConfig } from "../config/config.ts";
+import { type GossipAgent, startGossip } from "../gossip/driver.ts";
+import { Keyring } from "../gossip/keyring.ts";
+import type { Member } from "../gossip/types.ts";
+import type { HttpExecutor } from "../http/executor.ts";
+import { SLOT_COUNT } from "../ring/constants.ts";
+import { RaftDriver } from "../raft/driver.ts";
+import { DurableStorage } from "../raft/storage.ts";
+import { Transport } from "../raft/transport.ts";
+import type { Runtime, TimerHandle } from "../runtime/types.ts";
+import { Forwarder } from "./forward.ts";
+import { type ClusterClient, ClusterRouter } from "./router.ts";
+import {
+  type ClusterCommand,
+  type ClusterMember,
+  ClusterState,
+  encodeCommand,
+  planSlots,
+  raftIdOf,
+} from "./state.ts";
+
+/** How often the leader looks at membership, and every node at whether it may serve. */
+const DUTY_INTERVAL_MS = 100;
+/** Longest wait for a forwarded command's reply (beyond a blocking command's own timeout). */
+const FORWARD_TIMEOUT_MS = 10_000;
+
+/** What the control plane needs from the node around it. */
+export interface ControlHooks {
+  /** Runs forwarded commands. */
+  executor: HttpExecutor;
+  /** Deletes this node's keys of `slot` in every store (logging the deletes). */
+  dropSlot(slot: number): number;
+  /** Whether any store holds a key of `slot`. */
+  hasKeysIn(slot: number): boolean;
+  log(line: string): void;
+}
+
+/** Gossip metadata: what a peer needs before the configuration records this node. */
+interface Meta {
+  raftId: number;
+  host: string;
+  port: number;
+  httpPort: number;
+  busPort: number;
+  zone: string;
+  weight: number;
+  /** Whether this node has Raft state (bootstrapped or joined). */
+  configured: boolean;
+}
+
+function hexIdOf(name: string): string {
+  const digest = sha256(new TextEncoder().encode(name));
+  return Array.from(digest.subarray(0, 20), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The running control plane of a cluster node. */
+export class ClusterControl implements ClusterHooks {
+  readonly state = new ClusterState();
+  readonly router: ClusterRouter;
+  readonly self: ClusterMember;
+  forwarder!: Forwarder;
+  bus!: Bus;
+  gossip!: GossipAgent;
+  driver: RaftDriver | undefined;
+  #storage!: DurableStorage;
+  #transport!: Transport;
+  #timer: TimerHandle | undefined;
+  #serving = false;
+  #startupIndex = 0;
+  #proposing = false;
+  #swept = false;
+  #lastSlotsEpoch = -1;
+  /** Monotonic ms a message from each Raft peer last arrived. */
+  readonly #heard = new Map<number, number>();
+  /** Monotonic ms each member was first seen failed (cleared when it is alive again). */
+  readonly #failedSince = new Map<string, number>();
+  readonly #hexIds = new Map<string, string>();
+  /** The bus address each peer is linked at. */
+  readonly #linked = new Map<number, string>();
+  readonly stats = { slotsDropped: 0, keysDropped: 0, proposals: 0, refused: 0 };
+
+  private constructor(
+    readonly config: NodeConfig,
+    private readonly runtime: Runtime,
+    private readonly hooks: ControlHooks,
+    httpPort: number,
+  ) {
+    const c = config.cluster;
+    this.self = {
+      id: config.nodeId,
+      raftId: raftIdOf(config.nodeId),
+      host: c.announceHost,
+      port: config.port,
+      httpPort,
+      busPort: c.busPort,
+      gossipPort: c.gossipPort,
+      zone: c.zone,
+      weight: c.weight,
+    };
+    this.router = new ClusterRouter(this.state, config.nodeId, {
+      inQuorum: () => this.#serving,
+      isFailed: (id) => this.#failedSince.has(id),
+      forward: (owner, client, argv, reply) => this.#forward(owner, client, argv, reply),
+    });
+    this.state.onChange = () => this.#onStateChange();
+  }
+
+  /**
+   * Opens the bus and gossip, recovers Raft from `data_dir/raft`, and starts the duties. `port`
+   * and `httpPort` are the ports the node's listeners got.
+   */
+  static async start(
+    config: NodeConfig,
+    runtime: Runtime,
+    hooks: ControlHooks,
+    ports: { port: number; httpPort: number },
+  ): Promise<ClusterControl> {
+    const control = new ClusterControl(
+      { ...config, port: ports.port },
+      runtime,
+      hooks,
+      ports.httpPort,
+    );
+    await control.#open();
+    return control;
+  }
+
+  async #open(): Promise<void> {
+    const c = this.config.cluster;
+    const secret = c.secret === "" ? undefined : new TextEncoder().encode(c.secret);
+    this.bus = await Bus.start({
+      runtime: this.runtime,
+      listen: { hostname: this.config.bind, port: c.busPort },
+      secret,
+      log: (line) => this.hooks.log(line),
+    });
+    (this.self as { busPort: number }).busPort = this.bus.port;
+    this.forwarder = new Forwarder(
+      this.bus,
+      this.self.raftId,
+      this.hooks.executor,
+      this.runtime.timers,
+      FORWARD_TIMEOUT_MS,
+    );
+    this.#storage = await DurableStorage.open({
+      fs: this.runtime.fs,
+      dir: `${this.config.dataDir}/raft`,
+    });
+    this.#transport = Transport.attach(this.bus, {
+      id: this.self.raftId,
+      onMessage: (message) => {
+        this.#heard.set(message.from, this.runtime.clock.monotonicMs());
+        this.driver?.receive(message);
+      },
+      onUnreachable: (peer) => this.driver?.node.reportUnreachable(peer),
+    });
+    const keyring = secret === undefined ? undefined : new Keyring([sha256(secret)]);
+    this.gossip = await startGossip({
+      id: this.self.id,
+      port: c.gossipPort,
+      bindHost: this.config.bind,
+      advertiseHost: c.announceHost,
+      profile: "local",
+      seeds: c.seeds,
+      meta: this.#meta(),
+      keyring,
+      runtime: this.runtime,
+    });
+    (this.self as { gossipPort: number }).gossipPort = this.gossip.address.port;
+    this.gossip.subscribe(() => this.#learnPeers());
+    if (!this.#storage.isEmpty()) this.#startDriver();
+    else if (c.bootstrapExpect === 1 && c.seeds.length === 0) await this.#bootstrap([this.self]);
+    this.gossip.setMeta(this.#meta());
+    if (c.seeds.length > 0) this.gossip.join(c.seeds).catch(() => {});
+    this.#timer = this.runtime.timers.setInterval(() => this.#duties(), DUTY_INTERVAL_MS);
+  }
+
+  #meta(): Uint8Array {
+    const meta: Meta = {
+      raftId: this.self.raftId,
+      host: this.self.host,
+      port: this.self.port,
+      httpPort: this.self.httpPort,
+      busPort: this.bus?.port ?? this.self.busPort,
+      zone: this.self.zone,
+      weight: this.self.weight,
+      configured: this.driver !== undefined,
+    };
+    return encode(meta);
+  }
+
+  #memberOf(gossip: Member): (ClusterMember & { configured: boolean }) | null {
+    try {
+      const meta = decode(gossip.meta) as Meta;
+      if (!Number.isSafeInteger(meta.raftId) || typeof meta.host !== "string") return null;
+      return {
+        id: gossip.id,
+        raftId: meta.raftId,
+        host: meta.host,
+        port: meta.port,
+        httpPort: meta.httpPort,
+        busPort: meta.busPort,
+        gossipPort: gossip.address.port,
+        zone: meta.zone,
+        weight: meta.weight,
+        configured: meta.configured,
+      };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Links the bus to every member gossip or the configuration knows. */
+  #learnPeers(): void {
+    for (const g of this.gossip.members()) {
+      const m = this.#memberOf(g);
+      if (m === null || m.id === this.self.id) continue;
+      this.#link(m);
+    }
+  }
+
+  #link(m: ClusterMember): void {
+    if (m.id === this.self.id) return;
+    const address = `${m.host}:${m.busPort}`;
+    if (this.#linked.get(m.raftId) === address) return;
+    this.#linked.set(m.raftId, address);
+    this.#transport.addPeer(m.raftId, { hostname: m.host, port: m.busPort });
+  }
+
+  async #bootstrap(voters: ClusterMember[]): Promise<void> {
+    await this.#storage.bootstrap(voters.map((m) => m.raftId));
+    this.hooks.log(
+      `cluster: bootstrapped Raft with ${voters.map((m) => m.id).join(", ")} as voters`,
+    );
+    this.#startDriver();
+  }
+
+  #startDriver(): void {
+    this.#startupIndex = this.#storage.lastIndex();
+    this.driver = new RaftDriver({
+      raft: { id: this.self.raftId, checkQuorum: true, preVote: true },
+      storage: this.#storage,
+      stateMachine: {
+        apply: (data) => this.state.apply(data),
+        snapshot: () => this.state.snapshot(),
+        restore: (data) => this.state.restore(data),
+      },
+      send: (messages) => this.#transport.send(messages),
+      snapshotEveryEntries: 1000,
+      runtime: this.runtime,
+    });
+    this.driver.start();
+    for (const m of this.state.members()) this.#link(m);
+    this.gossip?.setMeta(this.#meta());
+  }
+
+  // ------------------------------------------------------------------ duties
+
+  #duties(): void {
+    const now = this.runtime.clock.monotonicMs();
+    for (const g of this.gossip.members()) {
+      if (g.state === "dead" || g.state === "left") {
+        if (!this.#failedSince.has(g.id)) this.#failedSince.set(g.id, now);
+      } else if (this.#failedSince.delete(g.id)) {
+        const member = this.state.member(g.id);
+        if (member !== undefined) this.forwarder.failOwner(member.raftId, "it failed");
+      }
+    }
+    for (const [id] of this.#failedSince) {
+      const failed = this.gossip.members().find((g) => g.id === id);
+      if (failed !== undefined && (failed.state === "dead" || failed.state === "left")) {
+        const member = this.state.member(id);
+        if (member !== undefined) this.forwarder.failOwner(member.raftId, "it failed");
+      }
+    }
+    if (this.driver === undefined) {
+      this.#maybeBootstrap();
+      this.#serving = false;
+      return;
+    }
+    this.#serving = this.#computeServing(now);
+    if (this.#serving && !this.#swept) this.#sweep();
+    if (this.driver.node.role === "leader" && !this.#proposing) this.#lead(now);
+  }
+
+  #maybeBootstrap(): void {
+    const expect = this.config.cluster.bootstrapExpect;
+    const live = this.gossip.liveMembers()
+      .map((g) => g.id === this.self.id ? { ...this.self, configured: false } : this.#memberOf(g))
+      .filter((m) => m !== null);
+    // A configured cluster exists: its leader adds this node.
+    if (live.some((m) => m.configured)) return;
+    if (live.length < expect) return;
+    const voters = live.sort((a, b) => (a.id < b.id ? -1 : 1))
+      .slice(0, Math.min(expect, this.config.cluster.voters));
+    if (!voters.some((m) => m.id === this.self.id)) {
+      // Not a voter: wait for the voters' leader to add this node as a learner.
+      return;
+    }
+    this.#bootstrap(voters).catch((error) => this.hooks.log(`cluster: bootstrap failed: ${error}`));
+  }
+
+  #computeServing(now: number): boolean {
+    const node = this.driver!.node;
+    const status = node.status();
+    if (status.applied < status.commit || status.applied < this.#startupIndex) return false;
+    const lease = this.config.cluster.failureTimeoutMs / 2;
+    if (node.role === "leader") {
+      const voters = status.confState.voters;
+      let inTouch = 1;
+      for (const id of voters) {
+        if (id !== this.self.raftId && now - (this.#heard.get(id) ?? -Infinity) < lease) inTouch++;
+      }
+      return inTouch * 2 > voters.length;
+    }
+    if (status.leaderId === 0) return false;
+    return now - (this.#heard.get(status.leaderId) ?? -Infinity) < lease;
+  }
+
+  #lead(now: number): void {
+    const status = this.driver!.node.status();
+    const raftMembers = new Set([...status.confState.voters, ...status.confState.learners]);
+    // 1. Record live gossip members, and add them to Raft.
+    for (const g of this.gossip.liveMembers()) {
+      const m = g.id === this.self.id ? this.self : this.#memberOf(g);
+      if (m === null) continue;
+      const known = this.state.member(m.id);
+      const changed = known === undefined || known.host !== m.host || known.port !== m.port ||
+        known.busPort !== m.busPort || known.httpPort !== m.httpPort;
+      const member: ClusterMember = {
+        id: m.id,
+        raftId: m.raftId,
+        host: m.host,
+        port: m.port,
+        httpPort: m.httpPort,
+        busPort: m.busPort,
+        gossipPort: m.gossipPort,
+        zone: m.zone,
+        weight: m.weight,
+      };
+      if (changed) return this.#propose({ op: "member", member });
+      if (!raftMembers.has(m.raftId)) {
+        const voter = status.confState.voters.length < this.config.cluster.voters;
+        this.#proposing = true;
+        this.driver!.changeMembership({
+          changes: [{ type: voter ? "addVoter" : "addLearner", nodeId: m.raftId }],
+        }).then(
+          () =>
+            this.hooks.log(`cluster: ${m.id} added to Raft as a ${voter ? "voter" : "learner"}`),
+          (error) => this.hooks.log(`cluster: adding ${m.id} to Raft failed: ${error}`),
+        ).finally(() => (this.#proposing = false));
+        return;
+      }
+    }
+    const members = this.state.members();
+    const map = this.state.slotMap;
+    // 2. The first slot map, once the expected members are recorded.
+    if (map === null) {
+      if (members.length < this.config.cluster.bootstrapExpect) return;
+      const plan = planSlots(this.state, members);
+      if (plan !== null) this.#propose({ op: "slots", expectEpoch: this.state.epoch, map: plan });
+      return;
+    }
+    // 3. A member failed past the timeout loses its slots to the live owners.
+    const timeout = this.config.cluster.failureTimeoutMs;
+    const owners = map.nodes.map((n) => n.id);
+    const gone = owners.filter((id) => now - (this.#failedSince.get(id) ?? Infinity) >= timeout);
+    if (gone.length > 0 && gone.length < owners.length) {
+      const keep = members.filter((m) => owners.includes(m.id) && !gone.includes(m.id));
+      const plan = planSlots(this.state, keep);
+      if (plan !== null) {
+        this.hooks.log(
+          `cluster: ${gone.join(", ")} failed for ${timeout} ms: moving its slots to the others`,
+        );
+        this.#propose({ op: "slots", expectEpoch: this.state.epoch, map: plan });
+      }
+    }
+  }
+
+  #propose(command: ClusterCommand): void {
+    this.#proposing = true;
+    this.stats.proposals++;
+    this.driver!.propose(encodeCommand(command)).then(
+      (result) => {
+        if ((result as { applied: boolean }).applied === false) this.stats.refused++;
+      },
+      () => {},
+    ).finally(() => (this.#proposing = false));
+  }
+
+  // ------------------------------------------------------------------ applied state
+
+  #onStateChange(): void {
+    for (const m of this.state.members()) this.#link(m);
+    const map = this.state.slotMap;
+    if (map !== null && map.epoch !== this.#lastSlotsEpoch) {
+      this.#lastSlotsEpoch = map.epoch;
+      // Replayed history at start-up is not acted on; the sweep runs once caught up.
+      if (this.#swept) this.#sweep();
+    }
+  }
+
+  /** Drops the keys of every slot this node does not own. */
+  #sweep(): void {
+    this.#swept = true;
+    if (this.state.slotMap === null) return;
+    for (let slot = 0; slot < SLOT_COUNT; slot++) {
+      if (this.state.ownerOf(slot) === this.self.id || !this.hooks.hasKeysIn(slot)) continue;
+      this.stats.slotsDropped++;
+      this.stats.keysDropped += this.hooks.dropSlot(slot);
+    }
+  }
+
+  #forward(owner: string, client: ClientState, argv: string[], reply: DeferredReply): void {
+    const member = this.state.member(owner)!;
+    this.forwarder.forward(member.raftId, client, argv, reply, null);
+  }
+
+  // ------------------------------------------------------------------ ClusterHooks
+
+  get epoch(): number {
+    return this.state.epoch;
+  }
+
+  get ok(): boolean {
+    return this.#serving && this.state.slotMap !== null;
+  }
+
+  /** Whether this node answers for its slots now (see the module doc). */
+  get serving(): boolean {
+    return this.#serving;
+  }
+
+  aware(client: ClientState): void {
+    (client as ClusterClient).clusterAware = true;
+  }
+
+  nodes(): ClusterNodeInfo[] {
+    return this.state.members().map((m) => {
+      let hexId = this.#hexIds.get(m.id);
+      if (hexId === undefined) this.#hexIds.set(m.id, hexId = hexIdOf(m.id));
+      return {
+        hexId,
+        name: m.id,
+        host: m.host,
+        port: m.port,
+        busPort: m.busPort,
+        self: m.id === this.self.id,
+        failed: this.#failedSince.has(m.id),
+        ranges: this.state.rangesOf(m.id),
+      };
+    });
+  }
+
+  /** Leaves gossip (peers see "left", not "failed") and stops Raft, the bus and the duties. */
+  async stop(): Promise<void> {
+    if (this.#timer !== undefined) this.runtime.timers.clearInterval(this.#timer);
+    this.forwarder.close();
+    await this.gossip.leave().catch(() => {});
+    await this.gossip.close();
+    this.driver?.stop();
+    await this.#transport.close();
+    await this.bus.close();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Forwarding: a plain client's command whose slot another node owns travels over the cluster bus
+ * to the owner, runs there as a client of that node (same store, protocol and role), and the
+ * reply's bytes come back and take the command's place in the client's reply order.
+ *
+ * Requests to one owner leave in order on one link and run in order there, so a pipeline of
+ * writes and reads to one key keeps its meaning. A request whose owner fails (gossip), whose link
+ * drops it, or that gets no reply within its deadline completes with `-TRYAGAIN`: the command may
+ * or may not have run, as with any lost connection.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { decode as decodeCbor } from "cborg";
+import type { Bus } from "../bus/bus.ts";
+import { BusFrameType } from "../bus/frame_types.ts";
+import type { ClientState, DeferredReply, UserRole } from "../commands/types.ts";
+import type { HttpExecutor } from "../http/executor.ts";
+import type { TimerHandle, Timers } from "../runtime/types.ts";
+import type { ClusterClient } from "./router.ts";
+
+/** A forwarded command: `[id, fromRaftId, db, protocol, role, argv]`, argv as bytes. */
+type RequestWire = [number, number, number, 2 | 3, UserRole, Uint8Array[]];
+/** Its reply: `[id, reply bytes]`. */
+type ReplyWire = [number, Uint8Array];
+
+/** Counters for INFO and /metrics. */
+export interface ForwardStats {
+  /** Commands this node forwarded to owners. */
+  forwarded: number;
+  /** Commands other nodes forwarded here. */
+  served: number;
+  /** Forwarded commands that failed (owner down, link lost, deadline). */
+  failed: number;
+  /** Forwarded commands waiting for their reply now. */
+  pending: number;
+}
+
+interface Pending {
+  owner: number;
+  reply: DeferredReply;
+  timer: TimerHandle | undefined;
+}
+
+/** Sends commands to owners and serves the ones sent here. */
+export class Forwarder {
+  readonly stats: ForwardStats = { forwarded: 0, served: 0, failed: 0, pending: 0 };
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly selfRaftId: number,
+    private readonly executor: HttpExecutor,
+    private readonly timers: Timers,
+    /** Longest wait for a reply; blocking commands wait as long as they block, plus this. */
+    private readonly timeoutMs: number,
+  ) {
+    bus.register<RequestWire>(BusFrameType.forwardRequest, {
+      decode: decodeRequest,
+      receive: (request) => this.#serve(request),
+    });
+    bus.register<ReplyWire>(BusFrameType.forwardReply, {
+      decode: decodeReply,
+      receive: ([id, bytes]) => this.#settle(id, Buffer.from(bytes).toString("latin1")),
+      undelivered: (peer) => this.failOwner(Number(peer), "the link to it dropped the request"),
+    });
+  }
+
+  /** Runs `argv` on the node with Raft id `owner` for `client`; `reply` gets its reply. */
+  forward(
+    owner: number,
+    client: ClientState,
+    argv: string[],
+    reply: DeferredReply,
+    blockMs: number | null,
+  ): void {
+    const id = this.#nextId++;
+    const wire: RequestWire = [
+      id,
+      this.selfRaftId,
+      client.db,
+      client.protocol,
+      client.role,
+      argv.map((arg) => Buffer.from(arg, "latin1")),
+    ];
+    const sent = this.bus.send(owner, BusFrameType.forwardRequest, wire);
+    this.stats.forwarded++;
+    if (sent !== "queued") {
+      this.stats.failed++;
+      reply.complete((out) => out.error(`TRYAGAIN cannot reach the slot's owner (${sent})`));
+      return;
+    }
+    // A blocking command with no timeout (0) waits as long as the owner holds it.
+    const timer = blockMs === 0 ? undefined : this.timers.setTimeout(
+      () => this.#fail(id, "no reply in time"),
+      (blockMs ?? 0) + this.timeoutMs,
+    );
+    this.#pending.set(id, { owner, reply, timer });
+    this.stats.pending = this.#pending.size;
+  }
+
+  /** Fails every request waiting on `owner` (it failed, or its link dropped them). */
+  failOwner(owner: number, why: string): void {
+    for (const [id, pending] of this.#pending) if (pending.owner === owner) this.#fail(id, why);
+  }
+
+  /** Fails everything pending (the node is stopping). */
+  close(): void {
+    for (const id of [...this.#pending.keys()]) this.#fail(id, "this node is stopping");
+    this.bus.unregister([BusFrameType.forwardRequest, BusFrameType.forwardReply]);
+  }
+
+  #fail(id: number, why: string): void {
+    const pending = this.#take(id);
+    if (pending === undefined) return;
+    this.stats.failed++;
+    pending.reply.complete((out) => out.error(`TRYAGAIN forwarding to the slot's owner: ${why}`));
+  }
+
+  #settle(id: number, text: string): void {
+    const pending = this.#take(id);
+    pending?.reply.complete((out) => out.rawText(text));
+  }
+
+  #take(id: number): Pending | undefined {
+    const pending = this.#pending.get(id);
+    if (pending === undefined) return undefined;
+    this.#pending.delete(id);
+    if (pending.timer !== undefined) this.timers.clearTimeout(pending.timer);
+    this.stats.pending = this.#pending.size;
+    return pending;
+  }
+
+  #serve([id, from, db, protocol, role, args]: RequestWire): void {
+    this.stats.served++;
+    const client = this.executor.client(role, db) as ClusterClient;
+    client.protocol = protocol;
+    // Routed again here by this node's map: if the slot moved meanwhile, the sender gets the
+    // redirect rather than a second hop.
+    client.clusterAware = true;
+    const argv = args.map((arg) => Buffer.from(arg).toString("latin1"));
+    const answer = (text: string) => {
+      this.bus.send(from, BusFrameType.forwardReply, [id, Buffer.from(text, "latin1")]);
+    };
+    const text = this.executor.runText(client, argv);
+    if (typeof text === "string") answer(text);
+    else text.then(answer);
+  }
+}
+
+function decodeRequest(payload: Uint8Array): RequestWire {
+  const value = decodeCbor(payload);
+  if (
+    !Array.isArray(value) || value.length !== 6 || !Number.isSafeInteger(value[0]) ||
+    !Number.isSafeInteger(value[1]) || !Number.isSafeInteger(value[2]) ||
+    (value[3] !== 2 && value[3] !== 3) ||
+    !["readonly", "readwrite", "admin"].includes(value[4]) || !Array.isArray(value[5]) ||
+    value[5].length === 0 || !value[5].every((a: unknown) => a instanceof Uint8Array)
+  ) {
+    throw new TypeError("malformed forwarded command");
+  }
+  return value as RequestWire;
+}
+
+function decodeReply(payload: Uint8Array): ReplyWire {
+  const value = decodeCbor(payload);
+  if (
+    !Array.isArray(value) || value.length !== 2 || !Number.isSafeInteger(value[0]) ||
+    !(value[1] instanceof Uint8Array)
+  ) {
+    throw new TypeError("malformed forwarded reply");
+  }
+  return value as ReplyWire;
+}
