@@ -315,8 +315,13 @@ export class ClusterControl implements ClusterHooks {
     const live = this.gossip.liveMembers()
       .map((g) => g.id === this.self.id ? { ...this.self, configured: false } : this.#memberOf(g))
       .filter((m) => m !== null);
-    // A configured cluster exists: its leader adds this node.
-    if (live.some((m) => m.configured)) return;
+    // A configured cluster exists: its leader adds this node (or has it as a voter already, when
+    // the others bootstrapped first), and sends it the log.
+    if (live.some((m) => m.configured)) {
+      this.hooks.log("cluster: found a configured cluster; waiting for its leader");
+      this.#startDriver();
+      return;
+    }
     if (live.length < expect) return;
     const voters = live.sort((a, b) => (a.id < b.id ? -1 : 1))
       .slice(0, Math.min(expect, this.config.cluster.voters));

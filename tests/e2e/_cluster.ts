@@ -1,0 +1,129 @@
+// Starts real clusters of node processes on loopback for the end-to-end tests: each node gets
+// free ports for RESP, HTTP, the bus and gossip, the others' gossip ports as seeds, and its own
+// data directory, so it can be killed and restarted from its own files.
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type NodeProcess, redisCli, type RuntimeName, startNode } from "./_harness.ts";
+
+/** A port free on 127.0.0.1 now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ClusterNodeSpec {
+  name: string;
+  port: number;
+  httpPort: number;
+  busPort: number;
+  gossipPort: number;
+  dataDir: string;
+}
+
+export class TestCluster {
+  readonly nodes: (NodeProcess | undefined)[];
+
+  private constructor(
+    readonly runtime: RuntimeName,
+    readonly specs: ClusterNodeSpec[],
+    readonly extraConfig: string,
+  ) {
+    this.nodes = specs.map(() => undefined);
+  }
+
+  /** Plans `size` nodes (ports and directories) without starting them. */
+  static async plan(runtime: RuntimeName, size: number, extraConfig = ""): Promise<TestCluster> {
+    const specs: ClusterNodeSpec[] = [];
+    for (let i = 1; i <= size; i++) {
+      specs.push({
+        name: `node${i}`,
+        port: await freePort(),
+        httpPort: await freePort(),
+        busPort: await freePort(),
+        gossipPort: await freePort(),
+        dataDir: await mkdtemp(join(tmpdir(), `hc-cluster-${i}-`)),
+      });
+    }
+    return new TestCluster(runtime, specs, extraConfig);
+  }
+
+  config(index: number, bootstrapExpect = this.specs.length): string {
+    const spec = this.specs[index];
+    const seeds = this.specs.filter((s) => s !== spec).map((s) => `"127.0.0.1:${s.gossipPort}"`);
+    return [
+      `node_id: ${spec.name}`,
+      "persistence:",
+      "  appendonly: yes",
+      "cluster:",
+      "  enabled: yes",
+      `  bus_port: ${spec.busPort}`,
+      `  gossip_port: ${spec.gossipPort}`,
+      `  seeds: [${seeds.join(", ")}]`,
+      `  bootstrap_expect: ${bootstrapExpect}`,
+      "  failure_timeout: 30s",
+      this.extraConfig,
+    ].join("\n");
+  }
+
+  /** Starts node `index` (again, after a kill, from its own data directory). */
+  async start(index: number): Promise<NodeProcess> {
+    const spec = this.specs[index];
+    const node = await startNode(this.runtime, {
+      config: this.config(index),
+      dataDir: spec.dataDir,
+      args: ["--port", String(spec.port), "--http-port", String(spec.httpPort)],
+    });
+    this.nodes[index] = node;
+    return node;
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.specs.map((_, i) => this.start(i)));
+  }
+
+  /** CLUSTER INFO of node `index`, as a record. */
+  async info(index: number): Promise<Record<string, string>> {
+    const { stdout } = await redisCli(this.specs[index].port, ["cluster", "info"]);
+    return Object.fromEntries(
+      stdout.split(/\r?\n/).filter((l) => l.includes(":")).map((l) => l.split(":", 2)),
+    );
+  }
+
+  /** Waits until every running node reports `cluster_state:ok` at the same epoch. */
+  async waitOk(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Record<string, string>[] = [];
+    while (Date.now() < deadline) {
+      const running = this.specs.map((_, i) => i).filter((i) => this.nodes[i] !== undefined);
+      last = await Promise.all(running.map((i) => this.info(i)));
+      const epochs = new Set(last.map((i) => i.cluster_current_epoch));
+      if (last.every((i) => i.cluster_state === "ok") && epochs.size === 1) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`cluster not ok in ${timeoutMs} ms: ${JSON.stringify(last)}`);
+  }
+
+  async kill(index: number): Promise<void> {
+    await this.nodes[index]?.kill();
+    this.nodes[index] = undefined;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n?.kill()));
+    await Promise.all(this.specs.map((s) => rm(s.dataDir, { recursive: true, force: true })));
+  }
+
+  /** Output of every node, for a failure message. */
+  output(): string {
+    return this.nodes.map((n, i) => `--- ${this.specs[i].name}\n${n?.output() ?? "(down)"}`)
+      .join("\n");
+  }
+}
