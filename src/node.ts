@@ -23,6 +23,8 @@ import type { Durability } from "./server/server.ts";
 import { infoText } from "./server/info.ts";
 import { listening } from "./server/listen.ts";
 import { ClusterControl } from "./cluster/control.ts";
+import { latin1, type MigratingKey, migratingKey } from "./cluster/migration.ts";
+import { restoreContainer } from "./keyspace/values.ts";
 import { CLUSTERDOWN } from "./cluster/router.ts";
 import { HERE, type Router } from "./commands/routing.ts";
 import { HttpExecutor } from "./http/executor.ts";
@@ -339,9 +341,84 @@ async function startCluster(
           }),
         0,
       ),
+    exists: (db, key) => stores[db]?.lookup(key, false) !== undefined,
+    stores: {
+      take: (slot, count) => {
+        const keys: MigratingKey[] = [];
+        for (const store of stores) {
+          if (keys.length >= count) break;
+          // Expired keys are collected here rather than sent.
+          store.expireSlot(slot);
+          const taken = store.slotEntries(slot, count - keys.length).map((entry) => {
+            const value = entry.value;
+            return typeof value === "string"
+              ? migratingKey(store.index, entry.key, entry.expiresAtMs, "string", [value])
+              : migratingKey(store.index, entry.key, entry.expiresAtMs, value.type, value.dump());
+          });
+          // Removed in the same step they are taken: each key lives on one node at a time.
+          for (const [, keyBytes] of taken) {
+            const key = latin1(keyBytes);
+            store.delete(key);
+            if (store.options.persist) persistence?.append(store.index, ["DEL", key]);
+          }
+          keys.push(...taken);
+        }
+        return keys;
+      },
+      put: (keys) => {
+        for (const [db, keyBytes, expiresAtMs, type, elements] of keys) {
+          const store = stores[db];
+          if (store === undefined) continue;
+          const key = latin1(keyBytes);
+          const values = elements.map(latin1);
+          store.delete(key);
+          store.restore(
+            key,
+            type === "string" ? values[0] : restoreContainer(type, values),
+            expiresAtMs,
+          );
+          if (!store.options.persist || persistence === null) continue;
+          for (const argv of recreate(key, type, values, expiresAtMs)) {
+            persistence.append(db, argv);
+          }
+        }
+      },
+    },
     log: (line) => console.log(`hypercache: ${line}`),
   }, { port, httpPort });
   parts.router!.target = control.router;
   dispatcher.server.cluster = control;
   return control;
+}
+
+/** The commands that recreate a key received from another node, for the AOF. */
+function recreate(
+  key: string,
+  type: string,
+  values: string[],
+  expiresAtMs: number,
+): string[][] {
+  const records: string[][] = [];
+  if (type === "string") {
+    records.push(["SET", key, values[0]]);
+  } else {
+    records.push(["DEL", key]);
+    const add = { list: "RPUSH", hash: "HSET", set: "SADD", zset: "ZADD" }[type];
+    if (add === undefined) throw new TypeError(`Cannot log a received key of type '${type}'`);
+    const args = type === "zset" ? pairsSwapped(values) : values;
+    // Long containers go in several records, each well under the AOF's argument limit.
+    const step = type === "hash" || type === "zset" ? 1024 : 512;
+    for (let i = 0; i < args.length; i += step) {
+      records.push([add, key, ...args.slice(i, i + step)]);
+    }
+  }
+  if (expiresAtMs !== 0) records.push(["PEXPIREAT", key, String(expiresAtMs)]);
+  return records;
+}
+
+/** `[member, score, ...]` (a sorted set's dump) as ZADD's `[score, member, ...]`. */
+function pairsSwapped(values: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < values.length; i += 2) out.push(values[i + 1], values[i]);
+  return out;
 }

@@ -36,6 +36,7 @@ import { DurableStorage } from "../raft/storage.ts";
 import { Transport } from "../raft/transport.ts";
 import type { Runtime, TimerHandle } from "../runtime/types.ts";
 import { Forwarder } from "./forward.ts";
+import { type MigrationStores, Migrator } from "./migration.ts";
 import { type ClusterClient, ClusterRouter } from "./router.ts";
 import {
   type ClusterCommand,
@@ -59,6 +60,10 @@ export interface ControlHooks {
   dropSlot(slot: number): number;
   /** Whether any store holds a key of `slot`. */
   hasKeysIn(slot: number): boolean;
+  /** Whether store `db` holds `key`. */
+  exists(db: number, key: string): boolean;
+  /** Takes keys out of a slot being handed over, and puts in those received. */
+  stores: MigrationStores;
   log(line: string): void;
 }
 
@@ -73,6 +78,8 @@ interface Meta {
   weight: number;
   /** Whether this node has Raft state (bootstrapped or joined). */
   configured: boolean;
+  /** Set while the node hands its slots over before it exits. */
+  leaving?: boolean;
 }
 
 function hexIdOf(name: string): string {
@@ -86,6 +93,8 @@ export class ClusterControl implements ClusterHooks {
   readonly router: ClusterRouter;
   readonly self: ClusterMember;
   forwarder!: Forwarder;
+  migrator!: Migrator;
+  #leaving = false;
   bus!: Bus;
   gossip!: GossipAgent;
   driver: RaftDriver | undefined;
@@ -127,7 +136,10 @@ export class ClusterControl implements ClusterHooks {
     this.router = new ClusterRouter(this.state, config.nodeId, {
       inQuorum: () => this.#serving,
       isFailed: (id) => this.#failedSince.has(id),
-      forward: (owner, client, argv, reply) => this.#forward(owner, client, argv, reply),
+      forward: (owner, client, argv, reply, asking) =>
+        this.forwarder.forward(this.state.member(owner)!.raftId, client, argv, reply, null, asking),
+      exists: (db, key) => this.hooks.exists(db, key),
+      sending: (slot) => this.migrator.sending(slot),
     });
     this.state.onChange = () => this.#onStateChange();
   }
@@ -168,6 +180,17 @@ export class ClusterControl implements ClusterHooks {
       this.hooks.executor,
       this.runtime.timers,
       FORWARD_TIMEOUT_MS,
+    );
+    this.migrator = new Migrator(
+      this.bus,
+      this.self.raftId,
+      this.hooks.stores,
+      this.runtime.timers,
+      (slots) =>
+        this.driver === undefined
+          ? Promise.resolve()
+          : this.driver.propose(encodeCommand({ op: "moved", from: this.self.id, slots }))
+            .then(() => {}, () => {}),
     );
     this.#storage = await DurableStorage.open({
       fs: this.runtime.fs,
@@ -212,11 +235,14 @@ export class ClusterControl implements ClusterHooks {
       zone: this.self.zone,
       weight: this.self.weight,
       configured: this.driver !== undefined,
+      leaving: this.#leaving,
     };
     return encode(meta);
   }
 
-  #memberOf(gossip: Member): (ClusterMember & { configured: boolean }) | null {
+  #memberOf(
+    gossip: Member,
+  ): (ClusterMember & { configured: boolean; leaving: boolean }) | null {
     try {
       const meta = decode(gossip.meta) as Meta;
       if (!Number.isSafeInteger(meta.raftId) || typeof meta.host !== "string") return null;
@@ -231,6 +257,7 @@ export class ClusterControl implements ClusterHooks {
         zone: meta.zone,
         weight: meta.weight,
         configured: meta.configured,
+        leaving: meta.leaving === true,
       };
     } catch {
       return null;
@@ -285,6 +312,8 @@ export class ClusterControl implements ClusterHooks {
 
   #duties(): void {
     const now = this.runtime.clock.monotonicMs();
+    // Gossip may have told of members before this node subscribed: links are checked each time.
+    this.#learnPeers();
     for (const g of this.gossip.members()) {
       if (g.state === "dead" || g.state === "left") {
         if (!this.#failedSince.has(g.id)) this.#failedSince.set(g.id, now);
@@ -307,13 +336,24 @@ export class ClusterControl implements ClusterHooks {
     }
     this.#serving = this.#computeServing(now);
     if (this.#serving && !this.#swept) this.#sweep();
+    if (this.#serving && this.state.target !== null) {
+      const moving = new Map<number, number>();
+      for (const slot of this.state.migratingFrom(this.self.id)) {
+        moving.set(slot, this.state.member(this.state.importerOf(slot))!.raftId);
+      }
+      this.migrator.step(moving);
+    }
     if (this.driver.node.role === "leader" && !this.#proposing) this.#lead(now);
   }
 
   #maybeBootstrap(): void {
     const expect = this.config.cluster.bootstrapExpect;
     const live = this.gossip.liveMembers()
-      .map((g) => g.id === this.self.id ? { ...this.self, configured: false } : this.#memberOf(g))
+      .map((g) =>
+        g.id === this.self.id
+          ? { ...this.self, configured: false, leaving: false }
+          : this.#memberOf(g)
+      )
       .filter((m) => m !== null);
     // A configured cluster exists: its leader adds this node (or has it as a voter already, when
     // the others bootstrapped first), and sends it the log.
@@ -393,20 +433,72 @@ export class ClusterControl implements ClusterHooks {
       if (plan !== null) this.#propose({ op: "slots", expectEpoch: this.state.epoch, map: plan });
       return;
     }
-    // 3. A member failed past the timeout loses its slots to the live owners.
+    // 3. A member failed past the timeout loses its slots to the live owners (its keys are gone
+    // with it: nothing to migrate).
     const timeout = this.config.cluster.failureTimeoutMs;
-    const owners = map.nodes.map((n) => n.id);
-    const gone = owners.filter((id) => now - (this.#failedSince.get(id) ?? Infinity) >= timeout);
-    if (gone.length > 0 && gone.length < owners.length) {
-      const keep = members.filter((m) => owners.includes(m.id) && !gone.includes(m.id));
+    const owners = new Set<string>();
+    for (const m of members) if (this.state.rangesOf(m.id).length > 0) owners.add(m.id);
+    // A planned owner that fails ends the migration the same way.
+    const holders = new Set([...owners, ...(this.state.target?.nodes.map((n) => n.id) ?? [])]);
+    const gone = [...holders].filter((id) =>
+      now - (this.#failedSince.get(id) ?? Infinity) >= timeout
+    );
+    if (gone.length > 0 && [...owners].some((id) => !gone.includes(id))) {
+      const keep = members.filter((m) => owners.has(m.id) && !gone.includes(m.id));
       const plan = planSlots(this.state, keep);
       if (plan !== null) {
         this.hooks.log(
-          `cluster: ${gone.join(", ")} failed for ${timeout} ms: moving its slots to the others`,
+          `cluster: ${gone.join(", ")} failed for ${timeout} ms: its slots go to the others`,
         );
         this.#propose({ op: "slots", expectEpoch: this.state.epoch, map: plan });
       }
+      return;
     }
+    // A flap shorter than the timeout moves nothing: wait until it is over, one way or the other.
+    if (this.state.target !== null || [...owners].some((id) => this.#failedSince.has(id))) return;
+    // 4. Joins and graceful leaves: a migration to the live members that are not leaving.
+    const leaving = new Set(
+      this.gossip.liveMembers().map((g) => this.#memberOf(g)).filter((m) => m?.leaving)
+        .map((m) => m!.id),
+    );
+    if (this.#leaving) leaving.add(this.self.id);
+    const live = new Set(this.gossip.liveMembers().map((g) => g.id));
+    const wanted = members.filter((m) =>
+      live.has(m.id) && !leaving.has(m.id) && !this.#failedSince.has(m.id)
+    );
+    const sameOwners = wanted.length === owners.size && wanted.every((m) => owners.has(m.id));
+    if (!sameOwners && wanted.length > 0) {
+      const plan = planSlots(this.state, wanted);
+      if (plan !== null) {
+        this.hooks.log(
+          `cluster: moving slots to ${
+            wanted.map((m) => m.id).join(", ")
+          } (epoch ${this.state.epoch})`,
+        );
+        this.#propose({ op: "plan", expectEpoch: this.state.epoch, map: plan });
+        return;
+      }
+    }
+    // 5. A member that left (or failed for good) and owns nothing is forgotten, and leaves Raft.
+    for (const m of members) {
+      if (owners.has(m.id) || m.id === this.self.id) continue;
+      const left = this.#gossipState(m.id, "left");
+      const failedLong = now - (this.#failedSince.get(m.id) ?? Infinity) >= timeout;
+      if (!left && !failedLong) continue;
+      if (raftMembers.has(m.raftId)) {
+        this.#proposing = true;
+        this.driver!.changeMembership({ changes: [{ type: "removeNode", nodeId: m.raftId }] })
+          .then(() => this.hooks.log(`cluster: ${m.id} removed from Raft`), () => {})
+          .finally(() => (this.#proposing = false));
+        return;
+      }
+      this.hooks.log(`cluster: forgetting ${m.id}`);
+      return this.#propose({ op: "forget", id: m.id });
+    }
+  }
+
+  #gossipState(id: string, state: Member["state"]): boolean {
+    return this.gossip.members().some((g) => g.id === id && g.state === state);
   }
 
   #propose(command: ClusterCommand): void {
@@ -438,14 +530,11 @@ export class ClusterControl implements ClusterHooks {
     if (this.state.slotMap === null) return;
     for (let slot = 0; slot < SLOT_COUNT; slot++) {
       if (this.state.ownerOf(slot) === this.self.id || !this.hooks.hasKeysIn(slot)) continue;
+      // A slot moving here holds what the owner sent so far.
+      if (this.state.importerOf(slot) === this.self.id) continue;
       this.stats.slotsDropped++;
       this.stats.keysDropped += this.hooks.dropSlot(slot);
     }
-  }
-
-  #forward(owner: string, client: ClientState, argv: string[], reply: DeferredReply): void {
-    const member = this.state.member(owner)!;
-    this.forwarder.forward(member.raftId, client, argv, reply, null);
   }
 
   // ------------------------------------------------------------------ ClusterHooks
@@ -461,6 +550,32 @@ export class ClusterControl implements ClusterHooks {
   /** Whether this node answers for its slots now (see the module doc). */
   get serving(): boolean {
     return this.#serving;
+  }
+
+  counters(): [string, string | number][] {
+    const lines: [string, string | number][] = [
+      ["cluster_serving", this.#serving ? 1 : 0],
+      ["cluster_raft_role", this.driver?.node.role ?? "none"],
+      ["cluster_migrating_slots", this.state.migratingFrom(this.self.id).length],
+      ["cluster_keys_dropped", this.stats.keysDropped],
+    ];
+    for (const [name, value] of Object.entries(this.router.stats)) {
+      lines.push([`cluster_routed_${name}`, value]);
+    }
+    for (const [name, value] of Object.entries(this.forwarder.stats)) {
+      lines.push([`cluster_forward_${name}`, value]);
+    }
+    for (const [name, value] of Object.entries(this.migrator.stats)) {
+      lines.push([
+        `cluster_migration_${name.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())}`,
+        value,
+      ]);
+    }
+    const bus = this.bus.stats;
+    lines.push(["cluster_bus_connects", this.#transport.stats.connects]);
+    lines.push(["cluster_bus_unauthenticated_frames", this.#transport.stats.unauthenticatedFrames]);
+    lines.push(["cluster_bus_queue_drops", bus.drops.queueFull]);
+    return lines;
   }
 
   aware(client: ClientState): void {
@@ -484,10 +599,31 @@ export class ClusterControl implements ClusterHooks {
     });
   }
 
-  /** Leaves gossip (peers see "left", not "failed") and stops Raft, the bus and the duties. */
-  async stop(): Promise<void> {
+  /**
+   * Hands this node's slots over (the leader plans their move to the others; at most
+   * `handoverMs`), then leaves gossip (peers see "left", not "failed") and stops Raft, the bus
+   * and the duties.
+   */
+  async stop(handoverMs = 60_000): Promise<void> {
+    if (this.driver !== undefined && this.state.rangesOf(this.self.id).length > 0) {
+      this.#leaving = true;
+      this.gossip.setMeta(this.#meta());
+      this.hooks.log("cluster: leaving: handing the slots over");
+      const deadline = this.runtime.clock.monotonicMs() + handoverMs;
+      while (
+        this.state.rangesOf(this.self.id).length > 0 &&
+        this.runtime.clock.monotonicMs() < deadline
+      ) {
+        await new Promise((resolve) => this.runtime.timers.setTimeout(() => resolve(null), 50));
+      }
+      const left = this.state.rangesOf(this.self.id).length;
+      this.hooks.log(
+        left === 0 ? "cluster: slots handed over" : `cluster: leaving with ${left} slot ranges`,
+      );
+    }
     if (this.#timer !== undefined) this.runtime.timers.clearInterval(this.#timer);
     this.forwarder.close();
+    this.migrator.close();
     await this.gossip.leave().catch(() => {});
     await this.gossip.close();
     this.driver?.stop();

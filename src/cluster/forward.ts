@@ -19,8 +19,11 @@ import type { HttpExecutor } from "../http/executor.ts";
 import type { TimerHandle, Timers } from "../runtime/types.ts";
 import type { ClusterClient } from "./router.ts";
 
-/** A forwarded command: `[id, fromRaftId, db, protocol, role, argv]`, argv as bytes. */
-type RequestWire = [number, number, number, 2 | 3, UserRole, Uint8Array[]];
+/**
+ * A forwarded command: `[id, fromRaftId, db, protocol, role, argv, asking]`, argv as bytes;
+ * `asking` runs it as after ASKING (its slot is moving to the receiver).
+ */
+type RequestWire = [number, number, number, 2 | 3, UserRole, Uint8Array[], boolean];
 /** Its reply: `[id, reply bytes]`. */
 type ReplyWire = [number, Uint8Array];
 
@@ -74,6 +77,7 @@ export class Forwarder {
     argv: string[],
     reply: DeferredReply,
     blockMs: number | null,
+    asking = false,
   ): void {
     const id = this.#nextId++;
     const wire: RequestWire = [
@@ -83,6 +87,7 @@ export class Forwarder {
       client.protocol,
       client.role,
       argv.map((arg) => Buffer.from(arg, "latin1")),
+      asking,
     ];
     const sent = this.bus.send(owner, BusFrameType.forwardRequest, wire);
     this.stats.forwarded++;
@@ -132,13 +137,14 @@ export class Forwarder {
     return pending;
   }
 
-  #serve([id, from, db, protocol, role, args]: RequestWire): void {
+  #serve([id, from, db, protocol, role, args, asking]: RequestWire): void {
     this.stats.served++;
     const client = this.executor.client(role, db) as ClusterClient;
     client.protocol = protocol;
     // Routed again here by this node's map: if the slot moved meanwhile, the sender gets the
     // redirect rather than a second hop.
     client.clusterAware = true;
+    client.asking = asking;
     const argv = args.map((arg) => Buffer.from(arg).toString("latin1"));
     const answer = (text: string) => {
       this.bus.send(from, BusFrameType.forwardReply, [id, Buffer.from(text, "latin1")]);
@@ -152,7 +158,8 @@ export class Forwarder {
 function decodeRequest(payload: Uint8Array): RequestWire {
   const value = decodeCbor(payload);
   if (
-    !Array.isArray(value) || value.length !== 6 || !Number.isSafeInteger(value[0]) ||
+    !Array.isArray(value) || value.length !== 7 || typeof value[6] !== "boolean" ||
+    !Number.isSafeInteger(value[0]) ||
     !Number.isSafeInteger(value[1]) || !Number.isSafeInteger(value[2]) ||
     (value[3] !== 2 && value[3] !== 3) ||
     !["readonly", "readwrite", "admin"].includes(value[4]) || !Array.isArray(value[5]) ||

@@ -18,6 +18,9 @@ import { HERE, type Route, type Router } from "../commands/routing.ts";
 import { keySlot } from "../ring/key_slot.ts";
 import type { ClusterState } from "./state.ts";
 
+/** Marks a forward route's node as "run there as after ASKING" (node ids never start with it). */
+const ASKING_PREFIX = "\u0000";
+
 /** Redis Cluster's error texts. */
 export const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
 export const CLUSTERDOWN = "CLUSTERDOWN The cluster is down";
@@ -26,6 +29,8 @@ export const SLOT_UNSERVED = "CLUSTERDOWN Hash slot not served";
 /** A client that follows redirects (see the module doc). */
 export interface ClusterClient extends ClientState {
   clusterAware?: boolean;
+  /** Set by ASKING: the next keyed command may run on a slot this node is importing. */
+  asking?: boolean;
 }
 
 /** What the router asks of the node around it. */
@@ -34,14 +39,38 @@ export interface RouterHooks {
   inQuorum(): boolean;
   /** Whether gossip holds `id` failed. */
   isFailed(id: string): boolean;
-  /** Runs `argv` on `owner` for `client` and completes `reply` with the owner's reply. */
-  forward(owner: string, client: ClientState, argv: string[], reply: DeferredReply): void;
+  /**
+   * Runs `argv` on `owner` for `client` and completes `reply` with the owner's reply; `asking`
+   * runs it there as after ASKING (the slot is moving to `owner`).
+   */
+  forward(
+    owner: string,
+    client: ClientState,
+    argv: string[],
+    reply: DeferredReply,
+    asking: boolean,
+  ): void;
+  /** Whether store `db` holds `key` (while its slot moves, a missing key is on the new owner). */
+  exists(db: number, key: string): boolean;
+  /** Whether a batch of `slot`'s keys is on its way to the new owner, unacknowledged. */
+  sending(slot: number): boolean;
 }
+
+/** Redis Cluster's text while a multi-key command's keys are split by a migration. */
+export const TRYAGAIN = "TRYAGAIN Multiple keys request during rehashing of slot";
 
 /** Routes by the applied {@linkcode ClusterState}. */
 export class ClusterRouter implements Router {
   /** Routing decisions by kind, for INFO and /metrics. */
-  readonly stats = { here: 0, moved: 0, forwarded: 0, down: 0, crossslot: 0 };
+  readonly stats = {
+    here: 0,
+    moved: 0,
+    ask: 0,
+    tryagain: 0,
+    forwarded: 0,
+    down: 0,
+    crossslot: 0,
+  };
 
   constructor(
     private readonly state: ClusterState,
@@ -68,7 +97,18 @@ export class ClusterRouter implements Router {
       this.stats.down++;
       return { kind: "redirect", error: owner === "" ? SLOT_UNSERVED : CLUSTERDOWN };
     }
+    const asking = (client as ClusterClient).asking === true;
+    if (asking) (client as ClusterClient).asking = false;
+    const importer = this.state.importerOf(slot);
     if (owner === this.selfId) {
+      if (importer === "") {
+        this.stats.here++;
+        return HERE;
+      }
+      return this.#migrating(slot, importer, keys, client);
+    }
+    // A slot moving here: only a command sent after ASKING runs here before the move ends.
+    if (importer === this.selfId && asking) {
       this.stats.here++;
       return HERE;
     }
@@ -85,7 +125,37 @@ export class ClusterRouter implements Router {
     return { kind: "forward", node: owner };
   }
 
+  /**
+   * On the owner of a moving slot: keys still here run here; keys already sent (or never here)
+   * are the new owner's (`-ASK`, or forwarded as after ASKING); a mix waits (`-TRYAGAIN`).
+   */
+  #migrating(
+    slot: number,
+    importer: string,
+    keys: readonly string[],
+    client: ClientState,
+  ): Route {
+    let present = 0;
+    for (const key of keys) if (this.hooks.exists(client.db, key)) present++;
+    if (present === keys.length) {
+      this.stats.here++;
+      return HERE;
+    }
+    if (present > 0 || this.hooks.sending(slot)) {
+      this.stats.tryagain++;
+      return { kind: "redirect", error: TRYAGAIN };
+    }
+    const member = this.state.member(importer)!;
+    if ((client as ClusterClient).clusterAware === true) {
+      this.stats.ask++;
+      return { kind: "redirect", error: `ASK ${slot} ${member.host}:${member.port}` };
+    }
+    this.stats.forwarded++;
+    return { kind: "forward", node: ASKING_PREFIX + importer };
+  }
+
   forward(node: string, client: ClientState, argv: string[], reply: DeferredReply): void {
-    this.hooks.forward(node, client, argv, reply);
+    const asking = node.startsWith(ASKING_PREFIX);
+    this.hooks.forward(asking ? node.slice(1) : node, client, argv, reply, asking);
   }
 }

@@ -39,8 +39,19 @@ export type ClusterCommand =
   | { readonly op: "member"; readonly member: ClusterMember }
   /** Forgets a member that owns no slot. */
   | { readonly op: "forget"; readonly id: string }
-  /** Replaces the slot map; refused unless the state is still at `expectEpoch`. */
-  | { readonly op: "slots"; readonly expectEpoch: number; readonly map: Uint8Array };
+  /**
+   * Replaces the slot map at once (the slots of a failed node, whose keys are gone); refused
+   * unless the state is still at `expectEpoch`. Ends any migration.
+   */
+  | { readonly op: "slots"; readonly expectEpoch: number; readonly map: Uint8Array }
+  /**
+   * Starts moving slots to the owners `map` gives them: each moving slot keeps its owner, which
+   * streams its keys to the new one, until a `moved` change flips it. Refused while a migration
+   * runs, or unless the state is at `expectEpoch`.
+   */
+  | { readonly op: "plan"; readonly expectEpoch: number; readonly map: Uint8Array }
+  /** `from` has handed these slots' keys to their planned owners: they now own them. */
+  | { readonly op: "moved"; readonly from: string; readonly slots: readonly number[] };
 
 /** What applying a command did. */
 export interface ApplyResult {
@@ -70,6 +81,9 @@ export class ClusterState {
   #epoch = 0;
   readonly #members = new Map<string, ClusterMember>();
   #slots: SlotMap | null = null;
+  /** The map a migration is moving to, and the slots that already moved. */
+  #target: SlotMap | null = null;
+  #moved = new Set<number>();
   /** Owner id of every slot ("" when none), for the router's hot path. */
   #owners: string[] = new Array(SLOT_COUNT).fill("");
   /** Called after every applied change. */
@@ -91,6 +105,28 @@ export class ClusterState {
 
   member(id: string): ClusterMember | undefined {
     return this.#members.get(id);
+  }
+
+  /** The map a migration is moving to, or null when none runs. */
+  get target(): SlotMap | null {
+    return this.#target;
+  }
+
+  /** The new owner of `slot` while it is moving, else "". */
+  importerOf(slot: number): string {
+    if (this.#target === null || this.#moved.has(slot)) return "";
+    const to = this.#target.ownerOf(slot);
+    return to === this.#owners[slot] ? "" : to;
+  }
+
+  /** Slots still to move from `id`. */
+  migratingFrom(id: string): number[] {
+    const slots: number[] = [];
+    if (this.#target === null) return slots;
+    for (let slot = 0; slot < SLOT_COUNT; slot++) {
+      if (this.#owners[slot] === id && this.importerOf(slot) !== "") slots.push(slot);
+    }
+    return slots;
   }
 
   /** Owner id of `slot`, or "" when no node owns it yet. */
@@ -142,7 +178,37 @@ export class ClusterState {
         for (const node of map.nodes) {
           if (!this.#members.has(node.id)) return this.#refuse(`slot owner ${node.id} unknown`);
         }
+        this.#target = null;
+        this.#moved.clear();
         this.#setSlots(map);
+        break;
+      }
+      case "plan": {
+        if (command.expectEpoch !== this.#epoch) {
+          return this.#refuse(`stale plan (epoch ${command.expectEpoch}, now ${this.#epoch})`);
+        }
+        if (this.#target !== null) return this.#refuse("a migration is running");
+        if (this.#slots === null) return this.#refuse("no slot map to migrate from");
+        const map = SlotMap.decode(command.map);
+        for (const node of map.nodes) {
+          if (!this.#members.has(node.id)) return this.#refuse(`slot owner ${node.id} unknown`);
+        }
+        this.#target = map;
+        this.#moved.clear();
+        this.#finishIfDone();
+        break;
+      }
+      case "moved": {
+        if (this.#target === null) return this.#refuse("no migration is running");
+        let count = 0;
+        for (const slot of command.slots) {
+          if (this.#owners[slot] !== command.from || this.importerOf(slot) === "") continue;
+          this.#owners[slot] = this.#target.ownerOf(slot);
+          this.#moved.add(slot);
+          count++;
+        }
+        if (count === 0) return this.#refuse(`no slot of ${command.from} was moving`);
+        this.#finishIfDone();
         break;
       }
       default:
@@ -151,6 +217,17 @@ export class ClusterState {
     this.#epoch++;
     this.onChange?.(this);
     return { applied: true, epoch: this.#epoch };
+  }
+
+  /** Ends the migration once every slot has its planned owner. */
+  #finishIfDone(): void {
+    const target = this.#target!;
+    for (let slot = 0; slot < SLOT_COUNT; slot++) {
+      if (this.#owners[slot] !== target.ownerOf(slot)) return;
+    }
+    this.#target = null;
+    this.#moved.clear();
+    this.#setSlots(target);
   }
 
   #refuse(reason: string): ApplyResult {
@@ -170,6 +247,8 @@ export class ClusterState {
       epoch: this.#epoch,
       members: this.members(),
       slots: this.#slots?.encode() ?? null,
+      target: this.#target?.encode() ?? null,
+      moved: [...this.#moved],
     });
   }
 
@@ -178,16 +257,25 @@ export class ClusterState {
     this.#members.clear();
     this.#epoch = 0;
     this.#slots = null;
+    this.#target = null;
+    this.#moved = new Set();
     this.#owners = new Array(SLOT_COUNT).fill("");
     if (data.length > 0) {
       const s = decode(data) as {
         epoch: number;
         members: ClusterMember[];
         slots: Uint8Array | null;
+        target?: Uint8Array | null;
+        moved?: number[];
       };
       this.#epoch = s.epoch;
       for (const m of s.members) this.#members.set(m.id, m);
       if (s.slots !== null) this.#setSlots(SlotMap.decode(s.slots));
+      if (s.target) {
+        this.#target = SlotMap.decode(s.target);
+        this.#moved = new Set(s.moved ?? []);
+        for (const slot of this.#moved) this.#owners[slot] = this.#target.ownerOf(slot);
+      }
     }
     this.onChange?.(this);
   }

@@ -217,6 +217,7 @@ export const clusterCommands = [
     summary: "Lets the next command run on a slot being imported (after -ASK).",
     handler: (ctx) => {
       hooks(ctx);
+      (ctx.client as { asking?: boolean }).asking = true;
       ctx.out.ok();
     },
   }),

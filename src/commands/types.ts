@@ -215,6 +215,8 @@ export interface ClusterHooks {
   readonly ok: boolean;
   /** Marks a client as one that follows redirects (it asked for the slot map). */
   aware(client: ClientState): void;
+  /** Counters for INFO cluster: routing, forwarding, migration, the bus. */
+  counters(): [string, string | number][];
 }
 
 /** What SAVE, BGSAVE, BGREWRITEAOF and LASTSAVE reach. */

@@ -118,6 +118,7 @@ export function infoText(
       ["cluster_state", cluster.ok ? "ok" : "fail"],
       ["cluster_epoch", cluster.epoch],
       ["cluster_known_nodes", cluster.nodes().length],
+      ...cluster.counters(),
     ],
   );
   const commandLines: [string, string][] = [];
