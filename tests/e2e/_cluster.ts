@@ -35,12 +35,18 @@ export class TestCluster {
     readonly runtime: RuntimeName,
     readonly specs: ClusterNodeSpec[],
     readonly extraConfig: string,
+    /** Nodes that form the cluster first; the others join it later. */
+    readonly bootstrapExpect: number,
   ) {
     this.nodes = specs.map(() => undefined);
   }
 
   /** Plans `size` nodes (ports and directories) without starting them. */
-  static async plan(runtime: RuntimeName, size: number, extraConfig = ""): Promise<TestCluster> {
+  static async plan(
+    runtime: RuntimeName,
+    size: number,
+    options: { extraConfig?: string; bootstrapExpect?: number } = {},
+  ): Promise<TestCluster> {
     const specs: ClusterNodeSpec[] = [];
     for (let i = 1; i <= size; i++) {
       specs.push({
@@ -52,10 +58,15 @@ export class TestCluster {
         dataDir: await mkdtemp(join(tmpdir(), `hc-cluster-${i}-`)),
       });
     }
-    return new TestCluster(runtime, specs, extraConfig);
+    return new TestCluster(
+      runtime,
+      specs,
+      options.extraConfig ?? "",
+      options.bootstrapExpect ?? size,
+    );
   }
 
-  config(index: number, bootstrapExpect = this.specs.length): string {
+  config(index: number): string {
     const spec = this.specs[index];
     const seeds = this.specs.filter((s) => s !== spec).map((s) => `"127.0.0.1:${s.gossipPort}"`);
     return [
@@ -67,7 +78,7 @@ export class TestCluster {
       `  bus_port: ${spec.busPort}`,
       `  gossip_port: ${spec.gossipPort}`,
       `  seeds: [${seeds.join(", ")}]`,
-      `  bootstrap_expect: ${bootstrapExpect}`,
+      `  bootstrap_expect: ${this.bootstrapExpect}`,
       "  failure_timeout: 30s",
       this.extraConfig,
     ].join("\n");
@@ -85,8 +96,43 @@ export class TestCluster {
     return node;
   }
 
+  /** Starts the first `bootstrapExpect` nodes. */
   async startAll(): Promise<void> {
-    await Promise.all(this.specs.map((_, i) => this.start(i)));
+    await Promise.all(this.specs.slice(0, this.bootstrapExpect).map((_, i) => this.start(i)));
+  }
+
+  /** INFO cluster of node `index`, as a record. */
+  async infoCluster(index: number): Promise<Record<string, string>> {
+    const { stdout } = await redisCli(this.specs[index].port, ["info", "cluster"]);
+    return Object.fromEntries(
+      stdout.split(/\r?\n/).filter((l) => l.includes(":")).map((l) => l.split(":", 2)),
+    );
+  }
+
+  /** Waits until no running node has a slot left to hand over, and every slot is owned. */
+  async waitSettled(size: number, timeoutMs = 60_000): Promise<number> {
+    const start = Date.now();
+    while (Date.now() - start < timeoutMs) {
+      const running = this.specs.map((_, i) => i).filter((i) => this.nodes[i] !== undefined);
+      const infos = await Promise.all(running.map((i) => this.info(i)));
+      const counters = await Promise.all(running.map((i) => this.infoCluster(i)));
+      const settled = infos.every((i) =>
+        i.cluster_state === "ok" && i.cluster_size === String(size) &&
+        i.cluster_current_epoch === infos[0].cluster_current_epoch
+      ) && counters.every((c) =>
+        c.cluster_migrating_slots === "0"
+      );
+      if (settled) return Date.now() - start;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`cluster not settled at ${size} owners in ${timeoutMs} ms`);
+  }
+
+  /** SIGTERM: the node hands its slots over and leaves; resolves with its exit code. */
+  async stop(index: number): Promise<number | null> {
+    const code = await this.nodes[index]!.stop();
+    this.nodes[index] = undefined;
+    return code;
   }
 
   /** CLUSTER INFO of node `index`, as a record. */

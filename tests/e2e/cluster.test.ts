@@ -60,7 +60,7 @@ for (const runtime of RUNTIMES) {
     };
 
     before(async () => {
-      cluster = await TestCluster.plan(runtime, 3);
+      cluster = await TestCluster.plan(runtime, 4, { bootstrapExpect: 3 });
       await cluster.startAll();
       await cluster.waitOk();
       for (let i = 0; i < 3; i++) connect(i);
@@ -228,6 +228,59 @@ for (const runtime of RUNTIMES) {
       await cluster.start(2);
       await cluster.waitOk();
       connect(2);
+      const all = Array.from({ length: KEYS }, (_, i) => i);
+      for (let n = 0; n < 3; n++) {
+        assert.equal(await misreads(plain[n], all), 0, `via node ${n + 1}`);
+      }
+    });
+
+    it("moves slots to a fourth node that joins, never serving a wrong value, and loses no key", async () => {
+      const all = Array.from({ length: KEYS }, (_, i) => i);
+      const before = (await Promise.all(plain.map((c) => c.dbsize()))).reduce((a, b) => a + b, 0);
+      await cluster.start(3);
+      // Reads during the move: a value is right or the reply is an error to retry (TRYAGAIN).
+      let wrong = 0;
+      let retry = 0;
+      const reading = (async () => {
+        for (let round = 0; round < 20; round++) {
+          const pipeline = plain[round % 3].pipeline();
+          for (let i = round; i < KEYS; i += 97) pipeline.get(keyOf(i));
+          const replies = await pipeline.exec();
+          replies!.forEach(([error, value], j) => {
+            if (error !== null) retry++;
+            else if (value !== valueOf(round + j * 97)) wrong++;
+          });
+        }
+      })();
+      const tookMs = await cluster.waitSettled(4);
+      await reading;
+      console.log(`join: settled in ${tookMs} ms (${retry} replies asked for a retry)`);
+      assert.equal(wrong, 0, "no read during the move returned a wrong value");
+      connect(3);
+      const sizes = await Promise.all(plain.map((c) => c.dbsize()));
+      assert.equal(sizes.reduce((a, b) => a + b, 0), before, `every key once: ${sizes}`);
+      assert.ok(sizes[3] > KEYS / 8, `the new node holds its share: ${sizes}`);
+      for (let n = 0; n < 4; n++) {
+        assert.equal(await misreads(plain[n], all), 0, `via node ${n + 1}`);
+      }
+    });
+
+    it("hands a leaving node's slots to the others before it exits (SIGTERM), losing no key", async () => {
+      const before = (await Promise.all(plain.map((c) => c.dbsize()))).reduce((a, b) => a + b, 0);
+      plain[3].disconnect();
+      assert.equal(await cluster.stop(3), 0);
+      await cluster.waitSettled(3);
+      const deadline = Date.now() + 10_000;
+      while ((await cluster.info(0)).cluster_known_nodes !== "3" && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(
+        (await cluster.info(0)).cluster_known_nodes,
+        "3",
+        "the member that left is forgotten",
+      );
+      const sizes = await Promise.all(plain.slice(0, 3).map((c) => c.dbsize()));
+      assert.equal(sizes.reduce((a, b) => a + b, 0), before, `every key once: ${sizes}`);
       const all = Array.from({ length: KEYS }, (_, i) => i);
       for (let n = 0; n < 3; n++) {
         assert.equal(await misreads(plain[n], all), 0, `via node ${n + 1}`);
