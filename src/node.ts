@@ -342,6 +342,7 @@ async function startCluster(
         0,
       ),
     exists: (db, key) => stores[db]?.lookup(key, false) !== undefined,
+    deliver: (channel, message) => dispatcher.server.pubsub?.hub.publish(channel, message),
     stores: {
       take: (slot, count) => {
         const keys: MigratingKey[] = [];

@@ -35,6 +35,8 @@ export const BusFrameType = {
   forwardRequest: 0x10,
   /** The reply to a forwarded command (or a redirect when the epochs differ). */
   forwardReply: 0x11,
+  /** A PUBLISH relayed to every other node, for their subscribers. */
+  publish: 0x12,
   /** A versioned write sent by a slot's coordinator to another replica. */
   replicaWrite: 0x20,
   /** A replica's acknowledgement of a write, counted towards `write_quorum`. */

@@ -36,7 +36,10 @@ import { DurableStorage } from "../raft/storage.ts";
 import { Transport } from "../raft/transport.ts";
 import type { Runtime, TimerHandle } from "../runtime/types.ts";
 import { Forwarder } from "./forward.ts";
-import { type MigrationStores, Migrator } from "./migration.ts";
+import { latin1, type MigrationStores, Migrator } from "./migration.ts";
+import { BusFrameType } from "../bus/frame_types.ts";
+import { Buffer } from "node:buffer";
+import { ReplyWriter } from "../resp/writer.ts";
 import { type ClusterClient, ClusterRouter } from "./router.ts";
 import {
   type ClusterCommand,
@@ -51,6 +54,13 @@ import {
 const DUTY_INTERVAL_MS = 100;
 /** Longest wait for a forwarded command's reply (beyond a blocking command's own timeout). */
 const FORWARD_TIMEOUT_MS = 10_000;
+/** Times a forwarded command is asked again after a redirect or a transient refusal. */
+const FORWARD_RETRIES = 5;
+/** Replies of an owner whose map differs from this node's for a moment. */
+const RETRIED_REPLY = /^-(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
+
+/** A client of a command asked again, with how many times it was. */
+type RetryingClient = ClientState & { retries?: number };
 
 /** What the control plane needs from the node around it. */
 export interface ControlHooks {
@@ -64,6 +74,8 @@ export interface ControlHooks {
   exists(db: number, key: string): boolean;
   /** Takes keys out of a slot being handed over, and puts in those received. */
   stores: MigrationStores;
+  /** Delivers a message another node's PUBLISH relayed here to this node's subscribers. */
+  deliver(channel: string, message: string): void;
   log(line: string): void;
 }
 
@@ -105,6 +117,7 @@ export class ClusterControl implements ClusterHooks {
   #startupIndex = 0;
   #proposing = false;
   #swept = false;
+  #caughtUp = false;
   #lastSlotsEpoch = -1;
   /** Monotonic ms a message from each Raft peer last arrived. */
   readonly #heard = new Map<number, number>();
@@ -137,9 +150,14 @@ export class ClusterControl implements ClusterHooks {
       inQuorum: () => this.#serving,
       isFailed: (id) => this.#failedSince.has(id),
       forward: (owner, client, argv, reply, asking) =>
-        this.forwarder.forward(this.state.member(owner)!.raftId, client, argv, reply, null, asking),
+        this.#forward(owner, client, argv, reply, asking),
       exists: (db, key) => this.hooks.exists(db, key),
       sending: (slot) => this.migrator.sending(slot),
+      runHere: (client, argv) => {
+        const part = this.hooks.executor.client(client.role, client.db);
+        part.protocol = client.protocol;
+        return this.hooks.executor.runText(part, argv);
+      },
     });
     this.state.onChange = () => this.#onStateChange();
   }
@@ -192,6 +210,19 @@ export class ClusterControl implements ClusterHooks {
           : this.driver.propose(encodeCommand({ op: "moved", from: this.self.id, slots }))
             .then(() => {}, () => {}),
     );
+    this.bus.register<[Uint8Array, Uint8Array]>(BusFrameType.publish, {
+      decode: (payload) => {
+        const value = decode(payload);
+        if (
+          !Array.isArray(value) || value.length !== 2 ||
+          !value.every((v) => v instanceof Uint8Array)
+        ) {
+          throw new TypeError("malformed relayed PUBLISH");
+        }
+        return value as [Uint8Array, Uint8Array];
+      },
+      receive: ([channel, message]) => this.hooks.deliver(latin1(channel), latin1(message)),
+    });
     this.#storage = await DurableStorage.open({
       fs: this.runtime.fs,
       dir: `${this.config.dataDir}/raft`,
@@ -375,7 +406,13 @@ export class ClusterControl implements ClusterHooks {
   #computeServing(now: number): boolean {
     const node = this.driver!.node;
     const status = node.status();
-    if (status.applied < status.commit || status.applied < this.#startupIndex) return false;
+    // Caught up once at start-up; afterwards a follower applying the last few changes still
+    // serves: an owner checks every command against its own map, and a plain client's command
+    // that meets a newer map is asked again (`#forward`).
+    if (!this.#caughtUp) {
+      if (status.applied < status.commit || status.applied < this.#startupIndex) return false;
+      this.#caughtUp = status.commit > 0;
+    }
     const lease = this.config.cluster.failureTimeoutMs / 2;
     if (node.role === "leader") {
       const voters = status.confState.voters;
@@ -463,8 +500,11 @@ export class ClusterControl implements ClusterHooks {
     );
     if (this.#leaving) leaving.add(this.self.id);
     const live = new Set(this.gossip.liveMembers().map((g) => g.id));
+    // A new member takes slots once its log has caught up, so it knows of the move it is part of.
+    const caughtUp = (m: ClusterMember) =>
+      owners.has(m.id) || (status.progress.get(m.raftId)?.match ?? 0) >= status.commit;
     const wanted = members.filter((m) =>
-      live.has(m.id) && !leaving.has(m.id) && !this.#failedSince.has(m.id)
+      live.has(m.id) && !leaving.has(m.id) && !this.#failedSince.has(m.id) && caughtUp(m)
     );
     const sameOwners = wanted.length === owners.size && wanted.every((m) => owners.has(m.id));
     if (!sameOwners && wanted.length > 0) {
@@ -537,6 +577,41 @@ export class ClusterControl implements ClusterHooks {
     }
   }
 
+  /**
+   * Forwards for a plain client. An owner that answers with a redirect or a transient refusal
+   * (its map is newer than this node's, or it is catching up) is asked again through this node's
+   * routing after a short wait, a few times, so the plain client never sees a redirect meant
+   * for cluster-aware clients.
+   */
+  #forward(
+    owner: string,
+    client: ClientState,
+    argv: string[],
+    reply: DeferredReply,
+    asking: boolean,
+  ): void {
+    const attempt = (client as RetryingClient).retries ?? 0;
+    const retrying: DeferredReply = {
+      complete: (write) => {
+        const out = new ReplyWriter();
+        write(out);
+        const text = out.cut(0);
+        if (attempt >= FORWARD_RETRIES || !RETRIED_REPLY.test(text)) {
+          return reply.complete((o) => o.rawText(text));
+        }
+        this.runtime.timers.setTimeout(() => {
+          const again = this.hooks.executor.client(client.role, client.db) as RetryingClient;
+          again.protocol = client.protocol;
+          again.retries = attempt + 1;
+          const result = this.hooks.executor.runText(again, argv);
+          if (typeof result === "string") reply.complete((o) => o.rawText(result));
+          else result.then((later) => reply.complete((o) => o.rawText(later)));
+        }, 25 << attempt);
+      },
+    };
+    this.forwarder.forward(this.state.member(owner)!.raftId, client, argv, retrying, null, asking);
+  }
+
   // ------------------------------------------------------------------ ClusterHooks
 
   get epoch(): number {
@@ -576,6 +651,15 @@ export class ClusterControl implements ClusterHooks {
     lines.push(["cluster_bus_unauthenticated_frames", this.#transport.stats.unauthenticatedFrames]);
     lines.push(["cluster_bus_queue_drops", bus.drops.queueFull]);
     return lines;
+  }
+
+  publish(channel: string, message: string): void {
+    const payload = encode([Buffer.from(channel, "latin1"), Buffer.from(message, "latin1")]);
+    for (const m of this.state.members()) {
+      if (m.id !== this.self.id && !this.#failedSince.has(m.id)) {
+        this.bus.sendPayload(m.raftId, BusFrameType.publish, payload);
+      }
+    }
   }
 
   aware(client: ClientState): void {

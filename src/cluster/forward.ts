@@ -144,6 +144,7 @@ export class Forwarder {
     // Routed again here by this node's map: if the slot moved meanwhile, the sender gets the
     // redirect rather than a second hop.
     client.clusterAware = true;
+    client.forwarded = true;
     client.asking = asking;
     const argv = args.map((arg) => Buffer.from(arg).toString("latin1"));
     const answer = (text: string) => {

@@ -17,9 +17,13 @@ import type { ClientState, CommandSpec, DeferredReply } from "../commands/types.
 import { HERE, type Route, type Router } from "../commands/routing.ts";
 import { keySlot } from "../ring/key_slot.ts";
 import type { ClusterState } from "./state.ts";
+import { runSplit, SPLITTABLE } from "./split.ts";
 
 /** Marks a forward route's node as "run there as after ASKING" (node ids never start with it). */
 const ASKING_PREFIX = "\u0000";
+/** The forward route of a multi-key command split by slot (see `split.ts`). */
+const SPLIT = "\u0001split";
+const SPLIT_ROUTE: Route = { kind: "forward", node: SPLIT };
 
 /** Redis Cluster's error texts. */
 export const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";
@@ -31,6 +35,11 @@ export interface ClusterClient extends ClientState {
   clusterAware?: boolean;
   /** Set by ASKING: the next keyed command may run on a slot this node is importing. */
   asking?: boolean;
+  /** A command another node forwarded: redirected if its slot is not here (no second hop), but
+   * carried to a slot's new owner during a move, as for the plain client it stands for. */
+  forwarded?: boolean;
+  /** The node the last keyed command was forwarded to (the HTTP API reports it). */
+  routedTo?: string;
 }
 
 /** What the router asks of the node around it. */
@@ -54,6 +63,8 @@ export interface RouterHooks {
   exists(db: number, key: string): boolean;
   /** Whether a batch of `slot`'s keys is on its way to the new owner, unacknowledged. */
   sending(slot: number): boolean;
+  /** Runs `argv` here for a plain client like `client` (routed as usual); its reply's text. */
+  runHere(client: ClientState, argv: string[]): string | Promise<string>;
 }
 
 /** Redis Cluster's text while a multi-key command's keys are split by a migration. */
@@ -70,6 +81,7 @@ export class ClusterRouter implements Router {
     forwarded: 0,
     down: 0,
     crossslot: 0,
+    split: 0,
   };
 
   constructor(
@@ -79,7 +91,7 @@ export class ClusterRouter implements Router {
   ) {}
 
   route(
-    _spec: CommandSpec,
+    spec: CommandSpec,
     _argv: readonly string[],
     keys: readonly string[] | null,
     client: ClientState,
@@ -88,6 +100,11 @@ export class ClusterRouter implements Router {
     const slot = keySlot(keys[0]);
     for (let i = 1; i < keys.length; i++) {
       if (keySlot(keys[i]) !== slot) {
+        const c = client as ClusterClient;
+        if (SPLITTABLE.has(spec.name) && c.clusterAware !== true && c.forwarded !== true) {
+          this.stats.split++;
+          return SPLIT_ROUTE;
+        }
         this.stats.crossslot++;
         return { kind: "redirect", error: CROSSSLOT };
       }
@@ -122,6 +139,7 @@ export class ClusterRouter implements Router {
       return { kind: "redirect", error: `MOVED ${slot} ${member.host}:${member.port}` };
     }
     this.stats.forwarded++;
+    (client as ClusterClient).routedTo = owner;
     return { kind: "forward", node: owner };
   }
 
@@ -141,20 +159,28 @@ export class ClusterRouter implements Router {
       this.stats.here++;
       return HERE;
     }
-    if (present > 0 || this.hooks.sending(slot)) {
+    const aware = (client as ClusterClient).clusterAware === true &&
+      (client as ClusterClient).forwarded !== true;
+    // A forward travels on the same link as the batches before it, so the new owner has the
+    // keys before it runs the command; a client sent there itself could overtake them.
+    if (present > 0 || (aware && this.hooks.sending(slot))) {
       this.stats.tryagain++;
       return { kind: "redirect", error: TRYAGAIN };
     }
     const member = this.state.member(importer)!;
-    if ((client as ClusterClient).clusterAware === true) {
+    if (aware) {
       this.stats.ask++;
       return { kind: "redirect", error: `ASK ${slot} ${member.host}:${member.port}` };
     }
     this.stats.forwarded++;
+    (client as ClusterClient).routedTo = importer;
     return { kind: "forward", node: ASKING_PREFIX + importer };
   }
 
   forward(node: string, client: ClientState, argv: string[], reply: DeferredReply): void {
+    if (node === SPLIT) {
+      return runSplit(argv, client, (part) => this.hooks.runHere(client, part), reply);
+    }
     const asking = node.startsWith(ASKING_PREFIX);
     this.hooks.forward(asking ? node.slice(1) : node, client, argv, reply, asking);
   }

@@ -218,7 +218,12 @@ export const pubsubCommands: CommandSpec[] = [
     flags: ["pubsub", "loading", "stale", "fast"],
     group: "pubsub",
     summary: "Posts a message to a channel.",
-    handler: (ctx, argv) => ctx.out.integer(ctx.server.pubsub?.hub.publish(argv[1], argv[2]) ?? 0),
+    // In a cluster the message reaches every node's subscribers; the count is this node's, as in
+    // Redis Cluster.
+    handler: (ctx, argv) => {
+      ctx.out.integer(ctx.server.pubsub?.hub.publish(argv[1], argv[2]) ?? 0);
+      ctx.server.cluster?.publish(argv[1], argv[2]);
+    },
   }),
   command({
     name: "pubsub",

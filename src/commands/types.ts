@@ -217,6 +217,8 @@ export interface ClusterHooks {
   aware(client: ClientState): void;
   /** Counters for INFO cluster: routing, forwarding, migration, the bus. */
   counters(): [string, string | number][];
+  /** Relays a PUBLISH to every other node's subscribers. */
+  publish(channel: string, message: string): void;
 }
 
 /** What SAVE, BGSAVE, BGREWRITEAOF and LASTSAVE reach. */

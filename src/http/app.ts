@@ -144,8 +144,34 @@ export function createHttpApp(deps: HttpDeps): Hono<HttpEnv> {
       ),
   );
 
+  // The cluster as this node has applied it: members, their state and slots, the epoch, and
+  // what is moving.
+  app.get("/api/cluster", (c) => {
+    const cluster = dispatcher.server.cluster;
+    if (cluster === undefined) return c.json({ enabled: false, node: config.nodeId });
+    const counters = Object.fromEntries(cluster.counters());
+    return c.json({
+      enabled: true,
+      node: config.nodeId,
+      state: cluster.ok ? "ok" : "fail",
+      epoch: cluster.epoch,
+      members: cluster.nodes().map((n) => ({
+        id: n.name,
+        cluster_id: n.hexId,
+        host: n.host,
+        port: n.port,
+        bus_port: n.busPort,
+        self: n.self,
+        state: n.failed ? "failed" : "alive",
+        slots: n.ranges.reduce((sum, [a, b]) => sum + b - a + 1, 0),
+        ranges: n.ranges,
+      })),
+      migrating_slots: counters.cluster_migrating_slots,
+      counters,
+    });
+  });
   addCacheRoutes(app, executor, config, limit);
   addSubscribeRoutes(app, executor);
-  addCommandRoutes(app, executor, 0, limit);
+  addCommandRoutes(app, executor, 0, limit, config.cluster.enabled ? config.nodeId : null);
   return app;
 }

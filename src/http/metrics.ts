@@ -153,6 +153,11 @@ export function metricsText(
     }
   }
   families.push(dbKeys, dbExpiring, ...Object.values(perStore));
+  // A cluster node's routing, forwarding, migration and bus counters (INFO cluster's).
+  for (const [name, value] of dispatcher.server.cluster?.counters() ?? []) {
+    if (typeof value !== "number") continue;
+    families.push(new Family(`hypercache_${name}`, "gauge", `INFO cluster ${name}.`).add(value));
+  }
   const text = families.filter((f) => f.samples.length > 0).map((f) => f.render()).join("\n") +
     "\n";
   return aof === null ? text : text + fsyncHistogramText(aof);

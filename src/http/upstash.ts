@@ -79,14 +79,23 @@ export function addCommandRoutes(
   executor: HttpExecutor,
   defaultDb: number,
   bodyLimit: MiddlewareHandler<HttpEnv>,
+  /** This node's id in a cluster, whose replies say which node answered; null on a single node. */
+  nodeId: string | null,
 ): void {
   const clientOf = (c: Context<HttpEnv>): ClientState => executor.client(roleOf(c), defaultDb);
 
+  // In a cluster, beside Upstash's `result`: which node answered. The router notes where it sent
+  // the command (`routedTo`); a command that ran here was answered here.
   const single = (c: Context<HttpEnv>, argv: string[] | string) => {
     if (typeof argv === "string") return jsonError(c, 400, argv);
-    return whenDone(executor.run(clientOf(c), argv), (reply) => {
+    const client = clientOf(c) as ClientState & { routedTo?: string };
+    return whenDone(executor.run(client, argv), (reply) => {
       const json = replyJson(reply, base64Wanted(c));
-      return c.json(json, "error" in json ? 400 : 200);
+      const status = "error" in json ? 400 : 200;
+      if (nodeId === null) return c.json(json, status);
+      const node = client.routedTo ?? nodeId;
+      const origin = { node, primary: node, local: node === nodeId, forwarded: node !== nodeId };
+      return c.json({ ...json, ...origin }, status);
     });
   };
 

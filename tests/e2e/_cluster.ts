@@ -66,7 +66,7 @@ export class TestCluster {
     );
   }
 
-  config(index: number): string {
+  config(index: number, extraConfig = this.extraConfig): string {
     const spec = this.specs[index];
     const seeds = this.specs.filter((s) => s !== spec).map((s) => `"127.0.0.1:${s.gossipPort}"`);
     return [
@@ -80,15 +80,15 @@ export class TestCluster {
       `  seeds: [${seeds.join(", ")}]`,
       `  bootstrap_expect: ${this.bootstrapExpect}`,
       "  failure_timeout: 30s",
-      this.extraConfig,
+      extraConfig,
     ].join("\n");
   }
 
   /** Starts node `index` (again, after a kill, from its own data directory). */
-  async start(index: number): Promise<NodeProcess> {
+  async start(index: number, extraConfig = this.extraConfig): Promise<NodeProcess> {
     const spec = this.specs[index];
     const node = await startNode(this.runtime, {
-      config: this.config(index),
+      config: this.config(index, extraConfig),
       dataDir: spec.dataDir,
       args: ["--port", String(spec.port), "--http-port", String(spec.httpPort)],
     });

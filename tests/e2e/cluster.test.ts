@@ -60,7 +60,10 @@ for (const runtime of RUNTIMES) {
     };
 
     before(async () => {
-      cluster = await TestCluster.plan(runtime, 4, { bootstrapExpect: 3 });
+      cluster = await TestCluster.plan(runtime, 5, {
+        bootstrapExpect: 3,
+        extraConfig: "  secret: the-cluster-secret",
+      });
       await cluster.startAll();
       await cluster.waitOk();
       for (let i = 0; i < 3; i++) connect(i);
@@ -122,8 +125,12 @@ for (const runtime of RUNTIMES) {
     });
 
     it("refuses keys of different slots in one command with CROSSSLOT", async () => {
-      await assert.rejects(plain[0].mget("a", "b"), /CROSSSLOT/);
-      assert.deepEqual(await plain[0].mget("{t}a", "{t}b"), [null, null]);
+      await assert.rejects(plain[0].rename("a", "b"), /CROSSSLOT/);
+      await assert.rejects(plain[0].sinterstore("a", "b", "c"), /CROSSSLOT/);
+      assert.equal(
+        await plain[0].rename("{t}a", "{t}b").catch((e) => String(e)),
+        "ReplyError: ERR no such key",
+      );
     });
 
     it("serves ioredis Cluster with pipelines, hash tags and transactions", async () => {
@@ -189,7 +196,74 @@ for (const runtime of RUNTIMES) {
     it("forwards over HTTP and reports it", async () => {
       const response = await fetch(`http://127.0.0.1:${cluster.specs[0].httpPort}/get/key:42`);
       assert.equal(response.status, 200);
-      assert.deepEqual(await response.json(), { result: valueOf(42) });
+      assert.equal((await response.json()).result, valueOf(42));
+    });
+
+    it("says over HTTP which node answered, and describes the cluster at /api/cluster", async () => {
+      const base = `http://127.0.0.1:${cluster.specs[0].httpPort}`;
+      const seen = new Set<boolean>();
+      for (let i = 0; i < 30; i++) {
+        const body = await (await fetch(`${base}/get/${keyOf(i)}`)).json();
+        assert.equal(body.result, valueOf(i));
+        assert.equal(body.forwarded, !body.local);
+        assert.equal(body.local, body.node === "node1");
+        assert.equal(body.primary, body.node);
+        seen.add(body.forwarded);
+      }
+      assert.deepEqual([...seen].sort(), [false, true], "some keys local, some forwarded");
+      const api = await (await fetch(`${base}/api/cluster`)).json();
+      assert.equal(api.state, "ok");
+      assert.equal(api.members.length, 3);
+      assert.equal(api.members.reduce((s: number, m: { slots: number }) => s + m.slots, 0), 16384);
+      assert.equal(api.migrating_slots, 0);
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.match(metrics, /^hypercache_cluster_forward_forwarded [1-9]\d*$/m);
+    });
+
+    it("splits MGET, MSET, DEL and EXISTS across slots for a plain client", async () => {
+      const keys = Array.from({ length: 50 }, (_, i) => `split:${i}`);
+      assert.equal(await plain[1].mset(...keys.flatMap((k) => [k, `${k}!`])), "OK");
+      assert.deepEqual(await plain[2].mget(...keys, "split:none"), [
+        ...keys.map((k) => `${k}!`),
+        null,
+      ]);
+      assert.equal(await plain[0].exists(...keys, "split:none"), 50);
+      assert.equal(await plain[0].del(...keys.slice(0, 20)), 20);
+      assert.equal(await plain[2].exists(...keys), 30);
+      await assert.rejects(plain[0].sunionstore("a", "b", "c"), /CROSSSLOT/);
+    });
+
+    it("delivers PUBLISH to subscribers on every node", async () => {
+      const subscribers = [0, 1, 2].map((i) =>
+        new Redis({ host: "127.0.0.1", port: cluster.specs[i].port })
+      );
+      try {
+        const got: string[][] = [[], [], []];
+        await Promise.all(subscribers.map(async (s, i) => {
+          await s.subscribe("news");
+          s.on("message", (_channel, message) => got[i].push(message));
+        }));
+        assert.equal(await plain[1].publish("news", "hello"), 1, "the count is this node's");
+        const deadline = Date.now() + 5000;
+        while (got.some((g) => g.length === 0) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.deepEqual(got, [["hello"], ["hello"], ["hello"]]);
+      } finally {
+        for (const s of subscribers) s.disconnect();
+      }
+    });
+
+    it("refuses a node with the wrong cluster secret", async () => {
+      const intruder = await cluster.start(4, "  secret: not-the-secret");
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal((await cluster.info(0)).cluster_known_nodes, "3");
+      assert.equal((await cluster.info(4)).cluster_state, "fail");
+      const client = new Redis({ port: intruder.port, maxRetriesPerRequest: 0 });
+      client.on("error", () => {});
+      await assert.rejects(client.get(keyOf(1)), /CLUSTERDOWN/);
+      client.disconnect();
+      await cluster.kill(4);
     });
 
     it("answers CLUSTERDOWN or TRYAGAIN for a killed node's slots, never a wrong value, and serves every key again after it restarts from its AOF", async () => {
@@ -241,20 +315,25 @@ for (const runtime of RUNTIMES) {
       // Reads during the move: a value is right or the reply is an error to retry (TRYAGAIN).
       let wrong = 0;
       let retry = 0;
+      const kinds = new Set<string>();
       const reading = (async () => {
         for (let round = 0; round < 20; round++) {
           const pipeline = plain[round % 3].pipeline();
           for (let i = round; i < KEYS; i += 97) pipeline.get(keyOf(i));
           const replies = await pipeline.exec();
           replies!.forEach(([error, value], j) => {
-            if (error !== null) retry++;
-            else if (value !== valueOf(round + j * 97)) wrong++;
+            if (error !== null) {
+              retry++;
+              kinds.add(String(error).split(" ").slice(0, 3).join(" "));
+            } else if (value !== valueOf(round + j * 97)) wrong++;
           });
         }
       })();
       const tookMs = await cluster.waitSettled(4);
       await reading;
-      console.log(`join: settled in ${tookMs} ms (${retry} replies asked for a retry)`);
+      console.log(
+        `join: settled in ${tookMs} ms (${retry} replies asked for a retry: ${[...kinds]})`,
+      );
       assert.equal(wrong, 0, "no read during the move returned a wrong value");
       connect(3);
       const sizes = await Promise.all(plain.map((c) => c.dbsize()));
