@@ -94,6 +94,15 @@ interface Meta {
   leaving?: boolean;
 }
 
+/** `promise`, failing with an error that names the config field whose port could not be used. */
+async function named<T>(field: string, address: string, promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    throw new Error(`${field}: cannot listen on ${address}: ${(error as Error).message}`);
+  }
+}
+
 function hexIdOf(name: string): string {
   const digest = sha256(new TextEncoder().encode(name));
   return Array.from(digest.subarray(0, 20), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -185,12 +194,16 @@ export class ClusterControl implements ClusterHooks {
   async #open(): Promise<void> {
     const c = this.config.cluster;
     const secret = c.secret === "" ? undefined : new TextEncoder().encode(c.secret);
-    this.bus = await Bus.start({
-      runtime: this.runtime,
-      listen: { hostname: this.config.bind, port: c.busPort },
-      secret,
-      log: (line) => this.hooks.log(line),
-    });
+    this.bus = await named(
+      "cluster.bus_port",
+      `${this.config.bind}:${c.busPort}`,
+      Bus.start({
+        runtime: this.runtime,
+        listen: { hostname: this.config.bind, port: c.busPort },
+        secret,
+        log: (line) => this.hooks.log(line),
+      }),
+    );
     (this.self as { busPort: number }).busPort = this.bus.port;
     this.forwarder = new Forwarder(
       this.bus,
@@ -236,17 +249,21 @@ export class ClusterControl implements ClusterHooks {
       onUnreachable: (peer) => this.driver?.node.reportUnreachable(peer),
     });
     const keyring = secret === undefined ? undefined : new Keyring([sha256(secret)]);
-    this.gossip = await startGossip({
-      id: this.self.id,
-      port: c.gossipPort,
-      bindHost: this.config.bind,
-      advertiseHost: c.announceHost,
-      profile: "local",
-      seeds: c.seeds,
-      meta: this.#meta(),
-      keyring,
-      runtime: this.runtime,
-    });
+    this.gossip = await named(
+      "cluster.gossip_port",
+      `${this.config.bind}:${c.gossipPort}`,
+      startGossip({
+        id: this.self.id,
+        port: c.gossipPort,
+        bindHost: this.config.bind,
+        advertiseHost: c.announceHost,
+        profile: "local",
+        seeds: c.seeds,
+        meta: this.#meta(),
+        keyring,
+        runtime: this.runtime,
+      }),
+    );
     (this.self as { gossipPort: number }).gossipPort = this.gossip.address.port;
     this.gossip.subscribe(() => this.#learnPeers());
     if (!this.#storage.isEmpty()) this.#startDriver();
