@@ -23,7 +23,7 @@ import { runSplit, SPLITTABLE } from "./split.ts";
 const ASKING_PREFIX = "\u0000";
 /** The forward route of a multi-key command split by slot (see `split.ts`). */
 const SPLIT = "\u0001split";
-const SPLIT_ROUTE: Route = { kind: "forward", node: SPLIT };
+export const SPLIT_ROUTE: Route = { kind: "forward", node: SPLIT };
 
 /** Redis Cluster's error texts. */
 export const CROSSSLOT = "CROSSSLOT Keys in request don't hash to the same slot";

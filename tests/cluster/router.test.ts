@@ -7,6 +7,7 @@ import {
   ClusterRouter,
   CROSSSLOT,
   SLOT_UNSERVED,
+  SPLIT_ROUTE,
 } from "../../src/cluster/router.ts";
 import {
   type ClusterMember,
@@ -75,6 +76,10 @@ function fakeHooks() {
     },
     exists: (_db: number, _key: string) => true,
     sending: (_slot: number) => false,
+    // The split route runs its parts through the dispatcher, which these tests do not reach.
+    runHere: (_client: ClientState, _argv: string[]): string => {
+      throw new Error("runHere is not expected in router tests");
+    },
   };
   return { hooks, forwarded };
 }
@@ -119,8 +124,8 @@ function twoSlotsOf(state: ClusterState, owner: string): [string, string] {
 
 /** The counters of the decisions this file makes (no slot is migrating here). */
 function kinds(router: ClusterRouter) {
-  const { here, moved, forwarded, down, crossslot } = router.stats;
-  return { here, moved, forwarded, down, crossslot };
+  const { here, moved, forwarded, down, crossslot, split } = router.stats;
+  return { here, moved, forwarded, down, crossslot, split };
 }
 
 const here: Route = { kind: "here" };
@@ -185,15 +190,33 @@ describe("ClusterRouter: another node's key", () => {
 });
 
 describe("ClusterRouter: multi-key commands", () => {
-  it("refuses keys of two slots with CROSSSLOT, even when one node owns both", () => {
-    const { state, route, plain, aware } = setup();
+  it("refuses a cluster client keys of two slots with CROSSSLOT, even when one node owns both", () => {
+    const { state, route, aware } = setup();
     assert.equal(CROSSSLOT, "CROSSSLOT Keys in request don't hash to the same slot");
     const [a, b] = twoSlotsOf(state, SELF);
-    assert.deepEqual(route(plain, "MGET", a, b), redirect(CROSSSLOT));
+    assert.deepEqual(route(aware, "MGET", a, b), redirect(CROSSSLOT));
     assert.deepEqual(route(aware, "DEL", a, b), redirect(CROSSSLOT));
     const far = keyOwnedBy(state, "node2");
-    assert.deepEqual(route(plain, "MSET", a, "1", far, "2"), redirect(CROSSSLOT));
+    assert.deepEqual(route(aware, "MSET", a, "1", far, "2"), redirect(CROSSSLOT));
+  });
+
+  it("splits MGET, MSET, DEL, UNLINK, EXISTS and TOUCH of a plain client by slot", () => {
+    const { state, route, plain } = setup();
+    const [a, b] = twoSlotsOf(state, SELF);
+    const far = keyOwnedBy(state, "node2");
+    assert.deepEqual(route(plain, "MGET", a, b), SPLIT_ROUTE);
+    assert.deepEqual(route(plain, "MSET", a, "1", far, "2"), SPLIT_ROUTE);
+    for (const name of ["DEL", "UNLINK", "EXISTS", "TOUCH"]) {
+      assert.deepEqual(route(plain, name, a, far), SPLIT_ROUTE, name);
+    }
+  });
+
+  it("refuses a plain client a multi-key command whose answer needs every key in one place", () => {
+    const { state, route, plain } = setup();
+    const [a] = twoSlotsOf(state, SELF);
+    const far = keyOwnedBy(state, "node2");
     assert.deepEqual(route(plain, "SINTERCARD", "2", a, far), redirect(CROSSSLOT));
+    assert.deepEqual(route(plain, "RENAME", a, far), redirect(CROSSSLOT));
   });
 
   it("routes keys that share a hash tag as one", () => {
@@ -264,7 +287,14 @@ describe("ClusterRouter: stats", () => {
     const mine = keyOwnedBy(state, SELF);
     const theirs = keyOwnedBy(state, "node2");
     const [a, b] = twoSlotsOf(state, SELF);
-    assert.deepEqual(kinds(router), { here: 0, moved: 0, forwarded: 0, down: 0, crossslot: 0 });
+    assert.deepEqual(kinds(router), {
+      here: 0,
+      moved: 0,
+      forwarded: 0,
+      down: 0,
+      crossslot: 0,
+      split: 0,
+    });
 
     route(plain, "GET", mine);
     route(aware, "GET", mine);
@@ -273,12 +303,20 @@ describe("ClusterRouter: stats", () => {
     route(plain, "GET", theirs);
     route(aware, "GET", theirs);
     route(plain, "MGET", a, b);
+    route(aware, "MGET", a, b);
     hooks.quorum = false;
     route(plain, "GET", mine);
     hooks.quorum = true;
     hooks.failed.add("node2");
     route(aware, "GET", theirs);
-    assert.deepEqual(kinds(router), { here: 2, moved: 1, forwarded: 3, down: 2, crossslot: 1 });
+    assert.deepEqual(kinds(router), {
+      here: 2,
+      moved: 1,
+      forwarded: 3,
+      down: 2,
+      crossslot: 1,
+      split: 1,
+    });
   });
 
   it("counts an unserved slot as down", () => {
