@@ -37,6 +37,7 @@ export class TestCluster {
     readonly extraConfig: string,
     /** Nodes that form the cluster first; the others join it later. */
     readonly bootstrapExpect: number,
+    readonly failureTimeout: string,
   ) {
     this.nodes = specs.map(() => undefined);
   }
@@ -45,7 +46,7 @@ export class TestCluster {
   static async plan(
     runtime: RuntimeName,
     size: number,
-    options: { extraConfig?: string; bootstrapExpect?: number } = {},
+    options: { extraConfig?: string; bootstrapExpect?: number; failureTimeout?: string } = {},
   ): Promise<TestCluster> {
     const specs: ClusterNodeSpec[] = [];
     for (let i = 1; i <= size; i++) {
@@ -63,6 +64,7 @@ export class TestCluster {
       specs,
       options.extraConfig ?? "",
       options.bootstrapExpect ?? size,
+      options.failureTimeout ?? "30s",
     );
   }
 
@@ -79,7 +81,7 @@ export class TestCluster {
       `  gossip_port: ${spec.gossipPort}`,
       `  seeds: [${seeds.join(", ")}]`,
       `  bootstrap_expect: ${this.bootstrapExpect}`,
-      "  failure_timeout: 30s",
+      `  failure_timeout: ${this.failureTimeout}`,
       extraConfig,
     ].join("\n");
   }
@@ -94,6 +96,20 @@ export class TestCluster {
     });
     this.nodes[index] = node;
     return node;
+  }
+
+  /**
+   * Freezes node `index` (SIGSTOP) for `ms`, then lets it go on (SIGCONT). Signals go by pid:
+   * Deno's `ChildProcess.kill` delivers only the first signal it is asked for.
+   */
+  async pause(index: number, ms: number): Promise<void> {
+    const pid = this.nodes[index]!.process.pid!;
+    process.kill(pid, "SIGSTOP");
+    try {
+      await new Promise((r) => setTimeout(r, ms));
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
   }
 
   /** Starts the first `bootstrapExpect` nodes. */
