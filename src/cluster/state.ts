@@ -154,6 +154,18 @@ export class ClusterState {
     } catch {
       return this.#refuse("undecodable command");
     }
+    // A committed entry that does not parse is refused, never thrown: a throwing apply would stop
+    // the Raft driver on every node alike.
+    const malformed = checkCommand(command);
+    if (malformed !== null) return this.#refuse(`malformed command: ${malformed}`);
+    let map: SlotMap | null = null;
+    if (command.op === "slots" || command.op === "plan") {
+      try {
+        map = SlotMap.decode(command.map);
+      } catch (error) {
+        return this.#refuse(`malformed slot map: ${(error as Error).message}`);
+      }
+    }
     switch (command.op) {
       case "member": {
         const m = command.member;
@@ -167,6 +179,9 @@ export class ClusterState {
       }
       case "forget": {
         if (this.#owners.includes(command.id)) return this.#refuse(`${command.id} owns slots`);
+        if (this.#target?.nodes.some((n) => n.id === command.id)) {
+          return this.#refuse(`${command.id} is taking slots in a migration`);
+        }
         if (!this.#members.delete(command.id)) return this.#refuse(`no member ${command.id}`);
         break;
       }
@@ -174,13 +189,12 @@ export class ClusterState {
         if (command.expectEpoch !== this.#epoch) {
           return this.#refuse(`stale plan (epoch ${command.expectEpoch}, now ${this.#epoch})`);
         }
-        const map = SlotMap.decode(command.map);
-        for (const node of map.nodes) {
+        for (const node of map!.nodes) {
           if (!this.#members.has(node.id)) return this.#refuse(`slot owner ${node.id} unknown`);
         }
         this.#target = null;
         this.#moved.clear();
-        this.#setSlots(map);
+        this.#setSlots(map!);
         break;
       }
       case "plan": {
@@ -189,8 +203,7 @@ export class ClusterState {
         }
         if (this.#target !== null) return this.#refuse("a migration is running");
         if (this.#slots === null) return this.#refuse("no slot map to migrate from");
-        const map = SlotMap.decode(command.map);
-        for (const node of map.nodes) {
+        for (const node of map!.nodes) {
           if (!this.#members.has(node.id)) return this.#refuse(`slot owner ${node.id} unknown`);
         }
         this.#target = map;
@@ -252,32 +265,99 @@ export class ClusterState {
     });
   }
 
-  /** Replaces the state with a snapshot's. */
+  /**
+   * Replaces the state with a snapshot's. A snapshot that does not parse throws before anything
+   * changes (Raft checks its bytes; this is a bug or a foreign file, not a state to guess at).
+   */
   restore(data: Uint8Array): void {
-    this.#members.clear();
-    this.#epoch = 0;
-    this.#slots = null;
-    this.#target = null;
-    this.#moved = new Set();
-    this.#owners = new Array(SLOT_COUNT).fill("");
+    let epoch = 0;
+    let members: ClusterMember[] = [];
+    let slots: SlotMap | null = null;
+    let target: SlotMap | null = null;
+    let moved: number[] = [];
     if (data.length > 0) {
-      const s = decode(data) as {
-        epoch: number;
-        members: ClusterMember[];
-        slots: Uint8Array | null;
-        target?: Uint8Array | null;
-        moved?: number[];
-      };
-      this.#epoch = s.epoch;
-      for (const m of s.members) this.#members.set(m.id, m);
-      if (s.slots !== null) this.#setSlots(SlotMap.decode(s.slots));
-      if (s.target) {
-        this.#target = SlotMap.decode(s.target);
-        this.#moved = new Set(s.moved ?? []);
-        for (const slot of this.#moved) this.#owners[slot] = this.#target.ownerOf(slot);
+      try {
+        const s = decode(data) as {
+          epoch: number;
+          members: ClusterMember[];
+          slots: Uint8Array | null;
+          target?: Uint8Array | null;
+          moved?: number[];
+        };
+        if (!Number.isSafeInteger(s.epoch) || s.epoch < 0) throw new Error("bad epoch");
+        if (!Array.isArray(s.members)) throw new Error("no members");
+        for (const m of s.members) {
+          const bad = checkMember(m);
+          if (bad !== null) throw new Error(bad);
+        }
+        epoch = s.epoch;
+        members = s.members;
+        slots = s.slots === null ? null : SlotMap.decode(s.slots);
+        if (s.target) {
+          target = SlotMap.decode(s.target);
+          moved = (s.moved ?? []).filter((slot) => isSlot(slot));
+        }
+      } catch (error) {
+        throw new Error(`cluster state snapshot is corrupt: ${(error as Error).message}`);
+      }
+    }
+    this.#members.clear();
+    this.#epoch = epoch;
+    this.#slots = null;
+    this.#target = target;
+    this.#moved = new Set(moved);
+    this.#owners = new Array(SLOT_COUNT).fill("");
+    for (const m of members) this.#members.set(m.id, m);
+    if (slots !== null) this.#setSlots(slots);
+    if (target !== null) {
+      for (const slot of this.#moved) {
+        this.#owners[slot] = target.ownerOf(slot);
       }
     }
     this.onChange?.(this);
+  }
+}
+
+const isSlot = (slot: unknown): boolean =>
+  Number.isInteger(slot) && (slot as number) >= 0 && (slot as number) < SLOT_COUNT;
+
+const isPort = (port: unknown): boolean =>
+  Number.isInteger(port) && (port as number) >= 0 && (port as number) <= 65535;
+
+/** Why `m` is not a well-formed member, or null. */
+function checkMember(m: unknown): string | null {
+  if (typeof m !== "object" || m === null) return "member is not a record";
+  const r = m as Record<string, unknown>;
+  if (typeof r.id !== "string" || r.id === "") return "member id is not a string";
+  if (!Number.isInteger(r.raftId) || (r.raftId as number) <= 0) return "bad raft id";
+  if (typeof r.host !== "string") return "member host is not a string";
+  for (const field of ["port", "httpPort", "busPort", "gossipPort"]) {
+    if (!isPort(r[field])) return `member ${field} is not a port`;
+  }
+  if (typeof r.zone !== "string") return "member zone is not a string";
+  if (typeof r.weight !== "number" || !(r.weight > 0)) return "member weight is not positive";
+  return null;
+}
+
+/** Why a decoded command is not one of {@linkcode ClusterCommand}'s shapes, or null. */
+function checkCommand(c: unknown): string | null {
+  if (typeof c !== "object" || c === null) return "not a record";
+  const r = c as Record<string, unknown>;
+  switch (r.op) {
+    case "member":
+      return checkMember(r.member);
+    case "forget":
+      return typeof r.id === "string" ? null : "id is not a string";
+    case "slots":
+    case "plan":
+      if (!Number.isSafeInteger(r.expectEpoch)) return "expectEpoch is not an integer";
+      return r.map instanceof Uint8Array ? null : "map is not bytes";
+    case "moved":
+      if (typeof r.from !== "string") return "from is not a string";
+      if (!Array.isArray(r.slots) || !r.slots.every(isSlot)) return "slots are not slot numbers";
+      return null;
+    default:
+      return `unknown op ${JSON.stringify(r.op)}`;
   }
 }
 

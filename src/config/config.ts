@@ -397,12 +397,21 @@ function readCluster(reader: Reader, port: number, bind: string): ClusterConfig 
   };
   if (config.busPort === 0 && port !== 0) config.busPort = port + 10000;
   if (config.gossipPort === 0 && port !== 0) config.gossipPort = port + 20000;
-  if (config.busPort > 65535 || config.gossipPort > 65535) {
-    throw new ConfigError(
-      `cluster.bus_port: port ${port} + 10000 (or gossip_port: + 20000) is past 65535; set them`,
-    );
-  }
   if (config.enabled) {
+    // The derived ports matter only to a cluster node: a single node on port 60000 is fine.
+    for (
+      const [field, offset, value] of [["bus_port", 10000, config.busPort], [
+        "gossip_port",
+        20000,
+        config.gossipPort,
+      ]] as const
+    ) {
+      if (value > 65535) {
+        throw new ConfigError(
+          `cluster.${field}: port ${port} + ${offset} is past 65535; set cluster.${field}`,
+        );
+      }
+    }
     if (![1, 3, 5].includes(config.voters)) {
       throw new ConfigError(`cluster.voters: ${config.voters} must be 1, 3 or 5`);
     }

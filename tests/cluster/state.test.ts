@@ -332,6 +332,63 @@ describe("ClusterState: malformed commands", () => {
     assert.equal(state.epoch, 0);
     assert.deepEqual(state.members(), []);
   });
+
+  it("refuses commands of a known op with missing or wrongly typed fields, changing nothing", () => {
+    const state = stateWith([member(1), member(2)]);
+    const before = state.snapshot();
+    const epoch = state.epoch;
+    const bad: unknown[] = [
+      null,
+      { op: "member" },
+      { op: "member", member: null },
+      { op: "member", member: { id: "node9" } },
+      { op: "member", member: { ...member(9), port: 70000 } },
+      { op: "member", member: { ...member(9), raftId: 0 } },
+      { op: "forget", id: 7 },
+      { op: "slots", expectEpoch: epoch, map: new Uint8Array([1, 2, 3]) },
+      { op: "slots", expectEpoch: epoch },
+      { op: "slots", expectEpoch: "x", map: new Uint8Array(0) },
+      { op: "plan", expectEpoch: epoch, map: new Uint8Array([0xff, 0, 0, 0, 9]) },
+      { op: "moved", from: "node1", slots: [-1] },
+      { op: "moved", from: "node1", slots: "all" },
+      { op: "moved", slots: [1] },
+    ];
+    for (const command of bad) {
+      const result = state.apply(encode(command));
+      assert.equal(result.applied, false, JSON.stringify(command));
+      assert.match(result.reason!, /malformed/, JSON.stringify(command));
+    }
+    assert.equal(state.epoch, epoch);
+    assert.deepEqual(state.snapshot(), before);
+  });
+
+  it("refuses to forget a member that is taking slots in a running migration", () => {
+    const state = stateWith([member(1), member(2)]);
+    assert.equal(apply(state, { op: "member", member: member(3) }).applied, true);
+    const plan = planSlots(state, [member(1), member(2), member(3)])!;
+    assert.equal(apply(state, { op: "plan", expectEpoch: state.epoch, map: plan }).applied, true);
+    assert.equal(state.rangesOf("node3").length, 0, "owns nothing until a slot has moved");
+    const result = apply(state, { op: "forget", id: "node3" });
+    assert.equal(result.applied, false);
+    assert.match(result.reason!, /taking slots/);
+    assert.notEqual(state.member("node3"), undefined);
+  });
+
+  it("throws on a corrupt snapshot and keeps the state it had", () => {
+    const state = stateWith([member(1), member(2)]);
+    const before = state.snapshot();
+    for (
+      const corrupt of [
+        new Uint8Array([0xff, 0x00]),
+        encode({ epoch: 3, members: "x", slots: null }),
+        encode({ epoch: 3, members: [{ id: 5 }], slots: null }),
+        encode({ epoch: 3, members: [], slots: new Uint8Array([1, 2]) }),
+      ]
+    ) {
+      assert.throws(() => state.restore(corrupt), /cluster state snapshot is corrupt/);
+      assert.deepEqual(state.snapshot(), before);
+    }
+  });
 });
 
 describe("raftIdOf", () => {

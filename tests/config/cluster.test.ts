@@ -161,10 +161,21 @@ describe("config: cluster errors name the field", () => {
   });
 
   it("refuses a port whose default bus port would be past 65535", () => {
-    assert.match(
+    assert.equal(
       configError("port: 60000\n" + enabled()),
-      /^cluster\.bus_port: port 60000 \+ 10000 .* is past 65535/,
+      "cluster.bus_port: port 60000 + 10000 is past 65535; set cluster.bus_port",
     );
+  });
+
+  it("names gossip_port when only the default gossip port would be past 65535", () => {
+    assert.equal(
+      configError("port: 50000\n" + enabled()),
+      "cluster.gossip_port: port 50000 + 20000 is past 65535; set cluster.gossip_port",
+    );
+  });
+
+  it("accepts a high port on a single node, whose bus and gossip ports are never opened", () => {
+    assert.equal(load("port: 60000\n").port, 60000);
   });
 
   it("accepts a high port when bus_port and gossip_port are set", () => {
