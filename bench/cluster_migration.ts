@@ -66,9 +66,9 @@ try {
   const leaveMs = performance.now() - leaveStart;
   const afterLeave = await total(3);
   console.log(
-    `leave: SIGTERM to exit (code ${code}) and settled in ${(leaveMs / 1000).toFixed(1)} s; keys ${afterLeave} (${
-      afterLeave === before ? "none lost" : "MISMATCH"
-    })`,
+    `leave: SIGTERM to exit (code ${code}) and settled in ${
+      (leaveMs / 1000).toFixed(1)
+    } s; keys ${afterLeave} (${afterLeave === before ? "none lost" : "MISMATCH"})`,
   );
 } finally {
   for (const client of clients) client.disconnect();
