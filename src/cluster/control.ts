@@ -478,6 +478,26 @@ export class ClusterControl implements ClusterHooks {
         return;
       }
     }
+    // 1b. A voter removed (failed for good, or left) is replaced by a live learner whose log has
+    // caught up, so the configuration keeps its voters and rides out the next failure.
+    if (status.confState.voters.length < this.config.cluster.voters) {
+      const live = new Map(this.gossip.liveMembers().map((g) => [g.id, g]));
+      const learner = this.state.members().find((m) => {
+        const g = live.get(m.id);
+        return g !== undefined && status.confState.learners.includes(m.raftId) &&
+          !this.#failedSince.has(m.id) && this.#memberOf(g)?.leaving !== true &&
+          (status.progress.get(m.raftId)?.match ?? 0) >= status.commit;
+      });
+      if (learner !== undefined) {
+        this.#proposing = true;
+        this.driver!.changeMembership({ changes: [{ type: "addVoter", nodeId: learner.raftId }] })
+          .then(
+            () => this.hooks.log(`cluster: ${learner.id} promoted from learner to voter`),
+            (error) => this.hooks.log(`cluster: promoting ${learner.id} failed: ${error}`),
+          ).finally(() => (this.#proposing = false));
+        return;
+      }
+    }
     const members = this.state.members();
     const map = this.state.slotMap;
     // 2. The first slot map, once the expected members are recorded.
