@@ -139,7 +139,7 @@ export async function assembleNode(
   };
   hooks.purgeMemory = () => runtime.collectGarbage();
   hooks.maxStringBytes = effectiveMaxBulkBytes(config.limits.maxBulkBytes);
-  hooks.block = (client, keys, timeoutMs) => resp.block(client, keys, timeoutMs);
+  hooks.block = (client, keys, timeoutMs, argv) => resp.block(client, keys, timeoutMs, argv);
   // No client can wait on a key before the server exists (AOF replay runs before it).
   hooks.keyReady = (store, key) => late.server?.keyReady(store.index, key);
   hooks.resetClient = (client) => {

@@ -639,6 +639,8 @@ export class ClusterControl implements ClusterHooks {
         this.runtime.timers.setTimeout(() => {
           const again = this.hooks.executor.client(client.role, client.db) as RetryingClient;
           again.protocol = client.protocol;
+          // Asked again, a blocking command may now find its key here, and block here.
+          again.parkable = true;
           again.retries = attempt + 1;
           const result = this.hooks.executor.runText(again, argv);
           if (typeof result === "string") reply.complete((o) => o.rawText(result));
@@ -646,7 +648,16 @@ export class ClusterControl implements ClusterHooks {
         }, 25 << attempt);
       },
     };
-    this.forwarder.forward(this.state.member(owner)!.raftId, client, argv, retrying, null, asking);
+    const spec = this.hooks.executor.dispatcher.table.lookup(argv[0]);
+    const blockMs = spec?.blockTimeoutMs?.(argv) ?? null;
+    this.forwarder.forward(
+      this.state.member(owner)!.raftId,
+      client,
+      argv,
+      retrying,
+      blockMs,
+      asking,
+    );
   }
 
   // ------------------------------------------------------------------ ClusterHooks

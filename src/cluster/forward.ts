@@ -146,6 +146,8 @@ export class Forwarder {
     client.clusterAware = true;
     client.forwarded = true;
     client.asking = asking;
+    // A blocking command blocks here, on the key's owner; the sender waits as long.
+    client.parkable = true;
     const argv = args.map((arg) => Buffer.from(arg).toString("latin1"));
     const answer = (text: string) => {
       this.bus.send(from, BusFrameType.forwardReply, [id, Buffer.from(text, "latin1")]);

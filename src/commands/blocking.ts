@@ -38,9 +38,23 @@ export function timeoutArg(text: string): number {
   return Math.ceil(seconds * 1000);
 }
 
+/** The timeout in ms of a blocking command whose last argument it is, or null when invalid. */
+function lastArgTimeout(argv: readonly string[]): number | null {
+  try {
+    return timeoutArg(argv[argv.length - 1]);
+  } catch {
+    return null;
+  }
+}
+
 /** Parks the connection, or answers the null array when it cannot wait. */
-function blockOrNull(ctx: CommandContext, keys: string[], timeoutMs: number): void {
-  if (ctx.transaction.executing || ctx.server.block?.(ctx.client, keys, timeoutMs) !== true) {
+function blockOrNull(
+  ctx: CommandContext,
+  argv: string[],
+  keys: string[],
+  timeoutMs: number,
+): void {
+  if (ctx.transaction.executing || ctx.server.block?.(ctx.client, keys, timeoutMs, argv) !== true) {
     ctx.out.nullArray();
   }
 }
@@ -61,7 +75,7 @@ function bpop(end: "left" | "right") {
       ctx.out.bulk(value);
       return;
     }
-    blockOrNull(ctx, keys, timeoutMs);
+    blockOrNull(ctx, argv, keys, timeoutMs);
   };
 }
 
@@ -74,6 +88,7 @@ function endArg(text: string): "left" | "right" {
 
 function bmove(
   ctx: CommandContext,
+  argv: string[],
   source: string,
   destination: string,
   from: "left" | "right",
@@ -87,7 +102,9 @@ function bmove(
     ctx.out.bulk(value);
     return;
   }
-  if (ctx.transaction.executing || ctx.server.block?.(ctx.client, [source], timeoutMs) !== true) {
+  const parked = !ctx.transaction.executing &&
+    ctx.server.block?.(ctx.client, [source], timeoutMs, argv) === true;
+  if (!parked) {
     ctx.out.nullReply();
   }
 }
@@ -101,28 +118,34 @@ const MOVE_SUMMARY =
   "Pops an element from a list, pushes it to another list and returns it; blocks while the source is empty.";
 
 export const blockingCommands: CommandSpec[] = [
-  withEvents(
-    listSpec(
-      "blpop",
-      -3,
-      POP,
-      KEYS_BEFORE_TIMEOUT,
-      "Removes and returns the first element of the first non-empty list, or blocks until one is available.",
-      bpop("left"),
+  {
+    ...withEvents(
+      listSpec(
+        "blpop",
+        -3,
+        POP,
+        KEYS_BEFORE_TIMEOUT,
+        "Removes and returns the first element of the first non-empty list, or blocks until one is available.",
+        bpop("left"),
+      ),
+      { name: "lpop" },
     ),
-    { name: "lpop" },
-  ),
-  withEvents(
-    listSpec(
-      "brpop",
-      -3,
-      POP,
-      KEYS_BEFORE_TIMEOUT,
-      "Removes and returns the last element of the first non-empty list, or blocks until one is available.",
-      bpop("right"),
+    blockTimeoutMs: lastArgTimeout,
+  },
+  {
+    ...withEvents(
+      listSpec(
+        "brpop",
+        -3,
+        POP,
+        KEYS_BEFORE_TIMEOUT,
+        "Removes and returns the last element of the first non-empty list, or blocks until one is available.",
+        bpop("right"),
+      ),
+      { name: "rpop" },
     ),
-    { name: "rpop" },
-  ),
+    blockTimeoutMs: lastArgTimeout,
+  },
   {
     ...withEvents(
       listSpec(
@@ -131,11 +154,13 @@ export const blockingCommands: CommandSpec[] = [
         MOVE,
         KEY_TWO,
         MOVE_SUMMARY,
-        (ctx, argv) => bmove(ctx, argv[1], argv[2], endArg(argv[3]), endArg(argv[4]), argv[5]),
+        (ctx, argv) =>
+          bmove(ctx, argv, argv[1], argv[2], endArg(argv[3]), endArg(argv[4]), argv[5]),
       ),
       { custom: moveEvents(false) },
     ),
     timeoutReply: "null-bulk",
+    blockTimeoutMs: lastArgTimeout,
   },
   {
     ...withEvents(
@@ -145,10 +170,11 @@ export const blockingCommands: CommandSpec[] = [
         MOVE,
         KEY_TWO,
         MOVE_SUMMARY,
-        (ctx, argv) => bmove(ctx, argv[1], argv[2], "right", "left", argv[3]),
+        (ctx, argv) => bmove(ctx, argv, argv[1], argv[2], "right", "left", argv[3]),
       ),
       { custom: moveEvents(true) },
     ),
     timeoutReply: "null-bulk",
+    blockTimeoutMs: lastArgTimeout,
   },
 ];

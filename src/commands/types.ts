@@ -120,6 +120,11 @@ export interface ClientState {
   /** A place in this connection's reply order for a reply that completes later; absent for a
    * connection that cannot hold one (AOF replay). */
   defer?(): DeferredReply | undefined;
+  /**
+   * A client that is not a connection but can wait in a blocking command on its deferred reply:
+   * a command forwarded from another node, which blocks here, on the key's owner.
+   */
+  parkable?: boolean;
   readonly createdMs: number;
   lastCommand: string;
   readonly remoteAddress: string;
@@ -171,7 +176,7 @@ export interface ServerHooks {
    * Parks a connection whose blocking command found nothing, until one of `keys` (in its
    * current store) gets data or `timeoutMs` passes (0 = forever). False when it cannot wait.
    */
-  block?(client: ClientState, keys: string[], timeoutMs: number): boolean;
+  block?(client: ClientState, keys: string[], timeoutMs: number, argv: string[]): boolean;
   /** The longest string value a command may build (APPEND, SETRANGE): `proto-max-bulk-len`,
    * capped by the runtime's string limit. */
   maxStringBytes?: number;
@@ -262,6 +267,11 @@ export interface CommandSpec {
   /** What a blocking command answers when its timeout passes: a null array (BLPOP, the
    * default) or a null bulk string (BLMOVE, BRPOPLPUSH). */
   readonly timeoutReply?: "null-array" | "null-bulk";
+  /**
+   * A blocking command's longest wait as `argv` gives it (ms, 0 = forever), or null when the
+   * arguments hold none: a node forwarding it to the key's owner waits that long for the reply.
+   */
+  readonly blockTimeoutMs?: (argv: readonly string[]) => number | null;
   /** How its keyspace notifications differ from the default (its name on each key). */
   readonly events?: EventRule;
   /** Subcommands (`COMMAND COUNT`), each a full spec named `parent|sub`. */

@@ -92,7 +92,9 @@ export class HttpExecutor {
   check(client: ClientState, argv: string[]): string | null {
     if (argv.length === 0) return "ERR empty command";
     const spec = this.dispatcher.table.lookup(argv[0]);
-    if (spec !== undefined && tcpOnly(spec)) {
+    // A client that can park (a command forwarded from another node) may block here.
+    const blocksHere = client.parkable === true && spec?.needsConnection !== true;
+    if (spec !== undefined && tcpOnly(spec) && !blocksHere) {
       return `ERR '${spec.name}' is not supported over HTTP: it needs a connection (use RESP)`;
     }
     return this.dispatcher.check(spec, argv, client);

@@ -73,6 +73,20 @@ interface Blocked {
   reply: PendingReply | null;
 }
 
+/**
+ * A blocking command parked for a client that is not a connection (one forwarded from another
+ * node): served or timed out as a connection's is, its reply completing the client's deferred one.
+ */
+interface Parked extends Blocked {
+  readonly client: ClientState;
+  readonly deferred: DeferredReply;
+  /** Still waiting (not served, timed out or dropped). */
+  active: boolean;
+}
+
+/** Who waits on a key: a connection, or a parked command of another node's client. */
+type Waiter = Client | Parked;
+
 export class Client implements ClientState, Subscriber {
   db = 0;
   protocol: 2 | 3 = 2;
@@ -181,13 +195,17 @@ export class RespServer {
   /** Where closed connections' subscriptions are dropped. */
   pubsub: PubSub | null = null;
   /** Clients waiting on each `db NUL key`, in arrival order. */
-  private readonly waiting = new Map<string, Client[]>();
+  private readonly waiting = new Map<string, Waiter[]>();
   /** Keys that got data during the current command. */
   private readonly ready = new Set<string>();
   /** The write-log position before the batch being run (its replies wait for what follows). */
   private batchMark = 0;
-  private retrying: Client | null = null;
+  private retrying: ClientState | null = null;
   private retryState: Blocked | null = null;
+  /** Set when a parked command run again still found nothing (it keeps its place). */
+  private reparked = false;
+  /** A serving of ready keys is queued (a push that came from outside a connection's batch). */
+  private serveQueued = false;
   /** Connections parked in a blocking command (INFO blocked_clients). */
   blockedCount = 0;
 
@@ -361,8 +379,8 @@ export class RespServer {
   }
 
   /** `ServerHooks.block`: parks the connection running a blocking command. */
-  block(client: ClientState, keys: string[], timeoutMs: number): boolean {
-    if (!(client instanceof Client)) return false;
+  block(client: ClientState, keys: string[], timeoutMs: number, argv?: string[]): boolean {
+    if (!(client instanceof Client)) return this.park(client, keys, timeoutMs, argv);
     if (this.retrying === client) {
       // Run again after a push and still nothing: keep waiting where it was in the queues.
       client.blocked = this.retryState;
@@ -376,15 +394,97 @@ export class RespServer {
       timer: null,
       reply: client.replies.defer(),
     };
-    for (const queueKey of blocked.queueKeys) {
-      let queue = this.waiting.get(queueKey);
-      if (queue === undefined) this.waiting.set(queueKey, queue = []);
-      queue.push(client);
-    }
+    this.enqueueWaiter(client, blocked.queueKeys);
     if (timeoutMs > 0) blocked.timer = setTimeout(() => this.timeout(client), timeoutMs);
     client.blocked = blocked;
     this.blockedCount++;
     return true;
+  }
+
+  private enqueueWaiter(waiter: Waiter, queueKeys: string[]): void {
+    for (const queueKey of queueKeys) {
+      let queue = this.waiting.get(queueKey);
+      if (queue === undefined) this.waiting.set(queueKey, queue = []);
+      queue.push(waiter);
+    }
+  }
+
+  private dequeueWaiter(waiter: Waiter, queueKeys: string[]): void {
+    for (const queueKey of queueKeys) {
+      const queue = this.waiting.get(queueKey);
+      if (queue === undefined) continue;
+      const index = queue.indexOf(waiter);
+      if (index !== -1) queue.splice(index, 1);
+      if (queue.length === 0) this.waiting.delete(queueKey);
+    }
+  }
+
+  /**
+   * Parks a blocking command of a client that can wait on its deferred reply (`parkable`: one
+   * forwarded from another node, which blocks here, on the key's owner).
+   */
+  private park(client: ClientState, keys: string[], timeoutMs: number, argv?: string[]): boolean {
+    if (client.parkable !== true || argv === undefined) return false;
+    if (this.retrying === client) {
+      this.reparked = true;
+      return true;
+    }
+    const deferred = client.defer?.();
+    if (deferred === undefined) return false;
+    const parked: Parked = {
+      client,
+      deferred,
+      active: true,
+      argv: [...argv],
+      queueKeys: keys.map((key) => `${client.db}\u0000${key}`),
+      timer: null,
+      reply: null,
+    };
+    this.enqueueWaiter(parked, parked.queueKeys);
+    if (timeoutMs > 0) parked.timer = setTimeout(() => this.expire(parked), timeoutMs);
+    this.blockedCount++;
+    return true;
+  }
+
+  /** Runs a parked command again after a push; completes it unless it still finds nothing. */
+  private retryParked(parked: Parked): void {
+    const mark = this.options.durability?.mark() ?? 0;
+    const out = this.out;
+    const start = out.size;
+    this.retrying = parked.client;
+    this.reparked = false;
+    try {
+      out.protocol = parked.client.protocol;
+      this.dispatcher.execute(parked.client, out, parked.argv);
+    } finally {
+      this.retrying = null;
+    }
+    const text = out.cut(start);
+    if (this.reparked) return;
+    this.unpark(parked);
+    const wait = this.options.durability?.waitSince(mark) ?? null;
+    const complete = () => parked.deferred.complete((o) => o.rawText(text));
+    if (wait === null) complete();
+    else wait.then(complete);
+  }
+
+  private expire(parked: Parked): void {
+    if (!parked.active) return;
+    this.unpark(parked);
+    const nullBulk = this.dispatcher.table.lookup(parked.argv[0])?.timeoutReply === "null-bulk";
+    parked.deferred.complete((o) => {
+      o.protocol = parked.client.protocol;
+      if (nullBulk) o.nullReply();
+      else o.nullArray();
+    });
+  }
+
+  private unpark(parked: Parked): void {
+    if (!parked.active) return;
+    parked.active = false;
+    if (parked.timer !== null) clearTimeout(parked.timer);
+    this.dequeueWaiter(parked, parked.queueKeys);
+    this.blockedCount--;
   }
 
   /** `ServerHooks.keyReady`: a push made `key` non-empty; waiting clients are served after the
@@ -392,7 +492,17 @@ export class RespServer {
   keyReady(db: number, key: string): void {
     if (this.waiting.size === 0) return; // the common case: nobody blocked, nothing to build
     const queueKey = `${db}\u0000${key}`;
-    if (this.waiting.has(queueKey)) this.ready.add(queueKey);
+    if (!this.waiting.has(queueKey)) return;
+    this.ready.add(queueKey);
+    // A push that no connection's batch ran (the HTTP API, a command forwarded from another
+    // node) is followed by no serving of its own: one is queued for when it is done.
+    if (!this.serveQueued) {
+      this.serveQueued = true;
+      queueMicrotask(() => {
+        this.serveQueued = false;
+        this.serveReady();
+      });
+    }
   }
 
   /** Runs parked commands whose keys got data, oldest first. */
@@ -401,8 +511,10 @@ export class RespServer {
       const keys = [...this.ready];
       this.ready.clear();
       for (const queueKey of keys) {
-        for (const client of [...(this.waiting.get(queueKey) ?? [])]) {
-          if (client.blocked !== null) this.retry(client);
+        for (const waiter of [...(this.waiting.get(queueKey) ?? [])]) {
+          if (!(waiter instanceof Client)) {
+            if (waiter.active) this.retryParked(waiter);
+          } else if (waiter.blocked !== null) this.retry(waiter);
         }
       }
     }
@@ -477,13 +589,7 @@ export class RespServer {
     const blocked = client.blocked;
     if (blocked === null) return;
     if (blocked.timer !== null) clearTimeout(blocked.timer);
-    for (const queueKey of blocked.queueKeys) {
-      const queue = this.waiting.get(queueKey);
-      if (queue === undefined) continue;
-      const index = queue.indexOf(client);
-      if (index !== -1) queue.splice(index, 1);
-      if (queue.length === 0) this.waiting.delete(queueKey);
-    }
+    this.dequeueWaiter(client, blocked.queueKeys);
     client.blocked = null;
     this.blockedCount--;
   }
@@ -572,5 +678,13 @@ export class RespServer {
     // Replies waiting for an fsync go out before their connections close.
     await Promise.all([...this.clients.values()].map((client) => client.replies.drained()));
     for (const client of this.clients.values()) client.conn.close();
+    // Commands parked for other nodes' clients end too: their nodes answer them -TRYAGAIN.
+    for (const queue of [...this.waiting.values()]) {
+      for (const waiter of [...queue]) {
+        if (waiter instanceof Client || !waiter.active) continue;
+        this.unpark(waiter);
+        waiter.deferred.complete((o) => o.error("TRYAGAIN the slot's owner is stopping"));
+      }
+    }
   }
 }

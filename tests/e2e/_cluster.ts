@@ -5,7 +5,42 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import assert from "node:assert/strict";
+import type { Redis } from "ioredis";
 import { type NodeProcess, redisCli, type RuntimeName, startNode } from "./_harness.ts";
+
+/** The keys the cluster tests write: `key:i` holds `valueOf(i)` (values of several lengths). */
+export const keyOf = (i: number): string => `key:${i}`;
+export const valueOf = (i: number): string => `value:${i}:${"x".repeat(i % 17)}`;
+const BATCH = 1000;
+
+/** Writes keys 0..count-1 in pipelines of 1000, each through a random one of `clients`. */
+export async function writeKeys(clients: Redis[], count: number): Promise<void> {
+  for (let start = 0; start < count; start += BATCH) {
+    const pipeline = clients[Math.floor(Math.random() * clients.length)].pipeline();
+    for (let i = start; i < Math.min(count, start + BATCH); i++) {
+      pipeline.set(keyOf(i), valueOf(i));
+    }
+    const replies = await pipeline.exec();
+    const bad = replies!.find(([error, reply]) => error !== null || reply !== "OK");
+    assert.equal(bad, undefined, `a SET answered ${bad}`);
+  }
+}
+
+/** Reads every key of `keys` through `client`; returns how many came back wrong. */
+export async function misreads(client: Redis, keys: number[]): Promise<number> {
+  let wrong = 0;
+  for (let start = 0; start < keys.length; start += BATCH) {
+    const batch = keys.slice(start, start + BATCH);
+    const pipeline = client.pipeline();
+    for (const i of batch) pipeline.get(keyOf(i));
+    const replies = await pipeline.exec();
+    replies!.forEach(([error, value], j) => {
+      if (error !== null || value !== valueOf(batch[j])) wrong++;
+    });
+  }
+  return wrong;
+}
 
 /** A port free on 127.0.0.1 now. */
 export function freePort(): Promise<number> {

@@ -9,29 +9,11 @@ import { Cluster, Redis } from "ioredis";
 import { createCluster } from "redis";
 import { keySlot } from "../../src/ring/key_slot.ts";
 import { redisCli, run, RUNTIMES } from "./_harness.ts";
-import { TestCluster } from "./_cluster.ts";
+import { keyOf, misreads, TestCluster, valueOf, writeKeys } from "./_cluster.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 240_000);
 
 const KEYS = 100_000;
-const BATCH = 1000;
-const keyOf = (i: number) => `key:${i}`;
-const valueOf = (i: number) => `value:${i}:${"x".repeat(i % 17)}`;
-
-/** Reads every key through `client`; returns how many came back wrong. */
-async function misreads(client: Redis, keys: number[]): Promise<number> {
-  let wrong = 0;
-  for (let start = 0; start < keys.length; start += BATCH) {
-    const batch = keys.slice(start, start + BATCH);
-    const pipeline = client.pipeline();
-    for (const i of batch) pipeline.get(keyOf(i));
-    const replies = await pipeline.exec();
-    replies!.forEach(([error, value], j) => {
-      if (error !== null || value !== valueOf(batch[j])) wrong++;
-    });
-  }
-  return wrong;
-}
 
 for (const runtime of RUNTIMES) {
   describe(`a 3-node cluster on ${runtime}`, () => {
@@ -92,13 +74,7 @@ for (const runtime of RUNTIMES) {
 
     it(`reads ${KEYS} keys written through random nodes back through every node`, async () => {
       const all = Array.from({ length: KEYS }, (_, i) => i);
-      for (let start = 0; start < KEYS; start += BATCH) {
-        const pipeline = plain[Math.floor(Math.random() * 3)].pipeline();
-        for (let i = start; i < start + BATCH; i++) pipeline.set(keyOf(i), valueOf(i));
-        const replies = await pipeline.exec();
-        const bad = replies!.find(([error, reply]) => error !== null || reply !== "OK");
-        assert.equal(bad, undefined, `a SET answered ${bad}`);
-      }
+      await writeKeys(plain, KEYS);
       for (let n = 0; n < 3; n++) {
         assert.equal(await misreads(plain[n], all), 0, `via node ${n + 1}`);
       }
@@ -251,6 +227,38 @@ for (const runtime of RUNTIMES) {
         assert.deepEqual(got, [["hello"], ["hello"], ["hello"]]);
       } finally {
         for (const s of subscribers) s.disconnect();
+      }
+    });
+
+    it("blocks a plain client's BLPOP of another node's key on the owner, until a push through a third node", async () => {
+      const map = await slotMap(0);
+      const ownerPort = (key: string) =>
+        map.find(([start, end]) => keySlot(key) >= start && keySlot(key) <= end)![2][1];
+      let n = 0;
+      while (ownerPort(`queue:${n}`) !== cluster.specs[1].port) n++;
+      const queue = `queue:${n}`;
+      const waiter = new Redis({ port: cluster.specs[0].port, maxRetriesPerRequest: 0 });
+      try {
+        const started = Date.now();
+        const popped = waiter.blpop(queue, 10);
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(await plain[2].rpush(queue, "job"), 1);
+        assert.deepEqual(await popped, [queue, "job"]);
+        assert.ok(Date.now() - started < 5000, "served by the push, not the timeout");
+        assert.equal(await plain[1].llen(queue), 0, "taken once, on the owner");
+        // Its timeout passes on the owner: the null reply, after it.
+        const waited = Date.now();
+        assert.equal(await waiter.brpop(queue, 0.3), null);
+        assert.ok(Date.now() - waited >= 250, `returned after ${Date.now() - waited} ms`);
+        // BLMOVE with both keys in one slot, from a node that owns neither.
+        const [src, dst] = [`{${queue}}a`, `{${queue}}b`];
+        const moved = waiter.blmove(src, dst, "LEFT", "RIGHT", 10);
+        await new Promise((r) => setTimeout(r, 200));
+        await plain[2].rpush(src, "m");
+        assert.equal(await moved, "m");
+        assert.deepEqual(await plain[1].lrange(dst, 0, -1), ["m"]);
+      } finally {
+        waiter.disconnect();
       }
     });
 
