@@ -679,6 +679,11 @@ export class ClusterControl implements ClusterHooks {
     const lines: [string, string | number][] = [
       ["cluster_serving", this.#serving ? 1 : 0],
       ["cluster_raft_role", this.driver?.node.role ?? "none"],
+      // A voter of the configuration, or a learner that only follows it.
+      [
+        "cluster_raft_voter",
+        this.driver?.node.status().confState.voters.includes(this.self.raftId) ? 1 : 0,
+      ],
       ["cluster_migrating_slots", this.state.migratingFrom(this.self.id).length],
       ["cluster_keys_dropped", this.stats.keysDropped],
     ];
