@@ -92,6 +92,9 @@ export class LateRouter implements Router {
   forward(...args: Parameters<NonNullable<Router["forward"]>>): void {
     this.target!.forward!(...args);
   }
+  forwardTransaction(...args: Parameters<NonNullable<Router["forwardTransaction"]>>): void {
+    this.target!.forwardTransaction!(...args);
+  }
 }
 
 /** What `assembleNode` may be given beyond the config. */

@@ -41,6 +41,7 @@ import { BusFrameType } from "../bus/frame_types.ts";
 import { Buffer } from "node:buffer";
 import { ReplyWriter } from "../resp/writer.ts";
 import { type ClusterClient, ClusterRouter } from "./router.ts";
+import { completeWith, runTransaction } from "./transaction.ts";
 import {
   type ClusterCommand,
   type ClusterMember,
@@ -160,6 +161,8 @@ export class ClusterControl implements ClusterHooks {
       isFailed: (id) => this.#failedSince.has(id),
       forward: (owner, client, argv, reply, asking) =>
         this.#forward(owner, client, argv, reply, asking),
+      forwardTransaction: (owner, client, commands, reply, asking) =>
+        this.#forwardTransaction(owner, client, commands, reply, asking),
       exists: (db, key) => this.hooks.exists(db, key),
       sending: (slot) => this.migrator.sending(slot),
       runHere: (client, argv) => {
@@ -627,27 +630,11 @@ export class ClusterControl implements ClusterHooks {
     reply: DeferredReply,
     asking: boolean,
   ): void {
-    const attempt = (client as RetryingClient).retries ?? 0;
-    const retrying: DeferredReply = {
-      complete: (write) => {
-        const out = new ReplyWriter();
-        write(out);
-        const text = out.cut(0);
-        if (attempt >= FORWARD_RETRIES || !RETRIED_REPLY.test(text)) {
-          return reply.complete((o) => o.rawText(text));
-        }
-        this.runtime.timers.setTimeout(() => {
-          const again = this.hooks.executor.client(client.role, client.db) as RetryingClient;
-          again.protocol = client.protocol;
-          // Asked again, a blocking command may now find its key here, and block here.
-          again.parkable = true;
-          again.retries = attempt + 1;
-          const result = this.hooks.executor.runText(again, argv);
-          if (typeof result === "string") reply.complete((o) => o.rawText(result));
-          else result.then((later) => reply.complete((o) => o.rawText(later)));
-        }, 25 << attempt);
-      },
-    };
+    const retrying = this.#retrying(client, reply, (again) => {
+      // Asked again, a blocking command may now find its key here, and block here.
+      again.parkable = true;
+      return this.hooks.executor.runText(again, argv);
+    });
     const spec = this.hooks.executor.dispatcher.table.lookup(argv[0]);
     const blockMs = spec?.blockTimeoutMs?.(argv) ?? null;
     this.forwarder.forward(
@@ -658,6 +645,64 @@ export class ClusterControl implements ClusterHooks {
       blockMs,
       asking,
     );
+  }
+
+  /** A plain client's transaction, run whole on the owner of its keys. */
+  #forwardTransaction(
+    owner: string,
+    client: ClientState,
+    commands: string[][],
+    reply: DeferredReply,
+    asking: boolean,
+  ): void {
+    const retrying = this.#retrying(client, reply, (again) =>
+      // Routed again by the map this node has now: here, or forwarded again (with one more try).
+      runTransaction(
+        this.hooks.executor,
+        again,
+        commands,
+        (node) => this.router.forwardTransaction(node, again, commands, reply),
+      ));
+    this.forwarder.forward(
+      this.state.member(owner)!.raftId,
+      client,
+      ["EXEC"],
+      retrying,
+      null,
+      asking,
+      commands,
+    );
+  }
+
+  /**
+   * `reply`, unless the owner answered a redirect or a transient refusal (its map is newer or
+   * older than this node's): then, after a short wait, `again` runs the command anew for a
+   * client like `client` through this node's routing, up to FORWARD_RETRIES times. A result of
+   * null means `again` handed `reply` on itself.
+   */
+  #retrying(
+    client: ClientState,
+    reply: DeferredReply,
+    again: (client: RetryingClient) => string | Promise<string> | null,
+  ): DeferredReply {
+    const attempt = (client as RetryingClient).retries ?? 0;
+    return {
+      complete: (write) => {
+        const out = new ReplyWriter();
+        write(out);
+        const text = out.cut(0);
+        if (attempt >= FORWARD_RETRIES || !RETRIED_REPLY.test(text)) {
+          return reply.complete((o) => o.rawText(text));
+        }
+        this.runtime.timers.setTimeout(() => {
+          const next = this.hooks.executor.client(client.role, client.db) as RetryingClient;
+          next.protocol = client.protocol;
+          next.retries = attempt + 1;
+          const result = again(next);
+          if (result !== null) completeWith(reply, result);
+        }, 25 << attempt);
+      },
+    };
   }
 
   // ------------------------------------------------------------------ ClusterHooks

@@ -18,12 +18,24 @@ import type { ClientState, DeferredReply, UserRole } from "../commands/types.ts"
 import type { HttpExecutor } from "../http/executor.ts";
 import type { TimerHandle, Timers } from "../runtime/types.ts";
 import type { ClusterClient } from "./router.ts";
+import { runTransaction } from "./transaction.ts";
 
 /**
- * A forwarded command: `[id, fromRaftId, db, protocol, role, argv, asking]`, argv as bytes;
- * `asking` runs it as after ASKING (its slot is moving to the receiver).
+ * A forwarded command: `[id, fromRaftId, db, protocol, role, argv, asking, transaction?]`, argv
+ * as bytes; `asking` runs it as after ASKING (its slot is moving to the receiver). With
+ * `transaction` (the commands queued between MULTI and EXEC), argv is `EXEC` and the receiver
+ * runs them as one transaction.
  */
-type RequestWire = [number, number, number, 2 | 3, UserRole, Uint8Array[], boolean];
+type RequestWire = [
+  number,
+  number,
+  number,
+  2 | 3,
+  UserRole,
+  Uint8Array[],
+  boolean,
+  Uint8Array[][]?,
+];
 /** Its reply: `[id, reply bytes]`. */
 type ReplyWire = [number, Uint8Array];
 
@@ -78,17 +90,20 @@ export class Forwarder {
     reply: DeferredReply,
     blockMs: number | null,
     asking = false,
+    transaction?: string[][],
   ): void {
     const id = this.#nextId++;
+    const bytes = (args: string[]) => args.map((arg) => Buffer.from(arg, "latin1"));
     const wire: RequestWire = [
       id,
       this.selfRaftId,
       client.db,
       client.protocol,
       client.role,
-      argv.map((arg) => Buffer.from(arg, "latin1")),
+      bytes(argv),
       asking,
     ];
+    if (transaction !== undefined) wire.push(transaction.map(bytes));
     const sent = this.bus.send(owner, BusFrameType.forwardRequest, wire);
     this.stats.forwarded++;
     if (sent !== "queued") {
@@ -137,7 +152,7 @@ export class Forwarder {
     return pending;
   }
 
-  #serve([id, from, db, protocol, role, args, asking]: RequestWire): void {
+  #serve([id, from, db, protocol, role, args, asking, transaction]: RequestWire): void {
     this.stats.served++;
     const client = this.executor.client(role, db) as ClusterClient;
     client.protocol = protocol;
@@ -148,11 +163,13 @@ export class Forwarder {
     client.asking = asking;
     // A blocking command blocks here, on the key's owner; the sender waits as long.
     client.parkable = true;
-    const argv = args.map((arg) => Buffer.from(arg).toString("latin1"));
+    const strings = (list: Uint8Array[]) => list.map((arg) => Buffer.from(arg).toString("latin1"));
     const answer = (text: string) => {
       this.bus.send(from, BusFrameType.forwardReply, [id, Buffer.from(text, "latin1")]);
     };
-    const text = this.executor.runText(client, argv);
+    const text = transaction === undefined
+      ? this.executor.runText(client, strings(args))
+      : runTransaction(this.executor, client, transaction.map(strings))!;
     if (typeof text === "string") answer(text);
     else text.then(answer);
   }
@@ -160,13 +177,16 @@ export class Forwarder {
 
 function decodeRequest(payload: Uint8Array): RequestWire {
   const value = decodeCbor(payload);
+  const commands = (list: unknown) =>
+    Array.isArray(list) && list.length > 0 && list.every((a: unknown) => a instanceof Uint8Array);
   if (
-    !Array.isArray(value) || value.length !== 7 || typeof value[6] !== "boolean" ||
+    !Array.isArray(value) || (value.length !== 7 && value.length !== 8) ||
+    typeof value[6] !== "boolean" ||
+    (value.length === 8 && (!Array.isArray(value[7]) || !value[7].every(commands))) ||
     !Number.isSafeInteger(value[0]) ||
     !Number.isSafeInteger(value[1]) || !Number.isSafeInteger(value[2]) ||
     (value[3] !== 2 && value[3] !== 3) ||
-    !["readonly", "readwrite", "admin"].includes(value[4]) || !Array.isArray(value[5]) ||
-    value[5].length === 0 || !value[5].every((a: unknown) => a instanceof Uint8Array)
+    !["readonly", "readwrite", "admin"].includes(value[4]) || !commands(value[5])
   ) {
     throw new TypeError("malformed forwarded command");
   }

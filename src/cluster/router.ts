@@ -14,7 +14,7 @@
  * @module
  */
 import type { ClientState, CommandSpec, DeferredReply } from "../commands/types.ts";
-import { HERE, type Route, type Router } from "../commands/routing.ts";
+import { HERE, type Route, type Router, SPLIT_NODE } from "../commands/routing.ts";
 import { keySlot } from "../ring/key_slot.ts";
 import type { ClusterState } from "./state.ts";
 import { runSplit, SPLITTABLE } from "./split.ts";
@@ -22,7 +22,7 @@ import { runSplit, SPLITTABLE } from "./split.ts";
 /** Marks a forward route's node as "run there as after ASKING" (node ids never start with it). */
 const ASKING_PREFIX = "\u0000";
 /** The forward route of a multi-key command split by slot (see `split.ts`). */
-const SPLIT = "\u0001split";
+const SPLIT = SPLIT_NODE;
 export const SPLIT_ROUTE: Route = { kind: "forward", node: SPLIT };
 
 /** Redis Cluster's error texts. */
@@ -56,6 +56,14 @@ export interface RouterHooks {
     owner: string,
     client: ClientState,
     argv: string[],
+    reply: DeferredReply,
+    asking: boolean,
+  ): void;
+  /** The same for a plain client's transaction: its queued `commands`, run there as one EXEC. */
+  forwardTransaction(
+    owner: string,
+    client: ClientState,
+    commands: string[][],
     reply: DeferredReply,
     asking: boolean,
   ): void;
@@ -183,5 +191,15 @@ export class ClusterRouter implements Router {
     }
     const asking = node.startsWith(ASKING_PREFIX);
     this.hooks.forward(asking ? node.slice(1) : node, client, argv, reply, asking);
+  }
+
+  forwardTransaction(
+    node: string,
+    client: ClientState,
+    commands: string[][],
+    reply: DeferredReply,
+  ): void {
+    const asking = node.startsWith(ASKING_PREFIX);
+    this.hooks.forwardTransaction(asking ? node.slice(1) : node, client, commands, reply, asking);
   }
 }

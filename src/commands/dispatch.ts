@@ -9,7 +9,7 @@ import type { ReplyWriter } from "../resp/writer.ts";
 import { NOAUTH, OOM, ReplyError, unknownCommand, wrongArity } from "./errors.ts";
 import type { CommandTable } from "./table.ts";
 import { allowedBy, ROLE_RULES } from "./acl.ts";
-import type { Route, Router } from "./routing.ts";
+import { HERE, type Route, type Router, SPLIT_NODE } from "./routing.ts";
 import { SUBSCRIBED_MODE_COMMANDS } from "./pubsub.ts";
 import type { Store } from "../keyspace/store.ts";
 import type { KeyWatcher } from "../keyspace/store.ts";
@@ -77,6 +77,11 @@ function permission(spec: CommandSpec): Permission {
 
 /** The answer to a command another node would run, where nothing forwards it yet. */
 const NO_FORWARDING = "TRYAGAIN the key lives on another node and this node cannot forward";
+/** The answer to a connection-state command (WATCH) for keys another node owns. */
+const notForwardable = (name: string) =>
+  `ERR '${name}' of a key on another node needs a connection to that node (cluster clients make one)`;
+/** A transaction's keys on two nodes (or split across slots): Redis Cluster's answer. */
+const CROSS_NODE = "CROSSSLOT Keys in request don't hash to the same slot";
 
 /** The MULTI/EXEC/WATCH commands' view of a connection's transaction state. */
 class Transaction implements TransactionControl {
@@ -95,6 +100,8 @@ class Transaction implements TransactionControl {
     if (ctx.queue !== null) throw new ReplyError("ERR MULTI calls can not be nested");
     ctx.queue = [];
     ctx.queueFailed = false;
+    ctx.queueNode = null;
+    ctx.queueHere = false;
     ctx.out.ok();
   }
 
@@ -139,6 +146,13 @@ class Context implements CommandContext, KeyWatcher {
   queue: string[][] | null = null;
   /** A command failed to queue: EXEC must abort. */
   queueFailed = false;
+  /**
+   * The node a plain client's queued keyed commands are forwarded to (a cluster node serves its
+   * transaction there, whole), or null; `queueHere` when some run here. A transaction is one or
+   * the other.
+   */
+  queueNode: string | null = null;
+  queueHere = false;
   watched: { store: Store; key: string }[] = [];
   watchTouched = false;
   executing = false;
@@ -386,6 +400,11 @@ export class Dispatcher {
     if (this.router !== null && !this.loading) {
       const route = this.routeOf(entry!.spec, argv, client);
       if (route.kind !== "here") {
+        // State of this connection (WATCH) cannot live on another node.
+        if (route.kind === "forward" && entry!.spec.needsConnection === true) {
+          this.replyError(out, notForwardable(entry!.spec.name));
+          return;
+        }
         if (route.kind === "forward" && this.forward(route.node, client, argv)) return;
         this.replyError(out, route.kind === "redirect" ? route.error : NO_FORWARDING);
         return;
@@ -408,6 +427,21 @@ export class Dispatcher {
     return true;
   }
 
+  /**
+   * Where a transaction's `commands` run for `client`: here when every keyed one runs here, else
+   * the first other route (the whole EXEC is redirected, as Redis Cluster answers it).
+   */
+  routeTransaction(client: ClientState, commands: readonly string[][]): Route {
+    if (this.router === null) return HERE;
+    for (const argv of commands) {
+      const entry = this.lookup(argv[0]);
+      if (entry === undefined) continue;
+      const route = this.routeOf(entry.spec, argv, client);
+      if (route.kind !== "here") return route;
+    }
+    return HERE;
+  }
+
   /** The routing step: where `argv` runs, from its keys as the table finds them. */
   private routeOf(spec: CommandSpec, argv: string[], client: ClientState): Route {
     const governing = specFor(spec, argv);
@@ -427,10 +461,15 @@ export class Dispatcher {
     if (failure === null && entry!.spec.flags.includes("no_multi")) {
       failure = `ERR Command not allowed inside a transaction`;
     }
-    // As Redis Cluster does, a command that would not run here cannot be queued here.
+    // As Redis Cluster does, a command that would not run here cannot be queued here, unless
+    // the router forwards the whole transaction for a plain client: then every keyed command
+    // must go to the same node.
     if (failure === null && this.router !== null && !this.loading) {
-      const route = this.routeOf(entry!.spec, argv, ctx.client);
-      if (route.kind !== "here") failure = route.kind === "redirect" ? route.error : NO_FORWARDING;
+      const governing = specFor(entry!.spec, argv);
+      const indices = keyIndices(governing, argv);
+      const keys = indices === null ? null : indices.map((i) => argv[i]);
+      const route = this.router.route(governing, argv, keys, ctx.client);
+      failure = this.queueRoute(ctx, route, keys !== null && keys.length > 0);
     }
     if (failure !== null) {
       ctx.queueFailed = true;
@@ -439,6 +478,26 @@ export class Dispatcher {
     }
     ctx.queue!.push(argv);
     out.simple("QUEUED");
+  }
+
+  /** Why a queued command routed to `route` cannot join the transaction, or null. */
+  private queueRoute(ctx: Context, route: Route, keyed: boolean): string | null {
+    if (route.kind === "redirect") return route.error;
+    if (route.kind === "here") {
+      // A keyless command runs wherever the transaction does.
+      if (!keyed) return null;
+      if (ctx.queueNode !== null) return CROSS_NODE;
+      ctx.queueHere = true;
+      return null;
+    }
+    if (this.router!.forwardTransaction === undefined || route.node === SPLIT_NODE) {
+      return route.node === SPLIT_NODE ? CROSS_NODE : NO_FORWARDING;
+    }
+    if (ctx.queueHere || (ctx.queueNode !== null && ctx.queueNode !== route.node)) {
+      return CROSS_NODE;
+    }
+    ctx.queueNode = route.node;
+    return null;
   }
 
   /** EXEC: runs the queued commands back to back (nothing else runs in between), unless a
@@ -459,6 +518,13 @@ export class Dispatcher {
     ctx.unwatchAll();
     if (touched) {
       out.nullArray();
+      return;
+    }
+    const node = ctx.queueNode;
+    if (node !== null) {
+      // Served whole by the node that owns its keys; its EXEC reply takes this one's place.
+      ctx.queueNode = null;
+      this.router!.forwardTransaction!(node, ctx.client, queue, ctx.defer());
       return;
     }
     // The queued commands' records go out after EXEC, inside MULTI/EXEC when there are several.

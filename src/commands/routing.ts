@@ -24,6 +24,12 @@ export type Route =
 /** The one `here` route (routing allocates nothing on the common path). */
 export const HERE: Route = { kind: "here" };
 
+/**
+ * The node of a `forward` route whose command the router splits by slot and merges itself
+ * (MGET across slots for a plain client). Inside a transaction it cannot be queued.
+ */
+export const SPLIT_NODE = "\u0001split";
+
 /** Decides where commands run. */
 export interface Router {
   /**
@@ -42,4 +48,14 @@ export interface Router {
    * node's reply. The dispatcher calls it only where a reply can wait (not inside a transaction).
    */
   forward?(node: string, client: ClientState, argv: string[], reply: DeferredReply): void;
+  /**
+   * Runs a plain client's transaction (`commands`, queued between MULTI and EXEC, each routed to
+   * `node`) there, whole, and completes `reply` with its EXEC reply.
+   */
+  forwardTransaction?(
+    node: string,
+    client: ClientState,
+    commands: string[][],
+    reply: DeferredReply,
+  ): void;
 }

@@ -424,7 +424,10 @@ export class RespServer {
    * forwarded from another node, which blocks here, on the key's owner).
    */
   private park(client: ClientState, keys: string[], timeoutMs: number, argv?: string[]): boolean {
-    if (client.parkable !== true || argv === undefined) return false;
+    // Inside a transaction (a forwarded EXEC) nothing waits: the null reply comes at once.
+    if (client.parkable !== true || argv === undefined || this.dispatcher.inTransaction) {
+      return false;
+    }
     if (this.retrying === client) {
       this.reparked = true;
       return true;

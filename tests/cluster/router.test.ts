@@ -74,6 +74,14 @@ function fakeHooks() {
     forward: (owner: string, client: ClientState, argv: string[], _reply: DeferredReply) => {
       forwarded.push({ owner, client, argv });
     },
+    forwardTransaction: (
+      owner: string,
+      client: ClientState,
+      commands: string[][],
+      _reply: DeferredReply,
+    ) => {
+      forwarded.push({ owner, client, argv: ["EXEC", ...commands.map((c) => c.join(" "))] });
+    },
     exists: (_db: number, _key: string) => true,
     sending: (_slot: number) => false,
     // The split route runs its parts through the dispatcher, which these tests do not reach.

@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Dispatcher } from "../../src/commands/dispatch.ts";
 import type { Route, Router } from "../../src/commands/routing.ts";
-import { HERE } from "../../src/commands/routing.ts";
+import { HERE, SPLIT_NODE } from "../../src/commands/routing.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
-import { internalClient, type UserRole } from "../../src/commands/types.ts";
+import { type DeferredReply, internalClient, type UserRole } from "../../src/commands/types.ts";
 import { Keyspace } from "../../src/keyspace/keyspace.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
 
@@ -83,5 +83,113 @@ describe("routing in dispatch", () => {
     const out = new ReplyWriter();
     dispatcher.execute(internalClient(), out, ["SET", "far:a", "1"]);
     assert.equal(Buffer.from(out.take()).toString("latin1"), "+OK\r\n");
+  });
+});
+
+/**
+ * A router that forwards keys starting "b:" to node B and "c:" to node C for a plain client,
+ * recording each transaction it is handed; the test completes the replies.
+ */
+function forwardingSetup() {
+  const clock = { monotonicMs: () => 0, realtimeMs: () => 0 };
+  const keyspace = new Keyspace([
+    { name: "default", maxMemoryBytes: 0, evictionPolicy: "noeviction", defaultTtlMs: 0 },
+  ], clock);
+  const transactions: { node: string; commands: string[][]; reply: DeferredReply }[] = [];
+  const router: Router = {
+    route(_spec, _argv, keys): Route {
+      const node = keys?.find((key) => key.startsWith("b:") || key.startsWith("c:"));
+      return node === undefined ? HERE : { kind: "forward", node: node.slice(0, 1) };
+    },
+    forward() {},
+    forwardTransaction(node, _client, commands, reply) {
+      transactions.push({ node, commands, reply });
+    },
+  };
+  const dispatcher = new Dispatcher(createCommandTable(), keyspace, { info: () => "" }, {}, router);
+  const out = new ReplyWriter();
+  const deferred: string[] = [];
+  const client = internalClient({
+    id: 1,
+    remoteAddress: "test",
+    defer: () => ({
+      complete: (write) => {
+        const w = new ReplyWriter();
+        write(w);
+        deferred.push(w.cut(0));
+      },
+    }),
+  });
+  const run = (...argv: string[]) => {
+    dispatcher.execute(client, out, argv);
+    return Buffer.from(out.take()).toString("latin1");
+  };
+  return { run, transactions, deferred, keyspace };
+}
+
+describe("a plain client's transaction for another node", () => {
+  it("is handed whole to the router at EXEC, keyless commands included, and its reply relayed", () => {
+    const { run, transactions, deferred } = forwardingSetup();
+    assert.equal(run("MULTI"), "+OK\r\n");
+    assert.equal(run("INCR", "b:n"), "+QUEUED\r\n");
+    assert.equal(run("PING"), "+QUEUED\r\n");
+    assert.equal(run("GET", "b:n"), "+QUEUED\r\n");
+    assert.equal(run("EXEC"), "", "the reply waits for the owner");
+    assert.equal(transactions.length, 1);
+    assert.equal(transactions[0].node, "b");
+    assert.deepEqual(transactions[0].commands, [["INCR", "b:n"], ["PING"], ["GET", "b:n"]]);
+    transactions[0].reply.complete((out) => out.rawText("*3\r\n:1\r\n+PONG\r\n$1\r\n1\r\n"));
+    assert.deepEqual(deferred, ["*3\r\n:1\r\n+PONG\r\n$1\r\n1\r\n"]);
+  });
+
+  it("aborts when its keys are on two nodes, or here and elsewhere, running nothing", () => {
+    const { run, transactions, keyspace } = forwardingSetup();
+    for (const [first, second] of [["b:x", "c:x"], ["here", "b:x"], ["b:x", "here"]]) {
+      assert.equal(run("MULTI"), "+OK\r\n");
+      assert.equal(run("SET", first, "1"), "+QUEUED\r\n");
+      assert.equal(
+        run("SET", second, "1"),
+        "-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+      );
+      assert.match(run("EXEC"), /^-EXECABORT/);
+    }
+    assert.equal(transactions.length, 0);
+    assert.equal(keyspace.store(0).lookup("here", false), undefined);
+  });
+
+  it("refuses to split a multi-key command by slot inside MULTI", () => {
+    const clock = { monotonicMs: () => 0, realtimeMs: () => 0 };
+    const keyspace = new Keyspace([
+      { name: "default", maxMemoryBytes: 0, evictionPolicy: "noeviction", defaultTtlMs: 0 },
+    ], clock);
+    // Every keyed command would be split, as MGET across slots is for a plain client.
+    const router: Router = {
+      route: (_spec, _argv, keys): Route =>
+        keys !== null && keys.length > 0 ? { kind: "forward", node: SPLIT_NODE } : HERE,
+      forwardTransaction() {},
+    };
+    const dispatcher = new Dispatcher(
+      createCommandTable(),
+      keyspace,
+      { info: () => "" },
+      {},
+      router,
+    );
+    const out = new ReplyWriter();
+    const client = internalClient({ id: 2 });
+    for (const argv of [["MULTI"], ["MGET", "a", "b"], ["EXEC"]]) {
+      dispatcher.execute(client, out, argv);
+    }
+    assert.equal(
+      Buffer.from(out.take()).toString("latin1"),
+      "+OK\r\n-CROSSSLOT Keys in request don't hash to the same slot\r\n" +
+        "-EXECABORT Transaction discarded because of previous errors.\r\n",
+    );
+  });
+
+  it("refuses WATCH of a key on another node: a connection's state stays on its node", () => {
+    const { run } = forwardingSetup();
+    assert.match(run("WATCH", "b:n"), /^-ERR 'watch' of a key on another node needs a connection/);
+    assert.equal(run("WATCH", "here"), "+OK\r\n");
   });
 });

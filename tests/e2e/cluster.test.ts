@@ -262,6 +262,40 @@ for (const runtime of RUNTIMES) {
       }
     });
 
+    it("runs a plain client's MULTI/EXEC whole on the node that owns its keys", async () => {
+      const map = await slotMap(0);
+      const ownerPort = (key: string) =>
+        map.find(([start, end]) => keySlot(key) >= start && keySlot(key) <= end)![2][1];
+      const tagOn = (index: number) => {
+        let n = 0;
+        while (ownerPort(`{tx${n}}`) !== cluster.specs[index].port) n++;
+        return `{tx${n}}`;
+      };
+      const [remote, far, local] = [tagOn(1), tagOn(2), tagOn(0)];
+      const result = await plain[0].multi().incr(`${remote}n`).incr(`${remote}n`).ping()
+        .get(`${remote}n`).exec();
+      assert.deepEqual(result, [[null, 1], [null, 2], [null, "PONG"], [null, "2"]]);
+      assert.equal(await plain[1].get(`${remote}n`), "2", "it ran on the owner");
+      assert.equal(await plain[0].exists(`${remote}n`), 1);
+      // Keys on two nodes cannot be one transaction: the second fails to queue, EXEC aborts.
+      await assert.rejects(
+        plain[0].multi().set(`${remote}a`, "1").set(`${far}a`, "1").exec(),
+        /EXECABORT/,
+      );
+      await assert.rejects(
+        plain[0].multi().set(`${local}a`, "1").set(`${remote}a`, "1").exec(),
+        /EXECABORT/,
+      );
+      assert.equal(await plain[1].exists(`${remote}a`, `${far}a`, `${local}a`), 0, "none ran");
+      // A transaction of this node's keys runs here, as before.
+      assert.deepEqual(await plain[0].multi().set(`${local}b`, "x").get(`${local}b`).exec(), [
+        [null, "OK"],
+        [null, "x"],
+      ]);
+      // WATCH is this connection's state: it cannot watch a key on another node.
+      await assert.rejects(plain[0].watch(`${remote}n`), /needs a connection to that node/);
+    });
+
     it("refuses a node with the wrong cluster secret", async () => {
       const intruder = await cluster.start(4, "  secret: not-the-secret");
       await new Promise((r) => setTimeout(r, 3000));
