@@ -345,7 +345,11 @@ async function startCluster(
         0,
       ),
     exists: (db, key) => stores[db]?.lookup(key, false) !== undefined,
-    deliver: (channel, message) => dispatcher.server.pubsub?.hub.publish(channel, message),
+    deliver: (channel, message, shard) => {
+      const hub = dispatcher.server.pubsub?.hub;
+      if (shard) hub?.spublish(channel, message);
+      else hub?.publish(channel, message);
+    },
     stores: {
       take: (slot, count) => {
         const keys: MigratingKey[] = [];

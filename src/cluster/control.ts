@@ -76,7 +76,7 @@ export interface ControlHooks {
   /** Takes keys out of a slot being handed over, and puts in those received. */
   stores: MigrationStores;
   /** Delivers a message another node's PUBLISH relayed here to this node's subscribers. */
-  deliver(channel: string, message: string): void;
+  deliver(channel: string, message: string, shard: boolean): void;
   log(line: string): void;
 }
 
@@ -226,18 +226,20 @@ export class ClusterControl implements ClusterHooks {
           : this.driver.propose(encodeCommand({ op: "moved", from: this.self.id, slots }))
             .then(() => {}, () => {}),
     );
-    this.bus.register<[Uint8Array, Uint8Array]>(BusFrameType.publish, {
+    this.bus.register<[Uint8Array, Uint8Array, true?]>(BusFrameType.publish, {
       decode: (payload) => {
         const value = decode(payload);
         if (
-          !Array.isArray(value) || value.length !== 2 ||
-          !value.every((v) => v instanceof Uint8Array)
+          !Array.isArray(value) || (value.length !== 2 && value.length !== 3) ||
+          !value.slice(0, 2).every((v) => v instanceof Uint8Array) ||
+          (value.length === 3 && value[2] !== true)
         ) {
           throw new TypeError("malformed relayed PUBLISH");
         }
-        return value as [Uint8Array, Uint8Array];
+        return value as [Uint8Array, Uint8Array, true?];
       },
-      receive: ([channel, message]) => this.hooks.deliver(latin1(channel), latin1(message)),
+      receive: ([channel, message, shard]) =>
+        this.hooks.deliver(latin1(channel), latin1(message), shard === true),
     });
     this.#storage = await DurableStorage.open({
       fs: this.runtime.fs,
@@ -751,8 +753,14 @@ export class ClusterControl implements ClusterHooks {
     return lines;
   }
 
-  publish(channel: string, message: string): void {
-    const payload = encode([Buffer.from(channel, "latin1"), Buffer.from(message, "latin1")]);
+  publish(channel: string, message: string, shard = false): void {
+    const parts: (Uint8Array | true)[] = [
+      Buffer.from(channel, "latin1"),
+      Buffer.from(message, "latin1"),
+    ];
+    // A shard channel's (SPUBLISH), marked so that it reaches shard subscribers.
+    if (shard) parts.push(true);
+    const payload = encode(parts);
     for (const m of this.state.members()) {
       if (m.id !== this.self.id && !this.#failedSince.has(m.id)) {
         this.bus.sendPayload(m.raftId, BusFrameType.publish, payload);

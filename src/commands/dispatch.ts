@@ -399,7 +399,9 @@ export class Dispatcher {
     // AOF replay runs everything here: the log holds only what this node served.
     if (this.router !== null && !this.loading) {
       const route = this.routeOf(entry!.spec, argv, client);
-      if (route.kind !== "here") {
+      if (
+        route.kind !== "here" && !(route.kind === "forward" && entry!.spec.servedWhereConnected)
+      ) {
         // State of this connection (WATCH) cannot live on another node.
         if (route.kind === "forward" && entry!.spec.needsConnection === true) {
           this.replyError(out, notForwardable(entry!.spec.name));

@@ -1,7 +1,13 @@
 /**
- * Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB, and keyspace
- * notifications (`notify-keyspace-events`). The hub is protocol-agnostic: a RESP connection and an
- * HTTP event stream are both `Subscriber`s.
+ * Pub/sub: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB, the shard channels
+ * of Redis 7 (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH), and keyspace notifications
+ * (`notify-keyspace-events`). The hub is protocol-agnostic: a RESP connection and an HTTP event
+ * stream are both `Subscriber`s.
+ *
+ * A shard channel hashes to a slot like a key. In a cluster, SPUBLISH runs on the slot's owner
+ * (a plain client's is forwarded there), which delivers it to its subscribers and relays it to
+ * every other node's: a cluster client subscribes on the owner (`-MOVED` elsewhere), a plain
+ * client on the node it is connected to, and neither loses messages when the slot moves.
  *
  * @module
  */
@@ -13,8 +19,13 @@ import { command, type CommandContext, type CommandSpec, subcommandSpecs } from 
 export interface Subscriber {
   readonly channels: Set<string>;
   readonly patterns: Set<string>;
-  /** Delivers a message; `pattern` is set for a pattern match (`pmessage`). */
-  deliver(channel: string, message: string, pattern: string | null): void;
+  /** Shard channels (SSUBSCRIBE); absent where a subscriber cannot take them. */
+  readonly shardChannels?: Set<string>;
+  /**
+   * Delivers a message; `pattern` is set for a pattern match (`pmessage`), `shard` for a shard
+   * channel's (`smessage`).
+   */
+  deliver(channel: string, message: string, pattern: string | null, shard?: boolean): void;
 }
 
 /**
@@ -33,6 +44,30 @@ export interface Subscriber {
 export class PubSub {
   readonly channels = new Map<string, Set<Subscriber>>();
   readonly patterns = new Map<string, Set<Subscriber>>();
+  readonly shardChannels = new Map<string, Set<Subscriber>>();
+
+  ssubscribe(subscriber: Subscriber, channel: string): void {
+    subscriber.shardChannels!.add(channel);
+    let set = this.shardChannels.get(channel);
+    if (set === undefined) this.shardChannels.set(channel, set = new Set());
+    set.add(subscriber);
+  }
+
+  sunsubscribe(subscriber: Subscriber, channel: string): boolean {
+    if (subscriber.shardChannels?.delete(channel) !== true) return false;
+    const set = this.shardChannels.get(channel)!;
+    set.delete(subscriber);
+    if (set.size === 0) this.shardChannels.delete(channel);
+    return true;
+  }
+
+  /** Sends `message` to every subscriber of shard channel `channel`; returns how many. */
+  spublish(channel: string, message: string): number {
+    const set = this.shardChannels.get(channel);
+    if (set === undefined) return 0;
+    for (const subscriber of set) subscriber.deliver(channel, message, null, true);
+    return set.size;
+  }
 
   subscribe(subscriber: Subscriber, channel: string): void {
     subscriber.channels.add(channel);
@@ -68,6 +103,9 @@ export class PubSub {
   drop(subscriber: Subscriber): void {
     for (const channel of [...subscriber.channels]) this.unsubscribe(subscriber, channel);
     for (const pattern of [...subscriber.patterns]) this.punsubscribe(subscriber, pattern);
+    for (const channel of [...subscriber.shardChannels ?? []]) {
+      this.sunsubscribe(subscriber, channel);
+    }
   }
 
   /** Sends `message` to every subscriber of `channel` and of matching patterns; returns how many. */
@@ -108,8 +146,14 @@ function subscriberOf(ctx: CommandContext): Subscriber {
   return subscriber;
 }
 
+/** The count SUBSCRIBE and PSUBSCRIBE replies carry (shard channels are counted apart). */
 function count(subscriber: Subscriber): number {
   return subscriber.channels.size + subscriber.patterns.size;
+}
+
+/** Every subscription: a RESP2 connection with any is in subscribed mode. */
+function total(subscriber: Subscriber): number {
+  return count(subscriber) + (subscriber.shardChannels?.size ?? 0);
 }
 
 function confirm(
@@ -118,7 +162,9 @@ function confirm(
   name: string | null,
   subscriber: Subscriber,
 ): void {
-  ctx.out.rawText(encodePush(ctx.client.protocol, [kind, name, count(subscriber)]));
+  const shard = kind === "ssubscribe" || kind === "sunsubscribe";
+  const n = shard ? subscriber.shardChannels!.size : count(subscriber);
+  ctx.out.rawText(encodePush(ctx.client.protocol, [kind, name, n]));
 }
 
 function subscribe(patterns: boolean) {
@@ -130,7 +176,7 @@ function subscribe(patterns: boolean) {
       else hub.subscribe(subscriber, name);
       confirm(ctx, patterns ? "psubscribe" : "subscribe", name, subscriber);
     }
-    ctx.server.pubsub!.changed(ctx.client, count(subscriber));
+    ctx.server.pubsub!.changed(ctx.client, total(subscriber));
   };
 }
 
@@ -148,8 +194,38 @@ function unsubscribe(patterns: boolean) {
       else hub.unsubscribe(subscriber, name);
       confirm(ctx, kind, name, subscriber);
     }
-    ctx.server.pubsub!.changed(ctx.client, count(subscriber));
+    ctx.server.pubsub!.changed(ctx.client, total(subscriber));
   };
+}
+
+function shardSubscriberOf(ctx: CommandContext): Subscriber {
+  const subscriber = subscriberOf(ctx);
+  if (subscriber.shardChannels === undefined) {
+    throw new ReplyError(`ERR shard channels are not available on this connection`);
+  }
+  return subscriber;
+}
+
+function ssubscribe(ctx: CommandContext, argv: string[]): void {
+  const subscriber = shardSubscriberOf(ctx);
+  const hub = ctx.server.pubsub!.hub;
+  for (const name of argv.slice(1)) {
+    hub.ssubscribe(subscriber, name);
+    confirm(ctx, "ssubscribe", name, subscriber);
+  }
+  ctx.server.pubsub!.changed(ctx.client, total(subscriber));
+}
+
+function sunsubscribe(ctx: CommandContext, argv: string[]): void {
+  const subscriber = shardSubscriberOf(ctx);
+  const hub = ctx.server.pubsub!.hub;
+  const names = argv.length > 1 ? argv.slice(1) : [...subscriber.shardChannels!];
+  if (names.length === 0) confirm(ctx, "sunsubscribe", null, subscriber);
+  for (const name of names) {
+    hub.sunsubscribe(subscriber, name);
+    confirm(ctx, "sunsubscribe", name, subscriber);
+  }
+  ctx.server.pubsub!.changed(ctx.client, total(subscriber));
 }
 
 function pubsub(ctx: CommandContext, argv: string[]): void {
@@ -170,6 +246,20 @@ function pubsub(ctx: CommandContext, argv: string[]): void {
     return;
   }
   if (sub === "NUMPAT") return ctx.out.integer(hub.patterns.size);
+  if (sub === "SHARDCHANNELS") {
+    const pattern = argv[2] ?? null;
+    const names = [...hub.shardChannels.keys()]
+      .filter((c) => pattern === null || globMatch(pattern, c));
+    return ctx.out.bulkArray(names);
+  }
+  if (sub === "SHARDNUMSUB") {
+    ctx.out.arrayHeader((argv.length - 2) * 2);
+    for (const channel of argv.slice(2)) {
+      ctx.out.bulk(channel);
+      ctx.out.integer(hub.shardChannels.get(channel)?.size ?? 0);
+    }
+    return;
+  }
   throw new ReplyError(unknownSubcommand(argv));
 }
 
@@ -226,17 +316,66 @@ export const pubsubCommands: CommandSpec[] = [
     },
   }),
   command({
+    name: "ssubscribe",
+    needsConnection: true,
+    // A plain client in a cluster subscribes on the node it is connected to (SPUBLISH reaches
+    // every node); a cluster client is sent to the slot's owner, as Redis Cluster does.
+    servedWhereConnected: true,
+    arity: -2,
+    flags,
+    group: "pubsub",
+    firstKey: 1,
+    lastKey: -1,
+    step: 1,
+    channelKeys: true,
+    summary: "Listens for messages published to shard channels.",
+    handler: ssubscribe,
+  }),
+  command({
+    name: "sunsubscribe",
+    needsConnection: true,
+    servedWhereConnected: true,
+    arity: -1,
+    flags,
+    group: "pubsub",
+    firstKey: 1,
+    lastKey: -1,
+    step: 1,
+    channelKeys: true,
+    summary: "Stops listening to messages posted to shard channels.",
+    handler: sunsubscribe,
+  }),
+  command({
+    name: "spublish",
+    arity: 3,
+    flags: ["pubsub", "loading", "stale", "fast"],
+    group: "pubsub",
+    firstKey: 1,
+    lastKey: 1,
+    step: 1,
+    channelKeys: true,
+    summary: "Post a message to a shard channel.",
+    // Runs on the channel's slot owner, which relays it to every other node's subscribers; the
+    // count is the owner's.
+    handler: (ctx, argv) => {
+      ctx.out.integer(ctx.server.pubsub?.hub.spublish(argv[1], argv[2]) ?? 0);
+      ctx.server.cluster?.publish(argv[1], argv[2], true);
+    },
+  }),
+  command({
     name: "pubsub",
     arity: -2,
     flags: ["pubsub", "loading", "stale"],
     group: "pubsub",
     categories: ["slow"],
-    summary: "PUBSUB CHANNELS, NUMSUB and NUMPAT.",
+    summary: "PUBSUB CHANNELS, NUMSUB, NUMPAT, SHARDCHANNELS and SHARDNUMSUB.",
     handler: pubsub,
     subcommands: subcommandSpecs("pubsub", "pubsub", pubsub, [
       ["channels", -2, ["pubsub", "loading", "stale"], ["pubsub", "slow"]],
       ["numsub", -2, ["pubsub", "loading", "stale"], ["pubsub", "slow"]],
       ["numpat", 2, ["pubsub", "loading", "stale"], ["pubsub", "slow"]],
+      ["shardchannels", -2, ["pubsub", "loading", "stale"], ["pubsub", "slow"]],
+      ["shardnumsub", -2, ["pubsub", "loading", "stale"], ["pubsub", "slow"]],
     ]),
   }),
 ];
@@ -247,6 +386,8 @@ export const SUBSCRIBED_MODE_COMMANDS = new Set([
   "unsubscribe",
   "psubscribe",
   "punsubscribe",
+  "ssubscribe",
+  "sunsubscribe",
   "ping",
   "quit",
   "reset",

@@ -184,7 +184,10 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
         }
         const indices = keyIndices(spec, target);
         if (indices === null) throw new ReplyError("ERR Invalid arguments specified for command");
-        if (indices.length === 0) throw new ReplyError("ERR The command has no key arguments");
+        // Channels (SPUBLISH's) route like keys but are not keys, as Redis's `not_key` spec says.
+        if (indices.length === 0 || spec.channelKeys === true) {
+          throw new ReplyError("ERR The command has no key arguments");
+        }
         ctx.out.bulkArray(indices.map((i) => target[i]));
       },
     ),

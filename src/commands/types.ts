@@ -223,7 +223,7 @@ export interface ClusterHooks {
   /** Counters for INFO cluster: routing, forwarding, migration, the bus. */
   counters(): [string, string | number][];
   /** Relays a PUBLISH to every other node's subscribers. */
-  publish(channel: string, message: string): void;
+  publish(channel: string, message: string, shard?: boolean): void;
 }
 
 /** What SAVE, BGSAVE, BGREWRITEAOF and LASTSAVE reach. */
@@ -264,6 +264,16 @@ export interface CommandSpec {
   readonly notQueued?: boolean;
   /** Needs a connection (state across requests, blocking, pushes): not over the HTTP API. */
   readonly needsConnection?: boolean;
+  /**
+   * Its key positions name shard channels (Redis's `not_key` key specs): they route like keys
+   * (a channel hashes to a slot), but COMMAND GETKEYS leaves them out.
+   */
+  readonly channelKeys?: boolean;
+  /**
+   * In a cluster, runs for a plain client on the node it is connected to, whoever owns its keys
+   * (SSUBSCRIBE: the node's subscribers get every node's SPUBLISH).
+   */
+  readonly servedWhereConnected?: boolean;
   /** What a blocking command answers when its timeout passes: a null array (BLPOP, the
    * default) or a null bulk string (BLMOVE, BRPOPLPUSH). */
   readonly timeoutReply?: "null-array" | "null-bulk";

@@ -107,6 +107,7 @@ export class Client implements ClientState, Subscriber {
   currentArgv: string[] = [];
   readonly channels = new Set<string>();
   readonly patterns = new Set<string>();
+  readonly shardChannels = new Set<string>();
   /** Pending output above which a subscriber that does not read is disconnected. */
   maxPubsubOutputBytes = Infinity;
   /** Set when the connection went over its pub/sub output limit. */
@@ -155,11 +156,11 @@ export class Client implements ClientState, Subscriber {
     return this.conn.remoteAddress;
   }
 
-  deliver(channel: string, message: string, pattern: string | null): void {
+  deliver(channel: string, message: string, pattern: string | null, shard = false): void {
     if (this.closeAfterReply) return;
-    const items = pattern === null
-      ? ["message", channel, message]
-      : ["pmessage", pattern, channel, message];
+    const items = pattern !== null
+      ? ["pmessage", pattern, channel, message]
+      : [shard ? "smessage" : "message", channel, message];
     this.conn.write(Buffer.from(encodePush(this.protocol, items), "latin1"));
     if (this.conn.pendingBytes() > this.maxPubsubOutputBytes) this.onOverflow?.();
   }

@@ -54,7 +54,12 @@ export class ReferenceRedis {
   private waiting: (() => void) | null = null;
   private closed = false;
 
-  private constructor(private readonly child: ChildProcess, private readonly socket: Socket) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly socket: Socket,
+    /** Its port, for tests that open connections of their own. */
+    readonly port: number,
+  ) {
     socket.on("data", (chunk: Buffer) => {
       this.buffer += chunk.toString("latin1");
       this.waiting?.();
@@ -84,7 +89,7 @@ export class ReferenceRedis {
           const socket = connect(port, "127.0.0.1", () => resolve(socket));
           socket.on("error", reject);
         });
-        return new ReferenceRedis(child, socket);
+        return new ReferenceRedis(child, socket, port);
       } catch {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }

@@ -230,6 +230,45 @@ for (const runtime of RUNTIMES) {
       }
     });
 
+    it("delivers SPUBLISH to shard subscribers on every node, and sends a cluster client to the channel's owner", async () => {
+      const channel = "orders";
+      const ownerPort = (await slotMap(0)).find(([start, end]) =>
+        keySlot(channel) >= start && keySlot(channel) <= end
+      )![2][1];
+      const owner = cluster.specs.findIndex((s) =>
+        s.port === ownerPort
+      );
+      const subscribers = [0, 1, 2].map((i) => new Redis({ port: cluster.specs[i].port }));
+      try {
+        const got: string[][] = [[], [], []];
+        await Promise.all(subscribers.map(async (s, i) => {
+          // Plain clients subscribe where they are connected.
+          assert.equal(await s.ssubscribe(channel), 1);
+          s.on("smessage", (_channel, message) => got[i].push(message));
+        }));
+        // Through a node that does not own the channel: forwarded to the owner, which relays it.
+        const from = (owner + 1) % 3;
+        assert.equal(await plain[from].spublish(channel, "paid"), 1, "the owner's subscribers");
+        const deadline = Date.now() + 5000;
+        while (got.some((g) => g.length === 0) && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.deepEqual(got, [["paid"], ["paid"], ["paid"]]);
+        // A cluster client is told where the channel lives, as Redis Cluster does.
+        const aware = await redisCli(
+          cluster.specs[from].port,
+          [],
+          `READONLY\nSSUBSCRIBE ${channel}\n`,
+        );
+        assert.match(
+          aware.stdout,
+          new RegExp(`MOVED ${keySlot(channel)} 127\\.0\\.0\\.1:${ownerPort}`),
+        );
+      } finally {
+        for (const s of subscribers) s.disconnect();
+      }
+    });
+
     it("blocks a plain client's BLPOP of another node's key on the owner, until a push through a third node", async () => {
       const map = await slotMap(0);
       const ownerPort = (key: string) =>
