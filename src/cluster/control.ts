@@ -213,6 +213,7 @@ export class ClusterControl implements ClusterHooks {
       this.self.raftId,
       this.hooks.executor,
       this.runtime.timers,
+      () => this.runtime.clock.monotonicMs(),
       FORWARD_TIMEOUT_MS,
     );
     this.migrator = new Migrator(

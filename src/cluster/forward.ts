@@ -10,7 +10,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import { decode as decodeCbor } from "cborg";
 import type { Bus } from "../bus/bus.ts";
 import { BusFrameType } from "../bus/frame_types.ts";
@@ -21,8 +20,9 @@ import type { ClusterClient } from "./router.ts";
 import { runTransaction } from "./transaction.ts";
 
 /**
- * A forwarded command: `[id, fromRaftId, db, protocol, role, argv, asking, transaction?]`, argv
- * as bytes; `asking` runs it as after ASKING (its slot is moving to the receiver). With
+ * A forwarded command: `[id, fromRaftId, db, protocol, role, argv, asking, transaction?]`.
+ * Arguments and replies travel as CBOR text of their latin1 strings (one character per byte,
+ * which UTF-8 carries exactly): one allocation per frame rather than one per argument; `asking` runs it as after ASKING (its slot is moving to the receiver). With
  * `transaction` (the commands queued between MULTI and EXEC), argv is `EXEC` and the receiver
  * runs them as one transaction.
  */
@@ -32,12 +32,15 @@ type RequestWire = [
   number,
   2 | 3,
   UserRole,
-  Uint8Array[],
+  string[],
   boolean,
-  Uint8Array[][]?,
+  string[][]?,
 ];
 /** Its reply: `[id, reply bytes]`. */
-type ReplyWire = [number, Uint8Array];
+type ReplyWire = [number, string];
+
+/** How often requests past their deadline are failed (a deadline is kept within this). */
+const SWEEP_MS = 100;
 
 /** Counters for INFO and /metrics. */
 export interface ForwardStats {
@@ -54,13 +57,16 @@ export interface ForwardStats {
 interface Pending {
   owner: number;
   reply: DeferredReply;
-  timer: TimerHandle | undefined;
+  /** When it fails unanswered (monotonic ms); Infinity for a command that blocks forever. */
+  deadline: number;
 }
 
 /** Sends commands to owners and serves the ones sent here. */
 export class Forwarder {
   readonly stats: ForwardStats = { forwarded: 0, served: 0, failed: 0, pending: 0 };
   readonly #pending = new Map<number, Pending>();
+  /** The interval that fails requests past their deadline, while any is pending. */
+  #sweep: TimerHandle | undefined;
   #nextId = 1;
 
   constructor(
@@ -68,6 +74,7 @@ export class Forwarder {
     private readonly selfRaftId: number,
     private readonly executor: HttpExecutor,
     private readonly timers: Timers,
+    private readonly now: () => number,
     /** Longest wait for a reply; blocking commands wait as long as they block, plus this. */
     private readonly timeoutMs: number,
   ) {
@@ -77,7 +84,7 @@ export class Forwarder {
     });
     bus.register<ReplyWire>(BusFrameType.forwardReply, {
       decode: decodeReply,
-      receive: ([id, bytes]) => this.#settle(id, Buffer.from(bytes).toString("latin1")),
+      receive: ([id, text]) => this.#settle(id, text),
       undelivered: (peer) => this.failOwner(Number(peer), "the link to it dropped the request"),
     });
   }
@@ -93,17 +100,16 @@ export class Forwarder {
     transaction?: string[][],
   ): void {
     const id = this.#nextId++;
-    const bytes = (args: string[]) => args.map((arg) => Buffer.from(arg, "latin1"));
     const wire: RequestWire = [
       id,
       this.selfRaftId,
       client.db,
       client.protocol,
       client.role,
-      bytes(argv),
+      argv,
       asking,
     ];
-    if (transaction !== undefined) wire.push(transaction.map(bytes));
+    if (transaction !== undefined) wire.push(transaction);
     const sent = this.bus.send(owner, BusFrameType.forwardRequest, wire);
     this.stats.forwarded++;
     if (sent !== "queued") {
@@ -112,11 +118,11 @@ export class Forwarder {
       return;
     }
     // A blocking command with no timeout (0) waits as long as the owner holds it.
-    const timer = blockMs === 0 ? undefined : this.timers.setTimeout(
-      () => this.#fail(id, "no reply in time"),
-      (blockMs ?? 0) + this.timeoutMs,
-    );
-    this.#pending.set(id, { owner, reply, timer });
+    // Deadlines are swept, not timed one by one: a timer per request cost more than the rest
+    // of forwarding it on Deno.
+    const deadline = blockMs === 0 ? Infinity : this.now() + (blockMs ?? 0) + this.timeoutMs;
+    this.#pending.set(id, { owner, reply, deadline });
+    this.#sweep ??= this.timers.setInterval(() => this.#expire(), SWEEP_MS);
     this.stats.pending = this.#pending.size;
   }
 
@@ -129,6 +135,13 @@ export class Forwarder {
   close(): void {
     for (const id of [...this.#pending.keys()]) this.#fail(id, "this node is stopping");
     this.bus.unregister([BusFrameType.forwardRequest, BusFrameType.forwardReply]);
+  }
+
+  #expire(): void {
+    const now = this.now();
+    for (const [id, pending] of this.#pending) {
+      if (pending.deadline <= now) this.#fail(id, "no reply in time");
+    }
   }
 
   #fail(id: number, why: string): void {
@@ -147,7 +160,10 @@ export class Forwarder {
     const pending = this.#pending.get(id);
     if (pending === undefined) return undefined;
     this.#pending.delete(id);
-    if (pending.timer !== undefined) this.timers.clearTimeout(pending.timer);
+    if (this.#pending.size === 0 && this.#sweep !== undefined) {
+      this.timers.clearInterval(this.#sweep);
+      this.#sweep = undefined;
+    }
     this.stats.pending = this.#pending.size;
     return pending;
   }
@@ -163,22 +179,27 @@ export class Forwarder {
     client.asking = asking;
     // A blocking command blocks here, on the key's owner; the sender waits as long.
     client.parkable = true;
-    const strings = (list: Uint8Array[]) => list.map((arg) => Buffer.from(arg).toString("latin1"));
     const answer = (text: string) => {
-      this.bus.send(from, BusFrameType.forwardReply, [id, Buffer.from(text, "latin1")]);
+      this.bus.send(from, BusFrameType.forwardReply, [id, text]);
     };
     const text = transaction === undefined
-      ? this.executor.runText(client, strings(args))
-      : runTransaction(this.executor, client, transaction.map(strings))!;
+      ? this.executor.runText(client, args)
+      : runTransaction(this.executor, client, transaction)!;
     if (typeof text === "string") answer(text);
     else text.then(answer);
   }
 }
 
+/** A string of code units 0-255 (bytes); a peer's other text is refused, not mangled. */
+function isLatin1(value: unknown): value is string {
+  // deno-lint-ignore no-control-regex
+  return typeof value === "string" && !/[^\u0000-\u00ff]/.test(value);
+}
+
 function decodeRequest(payload: Uint8Array): RequestWire {
   const value = decodeCbor(payload);
   const commands = (list: unknown) =>
-    Array.isArray(list) && list.length > 0 && list.every((a: unknown) => a instanceof Uint8Array);
+    Array.isArray(list) && list.length > 0 && list.every((a: unknown) => isLatin1(a));
   if (
     !Array.isArray(value) || (value.length !== 7 && value.length !== 8) ||
     typeof value[6] !== "boolean" ||
@@ -197,7 +218,7 @@ function decodeReply(payload: Uint8Array): ReplyWire {
   const value = decodeCbor(payload);
   if (
     !Array.isArray(value) || value.length !== 2 || !Number.isSafeInteger(value[0]) ||
-    !(value[1] instanceof Uint8Array)
+    !isLatin1(value[1])
   ) {
     throw new TypeError("malformed forwarded reply");
   }

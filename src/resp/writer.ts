@@ -7,7 +7,15 @@
 import { Buffer } from "node:buffer";
 import { readLatin1, writeLatin1 } from "../_latin1.ts";
 
+/** What a writer shrinks back to after a huge reply. */
 const INITIAL_BYTES = 64 * 1024;
+/**
+ * Its first buffer, taken only once bytes are written: a writer made for one deferred reply
+ * (forwarded, blocked) often only carries text, and a 64 KiB buffer per reply was zero-filled on
+ * Deno at the cost of the rest of the forwarding.
+ */
+const FIRST_BYTES = 4096;
+const EMPTY = Buffer.alloc(0);
 /** A buffer grown past this for one huge reply is dropped after use, to give the memory back. */
 const KEEP_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -43,7 +51,7 @@ export type RespVersion = 2 | 3;
  * ```
  */
 export class ReplyWriter {
-  private buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  private buffer: Buffer = EMPTY;
   /** Bytes at the start of `buffer` already holding replies (from `bulkFrom`); `out` follows. */
   private committed = 0;
   private out = "";
@@ -110,7 +118,7 @@ export class ReplyWriter {
       return;
     }
     if (this.buffer.length >= needed) return;
-    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
+    const grown = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2, FIRST_BYTES));
     grown.set(this.buffer.subarray(0, this.committed));
     this.buffer = grown;
   }
@@ -123,7 +131,9 @@ export class ReplyWriter {
   /** Turns latin1 reply text into bytes in the reused buffer. */
   private encode(text: string): Uint8Array {
     if (this.buffer.length < text.length) {
-      this.buffer = Buffer.allocUnsafe(Math.max(text.length, this.buffer.length * 2));
+      this.buffer = Buffer.allocUnsafe(
+        Math.max(text.length, this.buffer.length * 2, FIRST_BYTES),
+      );
     } else if (this.buffer.length > KEEP_MAX_BYTES && text.length < INITIAL_BYTES) {
       this.buffer = Buffer.allocUnsafe(INITIAL_BYTES);
     }

@@ -189,6 +189,8 @@ export class RespServer {
   private tlsListener: TcpListener | null = null;
   private nextId = 1;
   private readonly out = new ReplyWriter();
+  /** Writes deferred replies as they complete (not `out`: one may complete mid-batch). */
+  private readonly deferredOut = new ReplyWriter();
   /** Where `scanKeys` notes a read's keys, for `Store.prefetch`. */
   private readonly keyStarts = new Int32Array(PREFETCH_KEYS);
   private readonly keyEnds = new Int32Array(PREFETCH_KEYS);
@@ -546,7 +548,8 @@ export class RespServer {
 
   /**
    * `ClientState.defer`: the replies of the commands before it go ahead; its own completes
-   * later, written with a writer of its own (it may complete while another client is served).
+   * later, written with the writer of completions (it may complete while another client is
+   * served).
    */
   private deferReply(client: Client): DeferredReply {
     this.send(client, this.batchMark);
@@ -556,7 +559,8 @@ export class RespServer {
       complete: (write) => {
         if (done) throw new Error("a deferred reply completes once");
         done = true;
-        const out = new ReplyWriter();
+        // One writer for every completion: each is written and handed on (copied) at once.
+        const out = this.deferredOut;
         out.protocol = client.protocol;
         write(out);
         reply?.complete(out.take());

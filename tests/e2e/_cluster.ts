@@ -42,16 +42,30 @@ export async function misreads(client: Redis, keys: number[]): Promise<number> {
   return wrong;
 }
 
-/** A port free on 127.0.0.1 now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether `port` can be listened on at 127.0.0.1 now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
+}
+
+/** Ports this process has handed out: a plan never gets one twice. */
+const handedOut = new Set<number>();
+
+/**
+ * A port free on 127.0.0.1 now, below Linux's ephemeral range (32768 and up): a port the kernel
+ * picked for `listen(0)` could be taken by an outgoing connection before the node binds it.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    if (handedOut.has(port) || !(await canListen(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error("no free port below 32768 in 200 tries");
 }
 
 export interface ClusterNodeSpec {
