@@ -57,6 +57,8 @@ const DUTY_INTERVAL_MS = 100;
 const FORWARD_TIMEOUT_MS = 10_000;
 /** Times a forwarded command is asked again after a redirect or a transient refusal. */
 const FORWARD_RETRIES = 5;
+/** How long a new node waits for its seeds' member lists before it checks its name is free. */
+const JOIN_CHECK_MS = 2000;
 /** Replies of an owner whose map differs from this node's for a moment. */
 const RETRIED_REPLY = /^-(MOVED|ASK|TRYAGAIN|CLUSTERDOWN) /;
 
@@ -271,11 +273,35 @@ export class ClusterControl implements ClusterHooks {
       }),
     );
     (this.self as { gossipPort: number }).gossipPort = this.gossip.address.port;
-    this.gossip.subscribe(() => this.#learnPeers());
-    if (!this.#storage.isEmpty()) this.#startDriver();
+    let taken: string | null = null;
+    this.gossip.subscribe((event) => {
+      if (event.type === "conflict" && event.id === this.self.id) {
+        taken ??= `${event.host}:${event.port}`;
+        this.hooks.log(
+          `cluster: a node at ${event.host}:${event.port} also has node_id ${event.id}`,
+        );
+      }
+      this.#learnPeers();
+    });
+    const fresh = this.#storage.isEmpty();
+    if (!fresh) this.#startDriver();
     else if (c.bootstrapExpect === 1 && c.seeds.length === 0) await this.#bootstrap([this.self]);
     this.gossip.setMeta(this.#meta());
-    if (c.seeds.length > 0) this.gossip.join(c.seeds).catch(() => {});
+    if (c.seeds.length > 0) {
+      const joined = this.gossip.join(c.seeds).catch(() => {});
+      // A new node learns the members from its seeds before it takes part: one whose name a
+      // member already has must not start (it would be taken for that member).
+      if (fresh) {
+        await Promise.race([joined, this.#sleep(JOIN_CHECK_MS)]);
+        if (taken !== null) {
+          await this.#closeTransports();
+          throw new Error(
+            `node_id: ${JSON.stringify(this.self.id)} is already the name of the cluster member ` +
+              `gossiping at ${taken}; give this node another node_id`,
+          );
+        }
+      }
+    }
     this.#timer = this.runtime.timers.setInterval(() => this.#duties(), DUTY_INTERVAL_MS);
   }
 
@@ -795,6 +821,20 @@ export class ClusterControl implements ClusterHooks {
    * `handoverMs`), then leaves gossip (peers see "left", not "failed") and stops Raft, the bus
    * and the duties.
    */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.runtime.timers.setTimeout(() => resolve(), ms));
+  }
+
+  /** Closes gossip, Raft's transport and the bus (a node that may not start). */
+  async #closeTransports(): Promise<void> {
+    this.forwarder.close();
+    this.migrator.close();
+    await this.gossip.close();
+    this.driver?.stop();
+    await this.#transport.close();
+    await this.bus.close();
+  }
+
   async stop(handoverMs = 60_000): Promise<void> {
     if (this.driver !== undefined && this.state.rangesOf(this.self.id).length > 0) {
       this.#leaving = true;

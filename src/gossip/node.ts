@@ -494,6 +494,7 @@ export class GossipNode {
         takesNewAddress = true;
       } else {
         this.stats.addressConflicts++;
+        this.#emit({ type: "conflict", id: message.id, host: message.host, port: message.port });
         return;
       }
     }

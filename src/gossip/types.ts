@@ -35,7 +35,9 @@ export type GossipEvent =
   | { type: "leave"; member: Member }
   | { type: "fail"; member: Member }
   | { type: "update"; member: Member }
-  | { type: "user"; name: string; payload: Uint8Array; ltime: number; originId: string };
+  | { type: "user"; name: string; payload: Uint8Array; ltime: number; originId: string }
+  /** A node at another address claims the id of a live member (or of this node): refused. */
+  | { type: "conflict"; id: string; host: string; port: number };
 
 /** A datagram to send. `bytes` is the plaintext: the driver encrypts it when a keyring is set. */
 export interface OutgoingPacket {

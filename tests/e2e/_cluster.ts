@@ -136,12 +136,16 @@ export class TestCluster {
   }
 
   /** Starts node `index` (again, after a kill, from its own data directory). */
-  async start(index: number, extraConfig = this.extraConfig): Promise<NodeProcess> {
+  async start(
+    index: number,
+    extraConfig = this.extraConfig,
+    args: string[] = [],
+  ): Promise<NodeProcess> {
     const spec = this.specs[index];
     const node = await startNode(this.runtime, {
       config: this.config(index, extraConfig),
       dataDir: spec.dataDir,
-      args: ["--port", String(spec.port), "--http-port", String(spec.httpPort)],
+      args: ["--port", String(spec.port), "--http-port", String(spec.httpPort), ...args],
     });
     this.nodes[index] = node;
     return node;

@@ -347,6 +347,15 @@ for (const runtime of RUNTIMES) {
       await cluster.kill(4);
     });
 
+    it("refuses to start a new node whose node_id a member already has, naming the field", async () => {
+      await assert.rejects(
+        cluster.start(4, undefined, ["--node-id", "node1"]),
+        /cannot start: node_id: "node1" is already the name of the cluster member gossiping at 127\.0\.0\.1:\d+; give this node another node_id/,
+      );
+      assert.equal((await cluster.info(0)).cluster_known_nodes, "3");
+      assert.equal((await cluster.info(0)).cluster_state, "ok");
+    });
+
     it("answers CLUSTERDOWN or TRYAGAIN for a killed node's slots, never a wrong value, and serves every key again after it restarts from its AOF", async () => {
       // everysec: the last second of writes may not be on disk; the writes ended earlier.
       await new Promise((r) => setTimeout(r, 1500));

@@ -6,6 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { Sim } from "./_sim.ts";
+import type { GossipEvent } from "../../src/gossip/types.ts";
 
 const SEED = Number(process.env.GOSSIP_SEED ?? 1);
 /** Whole clusters of real drivers take longer than a runner's default timeout (Bun: 5 s). */
@@ -229,6 +230,15 @@ describe("simulated cluster", () => {
       await sim.run(1000);
       ok(sim.stateOf("n0", "n2") === "dead", sim, "not accepted before the reclaim time");
       ok(sim.nodes.get("n0")!.node.stats.addressConflicts > 0, sim, "counted as a conflict");
+      const conflict = (e: { event: GossipEvent }) =>
+        e.event.type === "conflict" && e.event.id === "n2";
+      ok(
+        sim.nodes.get("n0")!.events.some((e) =>
+          conflict(e) && e.event.type === "conflict" && e.event.host === early.address.host
+        ),
+        sim,
+        "n0 told of the node claiming n2's id at a new address",
+      );
       sim.crash("n2");
       await sim.run(3000); // past deadNodeReclaimMs (2 s)
       const back = await sim.add("n2", { seeds: ["n0"], newAddress: true });
