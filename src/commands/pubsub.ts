@@ -47,18 +47,12 @@ export class PubSub {
   readonly shardChannels = new Map<string, Set<Subscriber>>();
 
   ssubscribe(subscriber: Subscriber, channel: string): void {
-    subscriber.shardChannels!.add(channel);
-    let set = this.shardChannels.get(channel);
-    if (set === undefined) this.shardChannels.set(channel, set = new Set());
-    set.add(subscriber);
+    add(this.shardChannels, subscriber.shardChannels!, subscriber, channel);
   }
 
   sunsubscribe(subscriber: Subscriber, channel: string): boolean {
-    if (subscriber.shardChannels?.delete(channel) !== true) return false;
-    const set = this.shardChannels.get(channel)!;
-    set.delete(subscriber);
-    if (set.size === 0) this.shardChannels.delete(channel);
-    return true;
+    const own = subscriber.shardChannels;
+    return own !== undefined && remove(this.shardChannels, own, subscriber, channel);
   }
 
   /** Sends `message` to every subscriber of shard channel `channel`; returns how many. */
@@ -70,33 +64,19 @@ export class PubSub {
   }
 
   subscribe(subscriber: Subscriber, channel: string): void {
-    subscriber.channels.add(channel);
-    let set = this.channels.get(channel);
-    if (set === undefined) this.channels.set(channel, set = new Set());
-    set.add(subscriber);
+    add(this.channels, subscriber.channels, subscriber, channel);
   }
 
   unsubscribe(subscriber: Subscriber, channel: string): boolean {
-    if (!subscriber.channels.delete(channel)) return false;
-    const set = this.channels.get(channel)!;
-    set.delete(subscriber);
-    if (set.size === 0) this.channels.delete(channel);
-    return true;
+    return remove(this.channels, subscriber.channels, subscriber, channel);
   }
 
   psubscribe(subscriber: Subscriber, pattern: string): void {
-    subscriber.patterns.add(pattern);
-    let set = this.patterns.get(pattern);
-    if (set === undefined) this.patterns.set(pattern, set = new Set());
-    set.add(subscriber);
+    add(this.patterns, subscriber.patterns, subscriber, pattern);
   }
 
   punsubscribe(subscriber: Subscriber, pattern: string): boolean {
-    if (!subscriber.patterns.delete(pattern)) return false;
-    const set = this.patterns.get(pattern)!;
-    set.delete(subscriber);
-    if (set.size === 0) this.patterns.delete(pattern);
-    return true;
+    return remove(this.patterns, subscriber.patterns, subscriber, pattern);
   }
 
   /** Removes every subscription of `subscriber` (a closed connection). */
@@ -123,6 +103,33 @@ export class PubSub {
     }
     return receivers;
   }
+}
+
+/** Adds `subscriber` under `name` in the hub's `index` and `name` to its own set. */
+function add(
+  index: Map<string, Set<Subscriber>>,
+  own: Set<string>,
+  subscriber: Subscriber,
+  name: string,
+): void {
+  own.add(name);
+  let set = index.get(name);
+  if (set === undefined) index.set(name, set = new Set());
+  set.add(subscriber);
+}
+
+/** Undoes `add`; false when `subscriber` was not under `name`. */
+function remove(
+  index: Map<string, Set<Subscriber>>,
+  own: Set<string>,
+  subscriber: Subscriber,
+  name: string,
+): boolean {
+  if (!own.delete(name)) return false;
+  const set = index.get(name)!;
+  set.delete(subscriber);
+  if (set.size === 0) index.delete(name);
+  return true;
 }
 
 /** Encodes pub/sub pushes for a RESP connection: arrays in RESP2, push types in RESP3. */
