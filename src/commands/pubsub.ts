@@ -238,32 +238,22 @@ function sunsubscribe(ctx: CommandContext, argv: string[]): void {
 function pubsub(ctx: CommandContext, argv: string[]): void {
   const hub = ctx.server.pubsub?.hub ?? new PubSub();
   const sub = argv[1].toUpperCase();
-  if (sub === "CHANNELS") {
+  if (sub === "NUMPAT") return ctx.out.integer(hub.patterns.size);
+  // CHANNELS and NUMSUB, and their shard-channel forms, differ only in the index they read.
+  const shard = sub.startsWith("SHARD");
+  const index = shard ? hub.shardChannels : hub.channels;
+  const kind = shard ? sub.slice(5) : sub;
+  if (kind === "CHANNELS") {
     const pattern = argv[2] ?? null;
-    const names = [...hub.channels.keys()].filter((c) => pattern === null || globMatch(pattern, c));
+    const names = [...index.keys()].filter((c) => pattern === null || globMatch(pattern, c));
     return ctx.out.bulkArray(names);
   }
-  if (sub === "NUMSUB") {
+  if (kind === "NUMSUB") {
     // A flat array in RESP3 too, as Redis 7 sends it (clients pair it up themselves).
     ctx.out.arrayHeader((argv.length - 2) * 2);
     for (const channel of argv.slice(2)) {
       ctx.out.bulk(channel);
-      ctx.out.integer(hub.channels.get(channel)?.size ?? 0);
-    }
-    return;
-  }
-  if (sub === "NUMPAT") return ctx.out.integer(hub.patterns.size);
-  if (sub === "SHARDCHANNELS") {
-    const pattern = argv[2] ?? null;
-    const names = [...hub.shardChannels.keys()]
-      .filter((c) => pattern === null || globMatch(pattern, c));
-    return ctx.out.bulkArray(names);
-  }
-  if (sub === "SHARDNUMSUB") {
-    ctx.out.arrayHeader((argv.length - 2) * 2);
-    for (const channel of argv.slice(2)) {
-      ctx.out.bulk(channel);
-      ctx.out.integer(hub.shardChannels.get(channel)?.size ?? 0);
+      ctx.out.integer(index.get(channel)?.size ?? 0);
     }
     return;
   }

@@ -12,7 +12,7 @@
  *   not UTF-8): 400, on every route, so no route takes `%ZZ` as a literal key or channel.
  *
  * The limits sit below the runtimes' own, which answer before any of our code runs, without a
- * body, and cannot be set from `Deno.serve` or `Bun.serve` options (measured on Deno 2.9.6 and
+ * body, and cannot be set from the serve options of Deno or Bun (measured on Deno 2.9.6 and
  * Bun 1.4.5):
  * - Deno (hyper): a request target or a header line of 64 KiB or more, or more than about 125
  *   header fields, gets a bare `400 Bad Request`;

@@ -6,13 +6,28 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { type NodeProcess, redisCli, type RuntimeName, startNode } from "./_harness.ts";
 
 /** The keys the cluster tests write: `key:i` holds `valueOf(i)` (values of several lengths). */
 export const keyOf = (i: number): string => `key:${i}`;
 export const valueOf = (i: number): string => `value:${i}:${"x".repeat(i % 17)}`;
 const BATCH = 1000;
+
+/**
+ * A plain client of the node on `port` that neither retries nor reconnects, so a test sees
+ * every error a dead or refusing node gives.
+ */
+export function plainClient(port: number): Redis {
+  const client = new Redis({
+    host: "127.0.0.1",
+    port,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on("error", () => {});
+  return client;
+}
 
 /** Writes keys 0..count-1 in pipelines of 1000, each through a random one of `clients`. */
 export async function writeKeys(clients: Redis[], count: number): Promise<void> {

@@ -9,7 +9,7 @@ import { Cluster, Redis } from "ioredis";
 import { createCluster } from "redis";
 import { keySlot } from "../../src/ring/key_slot.ts";
 import { redisCli, run, RUNTIMES } from "./_harness.ts";
-import { keyOf, misreads, TestCluster, valueOf, writeKeys } from "./_cluster.ts";
+import { keyOf, misreads, plainClient, TestCluster, valueOf, writeKeys } from "./_cluster.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 240_000);
 
@@ -20,13 +20,7 @@ for (const runtime of RUNTIMES) {
     let cluster: TestCluster;
     const plain: Redis[] = [];
     const connect = (index: number) => {
-      const client = new Redis({
-        host: "127.0.0.1",
-        port: cluster.specs[index].port,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      client.on("error", () => {});
+      const client = plainClient(cluster.specs[index].port);
       plain[index] = client;
       return client;
     };

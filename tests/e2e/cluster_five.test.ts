@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { keySlot } from "../../src/ring/key_slot.ts";
 import { RUNTIMES } from "./_harness.ts";
-import { keyOf, misreads, TestCluster, valueOf, writeKeys } from "./_cluster.ts";
+import { keyOf, misreads, plainClient, TestCluster, valueOf, writeKeys } from "./_cluster.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 300_000);
 
@@ -21,12 +21,7 @@ for (const runtime of RUNTIMES) {
     const plain: Redis[] = [];
     const connect = (index: number) => {
       plain[index]?.disconnect();
-      const client = new Redis({
-        port: cluster.specs[index].port,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      client.on("error", () => {});
+      const client = plainClient(cluster.specs[index].port);
       plain[index] = client;
       return client;
     };
