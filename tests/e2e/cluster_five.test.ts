@@ -4,7 +4,7 @@
 // restarts from its own AOF, and a node leaving with SIGTERM hands its slots to the four others.
 import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { keySlot } from "../../src/ring/key_slot.ts";
 import { RUNTIMES } from "./_harness.ts";
 import { keyOf, misreads, plainClient, TestCluster, valueOf, writeKeys } from "./_cluster.ts";
