@@ -6,7 +6,7 @@
  */
 import { Dispatcher, type DispatchOutputs } from "./commands/dispatch.ts";
 import { type CommandTable, createCommandTable } from "./commands/table.ts";
-import type { ClientState, ServerHooks } from "./commands/types.ts";
+import type { ClientState, CommandSpec, ServerHooks } from "./commands/types.ts";
 import type { NodeConfig } from "./config/config.ts";
 import { ACTIVE_EXPIRE_INTERVAL_MS, effectiveMaxBulkBytes } from "./constants.ts";
 import { Keyspace } from "./keyspace/keyspace.ts";
@@ -26,7 +26,7 @@ import { ClusterControl } from "./cluster/control.ts";
 import { latin1, type MigratingKey, migratingKey } from "./cluster/migration.ts";
 import { restoreContainer } from "./keyspace/values.ts";
 import { CLUSTERDOWN } from "./cluster/router.ts";
-import { HERE, type Router } from "./commands/routing.ts";
+import { HERE, type Route, type Router } from "./commands/routing.ts";
 import { HttpExecutor } from "./http/executor.ts";
 
 /** A running node. */
@@ -78,16 +78,25 @@ export interface NodeParts {
   readonly router: LateRouter | null;
 }
 
+const DOWN: Route = { kind: "redirect", error: CLUSTERDOWN };
+
 /**
  * A cluster node's router before its control plane runs (it needs the ports the listeners got):
  * keyless commands run here, keyed ones answer `-CLUSTERDOWN`.
  */
 export class LateRouter implements Router {
   target: Router | undefined;
-  route(...args: Parameters<Router["route"]>): ReturnType<Router["route"]> {
-    if (this.target !== undefined) return this.target.route(...args);
-    const keys = args[2];
-    return keys === null || keys.length === 0 ? HERE : { kind: "redirect", error: CLUSTERDOWN };
+  route(
+    spec: CommandSpec,
+    argv: readonly string[],
+    keys: readonly string[] | null,
+    client: ClientState,
+  ): Route {
+    if (this.target !== undefined) return this.target.route(spec, argv, keys, client);
+    return keys === null || keys.length === 0 ? HERE : DOWN;
+  }
+  routeKey(spec: CommandSpec, key: string, client: ClientState): Route {
+    return this.target === undefined ? DOWN : this.target.routeKey(spec, key, client);
   }
   forward(...args: Parameters<NonNullable<Router["forward"]>>): void {
     this.target!.forward!(...args);

@@ -117,6 +117,16 @@ export class ClusterRouter implements Router {
         return { kind: "redirect", error: CROSSSLOT };
       }
     }
+    return this.#routeSlot(slot, keys, client);
+  }
+
+  /** The route of a command whose one key is `key` (most commands: no key list is made). */
+  routeKey(_spec: CommandSpec, key: string, client: ClientState): Route {
+    return this.#routeSlot(keySlot(key), key, client);
+  }
+
+  /** Where a command on `slot` runs; `keys` are its keys (one key as itself). */
+  #routeSlot(slot: number, keys: readonly string[] | string, client: ClientState): Route {
     const owner = this.state.ownerOf(slot);
     if (owner === "" || !this.hooks.inQuorum()) {
       this.stats.down++;
@@ -130,7 +140,7 @@ export class ClusterRouter implements Router {
         this.stats.here++;
         return HERE;
       }
-      return this.#migrating(slot, importer, keys, client);
+      return this.#migrating(slot, importer, typeof keys === "string" ? [keys] : keys, client);
     }
     // A slot moving here: only a command sent after ASKING runs here before the move ends.
     if (importer === this.selfId && asking) {

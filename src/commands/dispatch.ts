@@ -199,6 +199,9 @@ interface Compiled {
   allowed: Permission;
   /** Per subcommand (`client|kill` under `kill`), for containers whose subcommands differ. */
   subAllowed: Map<string, { name: string; allowed: Permission }> | null;
+  /** Where the command's one key is, when the table puts exactly one at a fixed position (and
+   * no subcommand or key finder decides); else 0. Routing then makes no key list. */
+  keyAt: number;
 }
 
 export class Dispatcher {
@@ -248,6 +251,10 @@ export class Dispatcher {
             { name: sub.name, allowed: permission(sub) },
           ]),
         ),
+        keyAt: spec.subcommands === undefined && spec.keyFinder === undefined &&
+            spec.firstKey > 0 && spec.lastKey === spec.firstKey
+          ? spec.firstKey
+          : 0,
       };
       this.bySpec.set(spec, entry);
       // Clients send upper or lower case; both are keys so the hot path skips toLowerCase.
@@ -398,7 +405,7 @@ export class Dispatcher {
     }
     // AOF replay runs everything here: the log holds only what this node served.
     if (this.router !== null && !this.loading) {
-      const route = this.routeOf(entry!.spec, argv, client);
+      const route = this.routeOf(entry!, argv, client);
       if (
         route.kind !== "here" && !(route.kind === "forward" && entry!.spec.servedWhereConnected)
       ) {
@@ -438,14 +445,17 @@ export class Dispatcher {
     for (const argv of commands) {
       const entry = this.lookup(argv[0]);
       if (entry === undefined) continue;
-      const route = this.routeOf(entry.spec, argv, client);
+      const route = this.routeOf(entry, argv, client);
       if (route.kind !== "here") return route;
     }
     return HERE;
   }
 
   /** The routing step: where `argv` runs, from its keys as the table finds them. */
-  private routeOf(spec: CommandSpec, argv: string[], client: ClientState): Route {
+  private routeOf(entry: Compiled, argv: string[], client: ClientState): Route {
+    const spec = entry.spec;
+    const keyAt = entry.keyAt;
+    if (keyAt !== 0 && keyAt < argv.length) return this.router!.routeKey(spec, argv[keyAt], client);
     const governing = specFor(spec, argv);
     const indices = keyIndices(governing, argv);
     const keys = indices === null ? null : indices.map((i) => argv[i]);

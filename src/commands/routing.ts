@@ -44,6 +44,11 @@ export interface Router {
     client: ClientState,
   ): Route;
   /**
+   * The same for a command whose only key is `key` (the table puts one key at a fixed
+   * position): what `route` answers for `[key]`, without a key list.
+   */
+  routeKey(spec: CommandSpec, key: string, client: ClientState): Route;
+  /**
    * Runs `argv` on `node` (a `forward` route's) for `client`, and completes `reply` with that
    * node's reply. The dispatcher calls it only where a reply can wait (not inside a transaction).
    */

@@ -70,6 +70,18 @@ export function keySlot(key: string | Uint8Array): number {
 }
 
 function keySlotString(key: string): number {
+  // One pass for the common key, which has no `{`: the checksum of every byte as it is read.
+  let crc = 0;
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code === OPEN_BRACE || code > 0xff) return taggedSlot(key);
+    crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[(crc >>> 8) ^ code];
+  }
+  return crc & SLOT_MASK;
+}
+
+/** The slot of a key with a `{` (or a character that is not a byte, which this reports). */
+function taggedSlot(key: string): number {
   const open = key.indexOf("{");
   if (open !== -1) {
     const close = key.indexOf("}", open + 1);

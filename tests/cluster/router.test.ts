@@ -333,3 +333,26 @@ describe("ClusterRouter: stats", () => {
     assert.equal(router.stats.down, 1);
   });
 });
+
+describe("ClusterRouter: one key", () => {
+  it("routes a one-key command by its key exactly as by the key list, for every kind of client", () => {
+    const { state, hooks, router, plain, aware } = setup();
+    const spec = table.lookup("get")!;
+    const keys = ["", "a", "{user1}.a", "x{}y", "{", "}{", "k\u00ff{tag}z"];
+    for (let n = 0; n < 500; n++) keys.push(`k${n}`, `{t${n}}rest`);
+    for (const quorum of [true, false]) {
+      hooks.quorum = quorum;
+      for (const client of [plain, aware]) {
+        for (const key of keys) {
+          assert.deepEqual(
+            router.routeKey(spec, key, client),
+            router.route(spec, ["GET", key], [key], client),
+            `key ${JSON.stringify(key)} (slot ${keySlot(key)}, owner ${
+              state.ownerOf(keySlot(key))
+            })`,
+          );
+        }
+      }
+    }
+  });
+});

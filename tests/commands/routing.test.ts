@@ -10,6 +10,11 @@ import { type DeferredReply, internalClient, type UserRole } from "../../src/com
 import { Keyspace } from "../../src/keyspace/keyspace.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
 
+/** A router whose one-key route is its key-list route for that key (these fakes read keys only). */
+function keyListRouter(router: Omit<Router, "routeKey">): Router {
+  return { ...router, routeKey: (spec, key, client) => router.route(spec, [key], [key], client) };
+}
+
 /** Keys starting with "far" live elsewhere; the router notes every key list it was given. */
 function setup(maxMemoryBytes = 0) {
   const clock = { monotonicMs: () => 0, realtimeMs: () => 1_704_067_200_000 };
@@ -17,14 +22,14 @@ function setup(maxMemoryBytes = 0) {
     { name: "default", maxMemoryBytes, evictionPolicy: "noeviction", defaultTtlMs: 0 },
   ], clock);
   const seen: (string[] | null)[] = [];
-  const router: Router = {
+  const router = keyListRouter({
     route(_spec, _argv, keys): Route {
       seen.push(keys === null ? null : [...keys]);
       return keys?.some((key) => key.startsWith("far"))
         ? { kind: "redirect", error: "MOVED 1 127.0.0.1:7002" }
         : HERE;
     },
-  };
+  });
   const dispatcher = new Dispatcher(createCommandTable(), keyspace, { info: () => "" }, {}, router);
   const out = new ReplyWriter();
   const client = internalClient({ id: 1, remoteAddress: "test" });
@@ -96,7 +101,7 @@ function forwardingSetup() {
     { name: "default", maxMemoryBytes: 0, evictionPolicy: "noeviction", defaultTtlMs: 0 },
   ], clock);
   const transactions: { node: string; commands: string[][]; reply: DeferredReply }[] = [];
-  const router: Router = {
+  const router = keyListRouter({
     route(_spec, _argv, keys): Route {
       const node = keys?.find((key) => key.startsWith("b:") || key.startsWith("c:"));
       return node === undefined ? HERE : { kind: "forward", node: node.slice(0, 1) };
@@ -105,7 +110,7 @@ function forwardingSetup() {
     forwardTransaction(node, _client, commands, reply) {
       transactions.push({ node, commands, reply });
     },
-  };
+  });
   const dispatcher = new Dispatcher(createCommandTable(), keyspace, { info: () => "" }, {}, router);
   const out = new ReplyWriter();
   const deferred: string[] = [];
@@ -163,11 +168,11 @@ describe("a plain client's transaction for another node", () => {
       { name: "default", maxMemoryBytes: 0, evictionPolicy: "noeviction", defaultTtlMs: 0 },
     ], clock);
     // Every keyed command would be split, as MGET across slots is for a plain client.
-    const router: Router = {
+    const router = keyListRouter({
       route: (_spec, _argv, keys): Route =>
         keys !== null && keys.length > 0 ? { kind: "forward", node: SPLIT_NODE } : HERE,
       forwardTransaction() {},
-    };
+    });
     const dispatcher = new Dispatcher(
       createCommandTable(),
       keyspace,

@@ -116,6 +116,12 @@ describe("keySlot", () => {
       message: /character U\+20AC at index 5/,
     });
   });
+
+  it("reads only the hash tag of a tagged key, so characters outside it may be any", () => {
+    assert.equal(keySlot("€{tag}"), keySlot("tag"));
+    assert.equal(keySlot("{tag}€"), keySlot("tag"));
+    assert.throws(() => keySlot("{t€}"), { name: "TypeError", message: /index 2/ });
+  });
 });
 
 describe("keySlot against redis-server in cluster mode", () => {
