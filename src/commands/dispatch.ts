@@ -477,11 +477,9 @@ export class Dispatcher {
     // the router forwards the whole transaction for a plain client: then every keyed command
     // must go to the same node.
     if (failure === null && this.router !== null && !this.loading) {
-      const governing = specFor(entry!.spec, argv);
-      const indices = keyIndices(governing, argv);
-      const keys = indices === null ? null : indices.map((i) => argv[i]);
-      const route = this.router.route(governing, argv, keys, ctx.client);
-      failure = this.queueRoute(ctx, route, keys !== null && keys.length > 0);
+      const route = this.routeOf(entry!, argv, ctx.client);
+      const keyed = (keyIndices(specFor(entry!.spec, argv), argv)?.length ?? 0) > 0;
+      failure = this.queueRoute(ctx, route, keyed);
     }
     if (failure !== null) {
       ctx.queueFailed = true;
