@@ -1,0 +1,327 @@
+/**
+ * A Lua 5.4 state (wasmoon's WebAssembly build of the reference interpreter), driven through the
+ * raw C API so strings cross as bytes: a Redis value is a JS string of one character per byte
+ * (latin1), and it reaches Lua byte for byte, NULs and bytes >= 0x80 included. wasmoon's own
+ * wrappers convert through UTF-8, which would corrupt binary values, so they are used only to
+ * load the module.
+ *
+ * Why this VM: fengari (Lua 5.3 in JS) keeps integers in 32 bits, so `2000000000 + 2000000000`
+ * wraps and millisecond timestamps overflow; wasmoon has 64-bit integers and ran a 3M-iteration
+ * loop ten times faster (`bench/README.md`, "Lua scripting").
+ *
+ * @module
+ */
+import { LuaFactory } from "wasmoon";
+
+type LuaWasm = Awaited<ReturnType<LuaFactory["getLuaModule"]>>;
+// deno-lint-ignore no-explicit-any
+type Raw = any;
+
+/** Lua's type tags. */
+export const LuaType = {
+  NIL: 0,
+  BOOLEAN: 1,
+  LIGHTUSERDATA: 2,
+  NUMBER: 3,
+  STRING: 4,
+  TABLE: 5,
+  FUNCTION: 6,
+  USERDATA: 7,
+  THREAD: 8,
+} as const;
+
+const REGISTRY_INDEX = -1001000;
+const LUA_MULTRET = -1;
+/** The registry slot of the globals table (`LUA_RIDX_GLOBALS`). */
+const GLOBALS_REF = 2;
+/** `lua_sethook`'s count event. */
+const MASK_COUNT = 8;
+
+/** A JS function Lua calls: it reads its arguments from the stack and returns how many results
+ * it pushed. */
+export type LuaFunction = (vm: LuaVm) => number;
+
+/** Thrown out of a `LuaFunction` to raise a Lua error with this value (a string). */
+export class LuaRaise {
+  constructor(readonly message: string) {}
+}
+
+let shared: Promise<LuaWasm> | undefined;
+
+/** One Lua state with binary-safe stack helpers. */
+export class LuaVm {
+  readonly L: number;
+  readonly #m: Raw;
+  readonly #lua: LuaWasm;
+  /** A scratch buffer in the module's memory for strings going in (grown as needed). */
+  #buffer = 0;
+  #bufferSize = 0;
+  /** Four bytes for out-parameters (string lengths). */
+  readonly #lengthSlot: number;
+  readonly #names = new Map<string, number>();
+  /** Keeps the function table's entries alive: wasm may not collect them. */
+  readonly #functions: number[] = [];
+  #hook = 0;
+  #hookCheck: (() => void) | null = null;
+
+  private constructor(lua: LuaWasm) {
+    this.#lua = lua;
+    this.#m = lua.module;
+    this.L = lua.luaL_newstate();
+    lua.luaL_openlibs(this.L);
+    this.#lengthSlot = this.#m._malloc(8);
+  }
+
+  /** Loads the WebAssembly module (once per process) and opens a state with the standard
+   * libraries. */
+  static async open(): Promise<LuaVm> {
+    shared ??= new LuaFactory().getLuaModule();
+    return new LuaVm(await shared);
+  }
+
+  /** A NUL-terminated C string that lives as long as the VM (names of globals and fields). */
+  name(text: string): number {
+    let pointer = this.#names.get(text);
+    if (pointer === undefined) {
+      pointer = this.#m.stringToNewUTF8(text) as number;
+      this.#names.set(text, pointer);
+    }
+    return pointer;
+  }
+
+  #reserve(size: number): number {
+    if (size > this.#bufferSize) {
+      if (this.#buffer !== 0) this.#m._free(this.#buffer);
+      this.#bufferSize = Math.max(size, this.#bufferSize * 2, 256);
+      this.#buffer = this.#m._malloc(this.#bufferSize);
+      if (this.#buffer === 0) throw new Error("the Lua VM is out of memory");
+    }
+    return this.#buffer;
+  }
+
+  /** Pushes `text` (one character per byte) as a Lua string. */
+  pushString(text: string): void {
+    const length = text.length;
+    const pointer = this.#reserve(length + 1);
+    const heap: Uint8Array = this.#m.HEAPU8;
+    for (let i = 0; i < length; i++) heap[pointer + i] = text.charCodeAt(i);
+    this.#m._lua_pushlstring(this.L, pointer, length);
+  }
+
+  /** Pushes an integer as a Lua integer (through its digits: 64-bit values cannot cross the
+   * module's C API as numbers). */
+  pushInteger(value: number | bigint): void {
+    const digits = typeof value === "bigint" ? value.toString() : String(Math.trunc(value));
+    const pointer = this.#reserve(digits.length + 1);
+    const heap: Uint8Array = this.#m.HEAPU8;
+    for (let i = 0; i < digits.length; i++) heap[pointer + i] = digits.charCodeAt(i);
+    heap[pointer + digits.length] = 0;
+    if (this.#m._lua_stringtonumber(this.L, pointer) === 0) this.pushNumber(Number(value));
+  }
+
+  pushNumber(value: number): void {
+    this.#m._lua_pushnumber(this.L, value);
+  }
+
+  pushBoolean(value: boolean): void {
+    this.#m._lua_pushboolean(this.L, value ? 1 : 0);
+  }
+
+  pushNil(): void {
+    this.#m._lua_pushnil(this.L);
+  }
+
+  newTable(arrayItems = 0, fields = 0): void {
+    this.#m._lua_createtable(this.L, arrayItems, fields);
+  }
+
+  /** `t[i] = v` for the table at `table` and the value on top (popped). */
+  setIndex(table: number, i: number): void {
+    this.#m._lua_rawseti(this.L, table, i);
+  }
+
+  /** `t.name = v` for the table at `table` and the value on top (popped). */
+  setField(table: number, name: string): void {
+    this.#m._lua_setfield(this.L, table, this.name(name));
+  }
+
+  /** Pushes `t.name` of the table at `table`; returns its type. */
+  getField(table: number, name: string): number {
+    return this.#m._lua_getfield(this.L, table, this.name(name));
+  }
+
+  /** Pushes `t[i]` (raw) of the table at `table`; returns its type. */
+  getIndex(table: number, i: number): number {
+    return this.#m._lua_rawgeti(this.L, table, i);
+  }
+
+  setGlobal(name: string): void {
+    this.#m._lua_setglobal(this.L, this.name(name));
+  }
+
+  /** `_G[name] = v` for the value on top (popped), past the sandbox's `__newindex`. */
+  rawSetGlobal(name: string): void {
+    this.#m._lua_rawgeti(this.L, REGISTRY_INDEX, GLOBALS_REF);
+    this.pushString(name);
+    this.#m._lua_pushvalue(this.L, -3);
+    this.#m._lua_rawset(this.L, -3);
+    this.#m._lua_settop(this.L, -3);
+  }
+
+  getGlobal(name: string): number {
+    return this.#m._lua_getglobal(this.L, this.name(name));
+  }
+
+  /** The bytes of the string (or number) at `index`, one character per byte. */
+  toString(index: number): string {
+    const pointer = this.#m._lua_tolstring(this.L, index, this.#lengthSlot);
+    if (pointer === 0) return "";
+    const heap: Uint8Array = this.#m.HEAPU8;
+    const length = this.#m.HEAPU32[this.#lengthSlot >> 2];
+    let text = "";
+    // Chunks keep fromCharCode's argument count bounded for long values.
+    for (let at = 0; at < length; at += 8192) {
+      const end = Math.min(length, at + 8192);
+      text += String.fromCharCode.apply(null, heap.subarray(pointer + at, pointer + end) as never);
+    }
+    return text;
+  }
+
+  type(index: number): number {
+    return this.#m._lua_type(this.L, index);
+  }
+
+  isInteger(index: number): boolean {
+    return this.#m._lua_isinteger(this.L, index) !== 0;
+  }
+
+  toNumber(index: number): number {
+    return this.#m._lua_tonumberx(this.L, index, 0);
+  }
+
+  toBoolean(index: number): boolean {
+    return this.#m._lua_toboolean(this.L, index) !== 0;
+  }
+
+  /** The raw length of the table or string at `index` (`#t` without metamethods). */
+  rawLength(index: number): number {
+    return this.#m._lua_rawlen(this.L, index);
+  }
+
+  /** Table traversal: pops a key, pushes the next key and value; false at the end. */
+  next(table: number): boolean {
+    return this.#m._lua_next(this.L, table) !== 0;
+  }
+
+  top(): number {
+    return this.#m._lua_gettop(this.L);
+  }
+
+  setTop(index: number): void {
+    this.#m._lua_settop(this.L, index);
+  }
+
+  pushValue(index: number): void {
+    this.#m._lua_pushvalue(this.L, index);
+  }
+
+  checkStack(extra: number): boolean {
+    return this.#m._lua_checkstack(this.L, extra) !== 0;
+  }
+
+  /** Pushes a JS function as a Lua C function. A `LuaRaise` it throws becomes a Lua error; any
+   * other exception too (its message), so a bug never unwinds through the interpreter. */
+  pushFunction(fn: LuaFunction): void {
+    const pointer = this.#m.addFunction((_state: number) => {
+      try {
+        return fn(this);
+      } catch (error) {
+        const message = error instanceof LuaRaise
+          ? error.message
+          : `internal error: ${error instanceof Error ? error.message : String(error)}`;
+        this.pushString(message);
+        return this.#m._lua_error(this.L);
+      }
+    }, "ii") as number;
+    this.#functions.push(pointer);
+    this.#m._lua_pushcclosure(this.L, pointer, 0);
+  }
+
+  /** Compiles `source` as a chunk named `name`; pushes the function and returns null, or returns
+   * the compile error (nothing pushed). */
+  load(source: string, name: string): string | null {
+    const length = source.length;
+    // The source needs its own buffer: the chunk name and the scratch buffer must not overlap.
+    const pointer = this.#m._malloc(length + 1);
+    const heap: Uint8Array = this.#m.HEAPU8;
+    for (let i = 0; i < length; i++) heap[pointer + i] = source.charCodeAt(i);
+    const status = this.#m._luaL_loadbufferx(this.L, pointer, length, this.name(name), 0);
+    this.#m._free(pointer);
+    if (status === 0) return null;
+    const message = this.toString(-1);
+    this.setTop(-2);
+    return message;
+  }
+
+  /** Calls the function below `args` arguments in protected mode; returns null with the results
+   * pushed, or the error value's text. */
+  call(args: number, results = LUA_MULTRET): string | null {
+    const status = this.#m._lua_pcallk(this.L, args, results, 0, 0, 0);
+    if (status === 0) return null;
+    const message = this.type(-1) === LuaType.STRING || this.type(-1) === LuaType.NUMBER
+      ? this.toString(-1)
+      : this.errorObject(-1);
+    this.setTop(-2);
+    return message;
+  }
+
+  /** The text of an error value that is a table (`{err = ...}`), as Redis raises them. */
+  private errorObject(index: number): string {
+    if (this.type(index) !== LuaType.TABLE) return "(error object is not a string)";
+    this.getField(index, "err");
+    const text = this.type(-1) === LuaType.STRING ? this.toString(-1) : "(error object is a table)";
+    this.setTop(-2);
+    return text;
+  }
+
+  /** Stores the value on top (popped) in the registry; returns its reference. */
+  ref(): number {
+    return this.#m._luaL_ref(this.L, REGISTRY_INDEX);
+  }
+
+  /** Pushes the registry value `ref`. */
+  pushRef(ref: number): void {
+    this.#m._lua_rawgeti(this.L, REGISTRY_INDEX, ref);
+  }
+
+  unref(ref: number): void {
+    this.#m._luaL_unref(this.L, REGISTRY_INDEX, ref);
+  }
+
+  /** Runs `check` every `instructions` VM instructions while set; a `LuaRaise` it throws stops
+   * the running code with that error. Null removes the hook. */
+  setHook(check: (() => void) | null, instructions = 100_000): void {
+    this.#hookCheck = check;
+    if (check === null) {
+      this.#m._lua_sethook(this.L, 0, 0, 0);
+      return;
+    }
+    if (this.#hook === 0) {
+      this.#hook = this.#m.addFunction((_state: number, _debug: number) => {
+        try {
+          this.#hookCheck?.();
+        } catch (error) {
+          this.pushString(error instanceof LuaRaise ? error.message : String(error));
+          this.#m._lua_error(this.L);
+        }
+      }, "vii") as number;
+    }
+    this.#m._lua_sethook(this.L, this.#hook, MASK_COUNT, instructions);
+  }
+
+  /** Runs Lua source that defines things (the prelude); throws on a compile or run error. */
+  run(source: string, name = "=prelude"): void {
+    const error = this.load(source, name) ?? this.call(0, 0);
+    if (error !== null) throw new Error(`Lua: ${error}`);
+  }
+}
