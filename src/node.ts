@@ -28,6 +28,8 @@ import { restoreContainer } from "./keyspace/values.ts";
 import { CLUSTERDOWN } from "./cluster/router.ts";
 import { HERE, type Route, type Router } from "./commands/routing.ts";
 import { HttpExecutor } from "./http/executor.ts";
+import { ScriptEngine } from "./scripting/engine.ts";
+import { ReplyWriter } from "./resp/writer.ts";
 
 /** A running node. */
 export interface HyperCacheNode {
@@ -107,6 +109,30 @@ export class LateRouter implements Router {
 }
 
 /** What `assembleNode` may be given beyond the config. */
+/** Redis's default `busy-reply-threshold`: a script running longer is stopped (see README). */
+const SCRIPT_TIME_LIMIT_MS = 5000;
+
+/** The Lua engine over the dispatcher: a script's commands run as its caller's, one by one. */
+function openScripting(
+  dispatcher: Dispatcher,
+  table: CommandTable,
+  runtime: Runtime,
+): Promise<ScriptEngine> {
+  const out = new ReplyWriter();
+  const levels = ["debug", "verbose", "notice", "warning"];
+  return ScriptEngine.open({
+    run: (client, argv) => {
+      dispatcher.execute(client, out, argv);
+      return out.cut(0);
+    },
+    flags: (name) => table.lookup(name)?.flags,
+    atomically: (body) => dispatcher.atomically(body),
+    log: (level, message) => console.log(`hypercache: script ${levels[level]}: ${message}`),
+    nowMs: () => runtime.clock.monotonicMs(),
+    timeLimitMs: () => SCRIPT_TIME_LIMIT_MS,
+  });
+}
+
 export interface AssembleOptions {
   /** Another command table (tests add commands of their own). */
   table?: CommandTable;
@@ -183,6 +209,7 @@ export async function assembleNode(
   };
   const router = config.cluster.enabled ? new LateRouter() : null;
   const dispatcher = new Dispatcher(table, keyspace, hooks, outputs, router);
+  hooks.scripting = await openScripting(dispatcher, table, runtime);
   persistence = config.persistence.appendonly
     ? await Persistence.open(runtime, keyspace, dispatcher, {
       dataDir: config.dataDir,

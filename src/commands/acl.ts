@@ -50,6 +50,7 @@ const FAMILY_CATEGORY: Record<string, AclCategory | null> = {
   pubsub: "pubsub",
   connection: "connection",
   transactions: "transaction",
+  scripting: "scripting",
   server: null,
   cluster: null,
 };
@@ -80,7 +81,7 @@ export const ROLE_RULES: Record<UserRole, string> = {
   admin: "+@all",
   readwrite: "+@all -@admin",
   readonly: "+@read +@connection +@transaction -@write -@admin -@dangerous " +
-    "+info +time +acl|whoami +subscribe +psubscribe +unsubscribe +punsubscribe",
+    "+eval_ro +evalsha_ro +script|load +script|exists +info +time +acl|whoami +subscribe +psubscribe +unsubscribe +punsubscribe",
 };
 
 /** The parts of a command an ACL rule looks at. */

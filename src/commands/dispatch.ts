@@ -357,12 +357,15 @@ export class Dispatcher {
    * MULTI/EXEC when there are several, as EXEC's do (the HTTP API's /multi-exec).
    */
   atomically<T>(body: () => T): T {
-    if (this.depth++ === 0) this.loading = false;
+    // Inside EXEC (a script it runs), EXEC hands the records on when it ends.
+    const top = this.depth === 0 && !this.transactional;
+    if (top) this.loading = false;
+    this.depth++;
     this.transactional = true;
     try {
       return body();
     } finally {
-      if (--this.depth === 0) this.handOn();
+      if (--this.depth === 0 && top) this.handOn();
     }
   }
 

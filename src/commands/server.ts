@@ -185,6 +185,10 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
         const indices = keyIndices(spec, target);
         if (indices === null) throw new ReplyError("ERR Invalid arguments specified for command");
         // Channels (SPUBLISH's) route like keys but are not keys, as Redis's `not_key` spec says.
+        if (indices.length === 0 && spec.flags.includes("no_mandatory_keys")) {
+          ctx.out.arrayHeader(0);
+          return;
+        }
         if (indices.length === 0 || spec.channelKeys === true) {
           throw new ReplyError("ERR The command has no key arguments");
         }

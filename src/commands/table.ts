@@ -17,6 +17,7 @@ import { setCommands } from "./set.ts";
 import { stringCommands } from "./strings.ts";
 import type { CommandSpec } from "./types.ts";
 import { zsetCommands } from "./zset.ts";
+import { scriptingCommands } from "./scripting.ts";
 
 export class CommandTable {
   readonly specs: CommandSpec[];
@@ -53,6 +54,7 @@ export function createCommandTable(): CommandTable {
     ...pubsubCommands,
     ...blockingCommands,
     ...clusterCommands,
+    ...scriptingCommands,
   ]);
   return table;
 }

@@ -10,6 +10,7 @@ import type { ReplyWriter, RespVersion } from "../resp/writer.ts";
 import type { PubSub, Subscriber } from "./pubsub.ts";
 import { type AclCategory, deriveCategories } from "./acl.ts";
 import type { EventRule } from "./events.ts";
+import type { ScriptEngine } from "../scripting/engine.ts";
 
 /** Redis's command flags, as far as HyperCache uses them. */
 export type CommandFlag =
@@ -24,7 +25,9 @@ export type CommandFlag =
   | "pubsub"
   | "blocking"
   | "noscript"
-  | "no_multi";
+  | "no_multi"
+  /** Has key positions but may be given no key (EVAL with numkeys 0). */
+  | "no_mandatory_keys";
 
 /** What a handler needs to run. */
 export interface CommandContext {
@@ -185,6 +188,8 @@ export interface ServerHooks {
   /** The cluster this node belongs to; absent on a single node (CLUSTER then answers that
    * cluster support is disabled, as redis-server does). */
   cluster?: ClusterHooks;
+  /** Lua scripting (EVAL, SCRIPT); absent where no Lua state was opened. */
+  scripting?: ScriptEngine;
   /** Pub/sub: the hub, and the subscriber that stands for a connection. */
   pubsub?: {
     hub: PubSub;

@@ -137,7 +137,7 @@ export class LuaVm {
 
   /** `t[i] = v` for the table at `table` and the value on top (popped). */
   setIndex(table: number, i: number): void {
-    this.#m._lua_rawseti(this.L, table, i);
+    this.#m._lua_rawseti(this.L, table, BigInt(i)); // lua_Integer: i64, a BigInt
   }
 
   /** `t.name = v` for the table at `table` and the value on top (popped). */
@@ -152,7 +152,24 @@ export class LuaVm {
 
   /** Pushes `t[i]` (raw) of the table at `table`; returns its type. */
   getIndex(table: number, i: number): number {
-    return this.#m._lua_rawgeti(this.L, table, i);
+    return this.#m._lua_rawgeti(this.L, table, BigInt(i));
+  }
+
+  /** `t[k] = v` (raw) for the table at `table`, the key below the value on top (both popped). */
+  setRaw(table: number): void {
+    this.#m._lua_rawset(this.L, table);
+  }
+
+  rawEqual(a: number, b: number): boolean {
+    return this.#m._lua_rawequal(this.L, a, b) !== 0;
+  }
+
+  /** `toString` of a copy: reading a number key in place would turn it into a string. */
+  toStringCopy(index: number): string {
+    this.#m._lua_pushvalue(this.L, index);
+    const text = this.toString(-1);
+    this.#m._lua_settop(this.L, -2);
+    return text;
   }
 
   setGlobal(name: string): void {
@@ -161,7 +178,7 @@ export class LuaVm {
 
   /** `_G[name] = v` for the value on top (popped), past the sandbox's `__newindex`. */
   rawSetGlobal(name: string): void {
-    this.#m._lua_rawgeti(this.L, REGISTRY_INDEX, GLOBALS_REF);
+    this.#m._lua_rawgeti(this.L, REGISTRY_INDEX, BigInt(GLOBALS_REF));
     this.pushString(name);
     this.#m._lua_pushvalue(this.L, -3);
     this.#m._lua_rawset(this.L, -3);
@@ -205,7 +222,7 @@ export class LuaVm {
 
   /** The raw length of the table or string at `index` (`#t` without metamethods). */
   rawLength(index: number): number {
-    return this.#m._lua_rawlen(this.L, index);
+    return Number(this.#m._lua_rawlen(this.L, index)); // lua_Unsigned: a BigInt
   }
 
   /** Table traversal: pops a key, pushes the next key and value; false at the end. */
@@ -281,7 +298,11 @@ export class LuaVm {
     this.getField(index, "err");
     const text = this.type(-1) === LuaType.STRING ? this.toString(-1) : "(error object is a table)";
     this.setTop(-2);
-    return text;
+    // Where the script raised it (`redis.call` records the line), after a NUL.
+    this.getField(index, "line");
+    const line = this.type(-1) === LuaType.NUMBER ? this.toString(-1) : "0";
+    this.setTop(-2);
+    return `${text}\0${line}`;
   }
 
   /** Stores the value on top (popped) in the registry; returns its reference. */
@@ -291,7 +312,7 @@ export class LuaVm {
 
   /** Pushes the registry value `ref`. */
   pushRef(ref: number): void {
-    this.#m._lua_rawgeti(this.L, REGISTRY_INDEX, ref);
+    this.#m._lua_rawgeti(this.L, REGISTRY_INDEX, BigInt(ref));
   }
 
   unref(ref: number): void {

@@ -15,9 +15,12 @@ local getinfo, error, type, select, rawget, tostring = debug.getinfo, error, typ
 
 -- The line of the script that called (for "on @user_script:N").
 local function where(level)
-  local info = getinfo(level, "Sl")
-  if info ~= nil and info.short_src == "user_script" then return info.currentline end
-  return 0
+  while true do
+    local info = getinfo(level, "Sl")
+    if info == nil then return 0 end
+    if info.short_src == "user_script" then return info.currentline end
+    level = level + 1
+  end
 end
 
 redis = {

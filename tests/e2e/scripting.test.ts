@@ -1,0 +1,165 @@
+// Lua scripting over real sockets, on Deno and Bun: ioredis's defineCommand (EVALSHA, falling
+// back to EVAL), Redis 7.0's replies and error texts for the same scripts, binary values, and a
+// runaway script that is stopped while other clients stay served.
+import { timeLimited } from "../_time_limit.ts";
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { cleanup, type NodeProcess, RUNTIMES, startNode } from "./_harness.ts";
+
+const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
+
+/** Scripts and what redis-server 7.0 answers them (redis-cli's view: errors as their text). */
+const REDIS_ANSWERS: [string, string[], unknown][] = [
+  ["return {1, 2.7, 'a', false, {ok='fine'}, nil, 3}", [], [1, 2, "a", null, "fine"]],
+  ["return 3.99", [], 3],
+  ["return true", [], 1],
+  ["return {double=3.5}", [], "3.5"],
+  ["return #KEYS .. #ARGV", ["2", "a", "b", "c"], "21"],
+  ["return redis.sha1hex('')", [], "da39a3ee5e6b4b0d3255bfef95601890afd80709"],
+  ["return cjson.decode('[1,2,{\"a\":null}]')[3].a == cjson.null", [], 1],
+  ["return cjson.encode({1, 2, 'x/y'})", [], '[1,2,"x\\/y"]'],
+  [
+    "return bit.band(0xff, 0x0f) .. ',' .. bit.tohex(255) .. ',' .. bit.bnot(0)",
+    [],
+    "15,000000ff,-1",
+  ],
+  ["return redis.call('set', 'sc:k', 1.5)", [], "OK"],
+  ["return redis.call('get', 'sc:k')", [], "1.5"],
+  [
+    "return redis.pcall('incr', 'sc:k')",
+    [],
+    new Error("ERR value is not an integer or out of range"),
+  ],
+  ["return redis.error_reply('MY failure')", [], new Error("MY failure")],
+  [
+    "local v = redis.call('incr', 'sc:k')\nreturn v",
+    [],
+    new Error(
+      "ERR value is not an integer or out of range script: 459a06c6e74ea990871f43d49dc038effd383a1c, on @user_script:1.",
+    ),
+  ],
+  [
+    "return x.y",
+    [],
+    new Error(
+      "ERR user_script:1: Script attempted to access nonexistent global variable 'x' script: c7977cd7f36622d6ecd2600423927e1a1c3028b4, on @user_script:1.",
+    ),
+  ],
+  [
+    "foo = 1",
+    [],
+    new Error(
+      "ERR user_script:1: Attempt to modify a readonly table script: e1934c7d679df0a682fa283afb2bdeec6495d463, on @user_script:1.",
+    ),
+  ],
+  [
+    "return 'x' ..",
+    [],
+    // Lua 5.4 words the compile error without quotes around <eof> (5.1: '<eof>').
+    new Error(
+      "ERR Error compiling script (new function): user_script:1: unexpected symbol near <eof>",
+    ),
+  ],
+  ["return 1", ["-1"], new Error("ERR Number of keys can't be negative")],
+];
+
+for (const runtime of RUNTIMES) {
+  describe(`Lua scripting on ${runtime}`, () => {
+    let node: NodeProcess;
+    let redis: Redis;
+    let other: Redis;
+
+    before(async () => {
+      node = await startNode(runtime);
+      const connect = () => {
+        const c = new Redis({
+          port: node.port,
+          maxRetriesPerRequest: 1,
+          retryStrategy: () => null,
+        });
+        c.on("error", () => {});
+        return c;
+      };
+      redis = connect();
+      other = connect();
+    });
+    after(async () => {
+      redis?.disconnect();
+      other?.disconnect();
+      await cleanup(node);
+    });
+
+    it("answers scripts as redis-server 7.0 does, errors and conversions included", async () => {
+      for (const [script, args, expected] of REDIS_ANSWERS) {
+        const numkeys = args.length > 0 ? args[0] : "0";
+        const got = await redis.call("EVAL", script, numkeys, ...args.slice(1)).catch((e) => e);
+        if (expected instanceof Error) {
+          assert.ok(
+            got instanceof Error,
+            `${script}: expected an error, got ${JSON.stringify(got)}`,
+          );
+          assert.equal(got.message, expected.message, script);
+        } else {
+          assert.deepEqual(got, expected, script);
+        }
+      }
+    });
+
+    it("runs ioredis defineCommand scripts through EVALSHA after loading them with EVAL", async () => {
+      redis.defineCommand("hit", {
+        numberOfKeys: 1,
+        // A fixed-window limiter with millisecond timestamps (past 32 bits).
+        lua: `local n = redis.call('incr', KEYS[1])
+if n == 1 then redis.call('pexpire', KEYS[1], ARGV[1]) end
+return {n, redis.call('pttl', KEYS[1]), tonumber(ARGV[2]) + 1}`,
+      });
+      const scripted = redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      const hit = (...a: unknown[]) => scripted.hit.call(redis, ...a);
+      const now = 1_700_000_000_000;
+      const first = await hit("sc:limit", 60_000, now) as number[];
+      assert.equal(first[0], 1);
+      assert.ok(first[1] > 59_000 && first[1] <= 60_000, `ttl ${first[1]}`);
+      assert.equal(first[2], now + 1);
+      const second = await hit("sc:limit", 60_000, now) as number[];
+      assert.equal(second[0], 2);
+      await redis.script("FLUSH");
+      // ioredis meets NOSCRIPT and sends EVAL again.
+      assert.equal((await hit("sc:limit", 60_000, now) as number[])[0], 3);
+    });
+
+    it("keeps binary values byte for byte through KEYS, ARGV and redis.call", async () => {
+      const value = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+      await redis.call("EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "sc:bin", value);
+      assert.deepEqual(await redis.getBuffer("sc:bin"), value);
+      const back = await redis.callBuffer(
+        "EVAL",
+        "return redis.call('get', KEYS[1])",
+        "1",
+        "sc:bin",
+      );
+      assert.deepEqual(back, value);
+    });
+
+    it("refuses writes from EVAL_RO and commands scripts may not run", async () => {
+      await assert.rejects(
+        redis.call("EVAL_RO", "return redis.call('set', 'sc:x', 1)", "0"),
+        /Write commands are not allowed from read-only scripts/,
+      );
+      await assert.rejects(
+        redis.call("EVAL", "return redis.call('multi')", "0"),
+        /This Redis command is not allowed from script/,
+      );
+      assert.equal(await redis.exists("sc:x"), 0);
+    });
+
+    it("stops a runaway script at the time limit; other clients are served afterwards", async () => {
+      const running = redis.call("EVAL", "while true do end", "0").catch((e) => e);
+      const pong = other.ping();
+      const error = await running;
+      assert.ok(error instanceof Error);
+      assert.match(error.message, /Script killed: it ran longer than busy-reply-threshold/);
+      assert.equal(await pong, "PONG");
+      assert.equal(await redis.call("EVAL", "return 'alive'", "0"), "alive");
+    });
+  });
+}
