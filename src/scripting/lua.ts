@@ -7,7 +7,7 @@
  *
  * Why this VM: fengari (Lua 5.3 in JS) keeps integers in 32 bits, so `2000000000 + 2000000000`
  * wraps and millisecond timestamps overflow; wasmoon has 64-bit integers and ran a 3M-iteration
- * loop ten times faster (`bench/README.md`, "Lua scripting").
+ * loop ten times faster in a one-off comparison (README, "Lua scripting").
  *
  * @module
  */
