@@ -19,3 +19,19 @@ rss_kb() { ps -o rss= -p "$1" | tr -d ' '; }
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 # The median of the numbers on standard input (separated by spaces or newlines).
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Starts redis-server, or a node on Deno or Bun ($1: redis | deno | bun) on a free port, and waits
+# until it answers; sets port[$1] and pid[$1].
+declare -A port pid
+start_server() { # name
+  local name=$1
+  port[$name]=$(free_port)
+  case $name in
+    redis) redis-server --port "${port[$name]}" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/$name.log" 2>&1 & ;;
+    deno) "${DENO_NODE[@]}" --port "${port[$name]}" --http false --data-dir "$tmp/$name" >"$tmp/$name.log" 2>&1 & ;;
+    bun) bun src/main.ts --port "${port[$name]}" --http false --data-dir "$tmp/$name" >"$tmp/$name.log" 2>&1 & ;;
+  esac
+  pid[$name]=$!
+  pids+=("${pid[$name]}")
+  wait_ready "${port[$name]}"
+}

@@ -23,19 +23,6 @@ CLK_TCK=$(getconf CLK_TCK)
 source bench/_lib.sh
 
 
-declare -A port pid
-start_server() { # name
-  local name=$1
-  port[$name]=$(free_port)
-  case $name in
-    redis) redis-server --port "${port[$name]}" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/$name.log" 2>&1 & ;;
-    deno) "${DENO_NODE[@]}" --port "${port[$name]}" --http false --data-dir "$tmp/$name" >"$tmp/$name.log" 2>&1 & ;;
-    bun) bun src/main.ts --port "${port[$name]}" --http false --data-dir "$tmp/$name" >"$tmp/$name.log" 2>&1 & ;;
-  esac
-  pid[$name]=$!
-  pids+=("${pid[$name]}")
-  wait_ready "${port[$name]}"
-}
 
 
 declare -A ops cpu ratio

@@ -15,17 +15,9 @@ CLK_TCK=$(getconf CLK_TCK)
 source bench/_lib.sh
 SCRIPT="return redis.call('get', KEYS[1])"
 
-declare -A port pid sha
+declare -A sha
 for name in "${SERVERS[@]}"; do
-  port[$name]=$(free_port)
-  case $name in
-    redis) redis-server --port "${port[$name]}" --bind 127.0.0.1 --save '' --appendonly no >"$tmp/$name.log" 2>&1 & ;;
-    deno) "${DENO_NODE[@]}" --port "${port[$name]}" --http false --data-dir "$tmp/$name" >"$tmp/$name.log" 2>&1 & ;;
-    bun) bun src/main.ts --port "${port[$name]}" --http false --data-dir "$tmp/$name" >"$tmp/$name.log" 2>&1 & ;;
-  esac
-  pid[$name]=$!
-  pids+=("${pid[$name]}")
-  wait_ready "${port[$name]}"
+  start_server "$name"
   sha[$name]=$(redis-cli -p "${port[$name]}" SCRIPT LOAD "$SCRIPT")
   redis-benchmark -p "${port[$name]}" -t set -r 100000 -n 200000 -P 16 -q >/dev/null
   redis-benchmark -p "${port[$name]}" -n 50000 -P 16 -r 100000 -q evalsha "${sha[$name]}" 1 'key:__rand_int__' >/dev/null

@@ -46,6 +46,13 @@ function numberText(value: number): string {
   return String(Number(value.toPrecision(14)));
 }
 
+/** Pushes `{[field] = text}`: how Redis hands Lua a status, an error or a big number. */
+function pushTagged(vm: LuaVm, field: string, text: string): void {
+  vm.newTable(0, 1);
+  vm.pushString(text);
+  vm.setField(-2, field);
+}
+
 export class ScriptEngine {
   readonly #vm: LuaVm;
   readonly #host: ScriptHost;
@@ -65,10 +72,6 @@ export class ScriptEngine {
   /** Opens the Lua state (loading the WebAssembly module once per process). */
   static async open(host: ScriptHost): Promise<ScriptEngine> {
     return new ScriptEngine(await LuaVm.open(), host);
-  }
-
-  get size(): number {
-    return this.#scripts.size;
   }
 
   #install(): void {
@@ -256,9 +259,7 @@ export class ScriptEngine {
   /** Pushes `{err = text}` and true, as a failed call returns. */
   #fail(vm: LuaVm, text: string): number {
     vm.setTop(0);
-    vm.newTable(0, 1);
-    vm.pushString(text);
-    vm.setField(-2, "err");
+    pushTagged(vm, "err", text);
     vm.pushBoolean(true);
     return 2;
   }
@@ -271,14 +272,10 @@ export class ScriptEngine {
     const next = lineEnd + 2;
     switch (text[at]) {
       case "+":
-        vm.newTable(0, 1);
-        vm.pushString(head);
-        vm.setField(-2, "ok");
+        pushTagged(vm, "ok", head);
         return next;
       case "-":
-        vm.newTable(0, 1);
-        vm.pushString(head);
-        vm.setField(-2, "err");
+        pushTagged(vm, "err", head);
         return next;
       case ":":
         vm.pushInteger(BigInt(head));
@@ -339,9 +336,7 @@ export class ScriptEngine {
         vm.setField(-2, "double");
         return next;
       case "(":
-        vm.newTable(0, 1);
-        vm.pushString(head);
-        vm.setField(-2, "big_number");
+        pushTagged(vm, "big_number", head);
         return next;
       default:
         throw new LuaRaise(`internal error: reply type '${text[at]}'`);
@@ -375,26 +370,17 @@ export class ScriptEngine {
     const vm = this.#vm;
     if (!vm.checkStack(4)) throw new ReplyError("ERR reached lua stack limit");
     const table = index < 0 ? vm.top() + index + 1 : index;
-    if (vm.getField(table, "err") === LuaType.STRING) {
-      const text = vm.toString(-1);
-      vm.setTop(-2);
-      out.error(text);
-      return;
-    }
+    // Redis's tagged tables: an error, a status (strings only, as Redis reads them), a double.
+    const error = vm.getField(table, "err") === LuaType.STRING ? vm.toString(-1) : null;
     vm.setTop(-2);
-    if (vm.getField(table, "ok") === LuaType.STRING) {
-      const text = vm.toString(-1);
-      vm.setTop(-2);
-      out.simple(text);
-      return;
-    }
+    if (error !== null) return out.error(error);
+    const status = vm.getField(table, "ok") === LuaType.STRING ? vm.toString(-1) : null;
     vm.setTop(-2);
+    if (status !== null) return out.simple(status);
     if (vm.getField(table, "double") === LuaType.NUMBER) {
       const value = vm.toNumber(-1);
       vm.setTop(-2);
-      if (protocol === 3) out.double(value);
-      else out.bulk(numberText(value));
-      return;
+      return protocol === 3 ? out.double(value) : out.bulk(numberText(value));
     }
     vm.setTop(-2);
     // An array: its items up to the first nil, as Redis stops there.

@@ -150,6 +150,15 @@ export class LuaVm {
     return this.#m._lua_getfield(this.L, table, this.name(name));
   }
 
+  /** `t.name` of the table at `table` when it is a string (or a number, as text), else null;
+   * leaves the stack as it was. */
+  stringField(table: number, name: string): string | null {
+    const type = this.getField(table, name);
+    const text = type === LuaType.STRING || type === LuaType.NUMBER ? this.toString(-1) : null;
+    this.setTop(-2);
+    return text;
+  }
+
   /** Pushes `t[i]` (raw) of the table at `table`; returns its type. */
   getIndex(table: number, i: number): number {
     return this.#m._lua_rawgeti(this.L, table, BigInt(i));
@@ -295,14 +304,9 @@ export class LuaVm {
   /** The text of an error value that is a table (`{err = ...}`), as Redis raises them. */
   private errorObject(index: number): string {
     if (this.type(index) !== LuaType.TABLE) return "(error object is not a string)";
-    this.getField(index, "err");
-    const text = this.type(-1) === LuaType.STRING ? this.toString(-1) : "(error object is a table)";
-    this.setTop(-2);
+    const text = this.stringField(index, "err") ?? "(error object is a table)";
     // Where the script raised it (`redis.call` records the line), after a NUL.
-    this.getField(index, "line");
-    const line = this.type(-1) === LuaType.NUMBER ? this.toString(-1) : "0";
-    this.setTop(-2);
-    return `${text}\0${line}`;
+    return `${text}\0${this.stringField(index, "line") ?? "0"}`;
   }
 
   /** Stores the value on top (popped) in the registry; returns its reference. */
