@@ -25,6 +25,8 @@ export interface LinkHost {
   sent(type: number, bytes: number): void;
   /** Queued frames (their types) were dropped. */
   dropped(peer: PeerId, types: number[], reason: Extract<DropReason, "linkDown" | "closed">): void;
+  /** The established connection to `peer` closed. */
+  lost(peer: PeerId): void;
   connected(): void;
   connectFailed(): void;
   reconnecting(): void;
@@ -233,6 +235,7 @@ export class PeerLink {
     if (this.host.timers.now() - this.connectedAtMs >= this.host.limits.reconnectMaxMs) {
       this.failedAttempts = 0;
     }
+    this.host.lost(this.id);
     this.drop("linkDown");
     this.scheduleReconnect();
   }

@@ -174,6 +174,9 @@ export class Bus {
         s.bytesOut += bytes;
       },
       dropped: (peer, types, reason) => this.dropped(peer, types, reason),
+      lost: (peer) => {
+        for (const handler of new Set(this.handlers.values())) handler.linkLost?.(peer);
+      },
       connected: () => stats.connects++,
       connectFailed: () => stats.connectFailures++,
       reconnecting: () => stats.reconnects++,

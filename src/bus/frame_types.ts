@@ -37,6 +37,8 @@ export const BusFrameType = {
   forwardReply: 0x11,
   /** A PUBLISH relayed to every other node, for their subscribers. */
   publish: 0x12,
+  /** A forwarded command whose client went away: the owner stops waiting for it (a blocking pop). */
+  forwardCancel: 0x13,
   /** A versioned write sent by a slot's coordinator to another replica. */
   replicaWrite: 0x20,
   /** A replica's acknowledgement of a write, counted towards `write_quorum`. */

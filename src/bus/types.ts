@@ -117,6 +117,12 @@ export interface FrameHandler<T = unknown> {
    * connection to it failed or was lost; once per handler and event, with how many.
    */
   undelivered?(peer: PeerId, frameCount: number): void;
+  /**
+   * Told when the connection to `peer` that frames were written on closed (the peer died or
+   * reset it): frames written on it may or may not have arrived. Called before `undelivered`
+   * for what was still queued.
+   */
+  linkLost?(peer: PeerId): void;
 }
 
 /** Counters of one frame type. */

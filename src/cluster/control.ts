@@ -35,7 +35,7 @@ import { RaftDriver } from "../raft/driver.ts";
 import { DurableStorage } from "../raft/storage.ts";
 import { Transport } from "../raft/transport.ts";
 import type { Runtime, TimerHandle } from "../runtime/types.ts";
-import { Forwarder } from "./forward.ts";
+import { Forwarder, MAY_HAVE_RUN } from "./forward.ts";
 import { latin1, type MigrationStores, Migrator } from "./migration.ts";
 import { BusFrameType } from "../bus/frame_types.ts";
 import { Buffer } from "node:buffer";
@@ -399,14 +399,14 @@ export class ClusterControl implements ClusterHooks {
         if (!this.#failedSince.has(g.id)) this.#failedSince.set(g.id, now);
       } else if (this.#failedSince.delete(g.id)) {
         const member = this.state.member(g.id);
-        if (member !== undefined) this.forwarder.failOwner(member.raftId, "it failed");
+        if (member !== undefined) this.forwarder.peerFailed(member.raftId);
       }
     }
     for (const [id] of this.#failedSince) {
       const failed = this.gossip.members().find((g) => g.id === id);
       if (failed !== undefined && (failed.state === "dead" || failed.state === "left")) {
         const member = this.state.member(id);
-        if (member !== undefined) this.forwarder.failOwner(member.raftId, "it failed");
+        if (member !== undefined) this.forwarder.peerFailed(member.raftId);
       }
     }
     if (this.driver === undefined) {
@@ -659,12 +659,12 @@ export class ClusterControl implements ClusterHooks {
     reply: DeferredReply,
     asking: boolean,
   ): void {
+    const spec = this.hooks.executor.dispatcher.table.lookup(argv[0]);
     const retrying = this.#retrying(client, reply, (again) => {
       // Asked again, a blocking command may now find its key here, and block here.
       again.parkable = true;
       return this.hooks.executor.runText(again, argv);
-    });
-    const spec = this.hooks.executor.dispatcher.table.lookup(argv[0]);
+    }, spec?.flags.includes("readonly") ?? false);
     const blockMs = spec?.blockTimeoutMs?.(argv) ?? null;
     this.forwarder.forward(
       this.state.member(owner)!.raftId,
@@ -691,7 +691,7 @@ export class ClusterControl implements ClusterHooks {
         again,
         commands,
         (node) => this.router.forwardTransaction(node, again, commands, reply),
-      ));
+      ), false);
     this.forwarder.forward(
       this.state.member(owner)!.raftId,
       client,
@@ -707,30 +707,47 @@ export class ClusterControl implements ClusterHooks {
    * `reply`, unless the owner answered a redirect or a transient refusal (its map is newer or
    * older than this node's): then, after a short wait, `again` runs the command anew for a
    * client like `client` through this node's routing, up to FORWARD_RETRIES times. A result of
-   * null means `again` handed `reply` on itself.
+   * null means `again` handed `reply` on itself. A failure after which the command may have run
+   * is repeated only when `repeatable` (a read). If the client goes away meanwhile, the attempt
+   * in flight is cancelled and none follows.
    */
   #retrying(
     client: ClientState,
     reply: DeferredReply,
     again: (client: RetryingClient) => string | Promise<string> | null,
+    repeatable: boolean,
   ): DeferredReply {
     const attempt = (client as RetryingClient).retries ?? 0;
+    let abandoned = false;
+    let cancelForward: (() => void) | null = null;
+    let retried: RetryingClient | null = null;
+    reply.onAbandon?.(() => {
+      abandoned = true;
+      cancelForward?.();
+      if (retried !== null) this.hooks.executor.abandon(retried);
+    });
     return {
       complete: (write) => {
         const out = new ReplyWriter();
         write(out);
         const text = out.cut(0);
-        if (attempt >= FORWARD_RETRIES || !RETRIED_REPLY.test(text)) {
+        if (
+          attempt >= FORWARD_RETRIES || !RETRIED_REPLY.test(text) ||
+          (!repeatable && text.includes(MAY_HAVE_RUN))
+        ) {
           return reply.complete((o) => o.rawText(text));
         }
         this.runtime.timers.setTimeout(() => {
+          if (abandoned) return;
           const next = this.hooks.executor.client(client.role, client.db) as RetryingClient;
           next.protocol = client.protocol;
           next.retries = attempt + 1;
+          retried = next;
           const result = again(next);
           if (result !== null) completeWith(reply, result);
         }, 25 << attempt);
       },
+      onAbandon: (cancel) => (cancelForward = cancel),
     };
   }
 

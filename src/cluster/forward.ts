@@ -4,9 +4,16 @@
  * reply's bytes come back and take the command's place in the client's reply order.
  *
  * Requests to one owner leave in order on one link and run in order there, so a pipeline of
- * writes and reads to one key keeps its meaning. A request whose owner fails (gossip), whose link
- * drops it, or that gets no reply within its deadline completes with `-TRYAGAIN`: the command may
- * or may not have run, as with any lost connection.
+ * writes and reads to one key keeps its meaning. A request that never left (its link could not
+ * connect) completes with `-TRYAGAIN cannot reach ...`: it did not run. One whose owner fails
+ * (gossip), whose connection closes after it was written, or that gets no reply within its
+ * deadline completes with `-TRYAGAIN ... the command may have run`, as with any lost connection;
+ * the caller repeats only what is safe to repeat.
+ *
+ * A client that goes away while its forwarded command waits cancels it: a blocking pop parked on
+ * the owner stops waiting there, so no element is popped for nobody. The owner does the same for
+ * the commands parked for a node that gossip reports failed, and answers them with the
+ * "did not run" `-TRYAGAIN`, for the sender (if it is alive after all) to ask again.
  *
  * @module
  */
@@ -38,6 +45,11 @@ type RequestWire = [
 ];
 /** Its reply: `[id, reply bytes]`. */
 type ReplyWire = [number, string];
+/** A cancel: `[id, fromRaftId]` of a request whose client went away. */
+type CancelWire = [number, number];
+
+/** What a forwarding failure says when the command may have run (it is not repeated for a write). */
+export const MAY_HAVE_RUN = "the command may have run";
 
 /** How often requests past their deadline are failed (a deadline is kept within this). */
 const SWEEP_MS = 100;
@@ -52,19 +64,31 @@ export interface ForwardStats {
   failed: number;
   /** Forwarded commands waiting for their reply now. */
   pending: number;
+  /** Forwarded blocking commands cancelled because their client went away. */
+  cancelled: number;
 }
 
 interface Pending {
   owner: number;
   reply: DeferredReply;
+  /** A blocking command: the owner may hold it parked, and is told when it is cancelled. */
+  blocking: boolean;
   /** When it fails unanswered (monotonic ms); Infinity for a command that blocks forever. */
   deadline: number;
 }
 
 /** Sends commands to owners and serves the ones sent here. */
 export class Forwarder {
-  readonly stats: ForwardStats = { forwarded: 0, served: 0, failed: 0, pending: 0 };
+  readonly stats: ForwardStats = {
+    forwarded: 0,
+    served: 0,
+    failed: 0,
+    pending: 0,
+    cancelled: 0,
+  };
   readonly #pending = new Map<number, Pending>();
+  /** Requests served here whose reply waits (a parked blocking command), by `from:id`. */
+  readonly #waiting = new Map<string, { from: number; client: ClientState }>();
   /** The interval that fails requests past their deadline, while any is pending. */
   #sweep: TimerHandle | undefined;
   #nextId = 1;
@@ -81,11 +105,17 @@ export class Forwarder {
     bus.register<RequestWire>(BusFrameType.forwardRequest, {
       decode: decodeRequest,
       receive: (request) => this.#serve(request),
+      // Queued requests whose link could not connect: they never left.
+      undelivered: (peer) => this.#failTo(Number(peer), "its link could not connect", false),
+      linkLost: (peer) => this.#failTo(Number(peer), "the connection to it closed", true),
     });
     bus.register<ReplyWire>(BusFrameType.forwardReply, {
       decode: decodeReply,
       receive: ([id, text]) => this.#settle(id, text),
-      undelivered: (peer) => this.failOwner(Number(peer), "the link to it dropped the request"),
+    });
+    bus.register<CancelWire>(BusFrameType.forwardCancel, {
+      decode: decodeCancel,
+      receive: ([id, from]) => this.#cancelled(from, id),
     });
   }
 
@@ -117,38 +147,84 @@ export class Forwarder {
       reply.complete((out) => out.error(`TRYAGAIN cannot reach the slot's owner (${sent})`));
       return;
     }
+    reply.onAbandon?.(() => this.#abandoned(id));
     // A blocking command with no timeout (0) waits as long as the owner holds it.
     // Deadlines are swept, not timed one by one: a timer per request cost more than the rest
     // of forwarding it on Deno.
     const deadline = blockMs === 0 ? Infinity : this.now() + (blockMs ?? 0) + this.timeoutMs;
-    this.#pending.set(id, { owner, reply, deadline });
+    this.#pending.set(id, { owner, reply, blocking: blockMs !== null, deadline });
     this.#sweep ??= this.timers.setInterval(() => this.#expire(), SWEEP_MS);
     this.stats.pending = this.#pending.size;
   }
 
-  /** Fails every request waiting on `owner` (it failed, or its link dropped them). */
-  failOwner(owner: number, why: string): void {
-    for (const [id, pending] of this.#pending) if (pending.owner === owner) this.#fail(id, why);
+  /**
+   * Gossip reports the node with Raft id `peer` failed: the requests waiting on it fail, and the
+   * commands parked here for its clients stop waiting (answered "did not run", in case it is
+   * alive after all and asks again).
+   */
+  peerFailed(peer: number): void {
+    this.#failTo(peer, "it failed", true);
+    for (const [key, { from, client }] of this.#waiting) {
+      // A write waiting to be durable ran: its reply is sent as usual.
+      if (from !== peer || !this.executor.abandon(client)) continue;
+      this.#waiting.delete(key);
+      const id = Number(key.slice(key.indexOf(":") + 1));
+      this.bus.send(from, BusFrameType.forwardReply, [
+        id,
+        "-TRYAGAIN the slot's owner dropped the waiting command: it saw the sender fail\r\n",
+      ]);
+    }
   }
 
   /** Fails everything pending (the node is stopping). */
   close(): void {
-    for (const id of [...this.#pending.keys()]) this.#fail(id, "this node is stopping");
-    this.bus.unregister([BusFrameType.forwardRequest, BusFrameType.forwardReply]);
+    for (const id of [...this.#pending.keys()]) this.#fail(id, "this node is stopping", true);
+    this.bus.unregister([
+      BusFrameType.forwardRequest,
+      BusFrameType.forwardReply,
+      BusFrameType.forwardCancel,
+    ]);
+  }
+
+  #failTo(owner: number, why: string, mayHaveRun: boolean): void {
+    for (const [id, pending] of this.#pending) {
+      if (pending.owner === owner) this.#fail(id, why, mayHaveRun);
+    }
   }
 
   #expire(): void {
     const now = this.now();
     for (const [id, pending] of this.#pending) {
-      if (pending.deadline <= now) this.#fail(id, "no reply in time");
+      if (pending.deadline <= now) this.#fail(id, "no reply in time", true);
     }
   }
 
-  #fail(id: number, why: string): void {
+  #fail(id: number, why: string, mayHaveRun: boolean): void {
     const pending = this.#take(id);
     if (pending === undefined) return;
     this.stats.failed++;
-    pending.reply.complete((out) => out.error(`TRYAGAIN forwarding to the slot's owner: ${why}`));
+    const text = mayHaveRun
+      ? `TRYAGAIN the slot's owner did not answer (${why}); ${MAY_HAVE_RUN}`
+      : `TRYAGAIN cannot reach the slot's owner (${why})`;
+    pending.reply.complete((out) => out.error(text));
+  }
+
+  /** The client of request `id` went away: its reply is not awaited, and a parked command is
+   * cancelled on the owner. */
+  #abandoned(id: number): void {
+    const pending = this.#take(id);
+    if (pending === undefined || !pending.blocking) return;
+    this.stats.cancelled++;
+    this.bus.send(pending.owner, BusFrameType.forwardCancel, [id, this.selfRaftId]);
+  }
+
+  /** A sender cancelled request `id`: the command parked for it stops waiting. */
+  #cancelled(from: number, id: number): void {
+    const key = `${from}:${id}`;
+    const waiting = this.#waiting.get(key);
+    if (waiting === undefined) return; // answered already: the reply is dropped there
+    this.#waiting.delete(key);
+    this.executor.abandon(waiting.client);
   }
 
   #settle(id: number, text: string): void {
@@ -179,14 +255,20 @@ export class Forwarder {
     client.asking = asking;
     // A blocking command blocks here, on the key's owner; the sender waits as long.
     client.parkable = true;
-    const answer = (text: string) => {
-      this.bus.send(from, BusFrameType.forwardReply, [id, text]);
-    };
     const text = transaction === undefined
       ? this.executor.runText(client, args)
       : runTransaction(this.executor, client, transaction)!;
-    if (typeof text === "string") answer(text);
-    else text.then(answer);
+    if (typeof text === "string") {
+      this.bus.send(from, BusFrameType.forwardReply, [id, text]);
+      return;
+    }
+    const key = `${from}:${id}`;
+    this.#waiting.set(key, { from, client });
+    text.then((later) => {
+      // Gone from the map: cancelled, or dropped with its sender (then answered already).
+      if (!this.#waiting.delete(key)) return;
+      this.bus.send(from, BusFrameType.forwardReply, [id, later]);
+    });
   }
 }
 
@@ -212,6 +294,17 @@ function decodeRequest(payload: Uint8Array): RequestWire {
     throw new TypeError("malformed forwarded command");
   }
   return value as RequestWire;
+}
+
+function decodeCancel(payload: Uint8Array): CancelWire {
+  const value = decodeCbor(payload);
+  if (
+    !Array.isArray(value) || value.length !== 2 || !Number.isSafeInteger(value[0]) ||
+    !Number.isSafeInteger(value[1])
+  ) {
+    throw new TypeError("malformed forward cancel");
+  }
+  return value as CancelWire;
 }
 
 function decodeReply(payload: Uint8Array): ReplyWire {

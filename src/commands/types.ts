@@ -57,6 +57,13 @@ export interface CommandContext {
 export interface DeferredReply {
   /** Writes the reply (once); it leaves when every reply ahead of it has. */
   complete(write: (out: ReplyWriter) => void): void;
+  /**
+   * Registers what to do if the client goes away before the reply completes (the last one
+   * registered counts): a command forwarded or parked for it is cancelled rather than served to
+   * nobody; null unregisters it (the command no longer waits). Absent where a client cannot go
+   * away.
+   */
+  onAbandon?(cancel: (() => void) | null): void;
 }
 
 /** What the transaction commands do to a connection, implemented by the dispatcher. */

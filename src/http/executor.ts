@@ -28,6 +28,8 @@ class HttpClient implements ClientState {
   readonly remoteAddress = "http";
   /** The reply text of the command that deferred its reply, once it completes. */
   deferred: Promise<string> | null = null;
+  /** Cancels what waits on the deferred reply (a parked command), if anything registered. */
+  #abandon: (() => void) | null = null;
 
   constructor(
     readonly id: number,
@@ -42,12 +44,24 @@ class HttpClient implements ClientState {
     let settle!: (text: string) => void;
     this.deferred = new Promise<string>((resolve) => (settle = resolve));
     return {
-      complete(write) {
+      complete: (write) => {
+        this.#abandon = null;
         const out = new ReplyWriter();
         write(out);
         settle(out.cut(0));
       },
+      onAbandon: (cancel) => (this.#abandon = cancel),
     };
+  }
+
+  /** The client is gone (another node's cancel): a command still waiting for it stops waiting,
+   * and its reply never completes. */
+  abandon(): boolean {
+    const cancel = this.#abandon;
+    if (cancel === null) return false;
+    this.#abandon = null;
+    cancel();
+    return true;
   }
 }
 
@@ -86,6 +100,12 @@ export class HttpExecutor {
   /** A client for one request of `role`, in store `db`. */
   client(role: UserRole, db: number): ClientState {
     return new HttpClient(this.nextId--, role, db, this.nowMs());
+  }
+
+  /** `client` (one of `client()`) is gone: a command parked for it stops waiting. Whether one
+   * did (its reply will never complete). */
+  abandon(client: ClientState): boolean {
+    return client instanceof HttpClient && client.abandon();
   }
 
   /** Why `argv` cannot run for `client` (Redis's error text), or null when it can. */

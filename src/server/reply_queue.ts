@@ -27,6 +27,8 @@ export class PendingReply {
   bytes: Uint8Array | null = null;
   /** Bytes counted against the queue's bound (a copy that waits). */
   counted = 0;
+  /** Called if the connection closes while the reply is pending (a forwarded command cancels). */
+  onAbandon: (() => void) | null = null;
 
   constructor(private readonly queue: ReplyQueue | null) {}
 
@@ -127,12 +129,14 @@ export class ReplyQueue {
     return new Promise((resolve) => this.drainedWaiters.push(resolve));
   }
 
-  /** Drops everything waiting (the connection closed). */
+  /** Drops everything waiting (the connection closed); pending replies are abandoned. */
   clear(): void {
+    const abandoned = this.waiting.slice(this.head).filter((r) => !r.done && r.onAbandon);
     this.waiting = [];
     this.head = 0;
     this.waitingBytes = 0;
     this.wakeDrained();
+    for (const reply of abandoned) reply.onAbandon!();
   }
 
   /** Writes out, in order, every complete reply at the head. */

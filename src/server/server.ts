@@ -449,6 +449,8 @@ export class RespServer {
     this.enqueueWaiter(parked, parked.queueKeys);
     if (timeoutMs > 0) parked.timer = setTimeout(() => this.expire(parked), timeoutMs);
     this.blockedCount++;
+    // Its client went away (the sender cancelled it): nothing is popped for nobody.
+    deferred.onAbandon?.(() => this.unpark(parked));
     return true;
   }
 
@@ -488,6 +490,7 @@ export class RespServer {
   private unpark(parked: Parked): void {
     if (!parked.active) return;
     parked.active = false;
+    parked.deferred.onAbandon?.(null);
     if (parked.timer !== null) clearTimeout(parked.timer);
     this.dequeueWaiter(parked, parked.queueKeys);
     this.blockedCount--;
@@ -565,6 +568,9 @@ export class RespServer {
         write(out);
         reply?.complete(out.take());
         this.afterWrite(client);
+      },
+      onAbandon: (cancel) => {
+        if (reply !== null) reply.onAbandon = cancel;
       },
     };
   }

@@ -523,4 +523,26 @@ describe("bus api", () => {
       await second.bus.close();
     }
   });
+
+  it("tells a handler when an established connection to a peer closes, before dropping what was queued", async () => {
+    const first = await receiver();
+    const a = await Bus.start({ runtime, peers: peer(first.bus.port) });
+    const events: string[] = [];
+    a.register(forwardRequest, {
+      receive: () => {},
+      linkLost: (id) => events.push(`lost ${id}`),
+      undelivered: (id, n) => events.push(`undelivered ${id} ${n}`),
+    });
+    try {
+      a.send("b", forwardRequest, "first");
+      await until(() => first.received.length === 1);
+      assert.deepEqual(events, []);
+      await first.bus.close();
+      await until(() => events.length > 0);
+      assert.deepEqual(events, ["lost b"], "once, for the connection that carried frames");
+    } finally {
+      await a.close();
+      await first.bus.close();
+    }
+  });
 });

@@ -295,6 +295,33 @@ for (const runtime of RUNTIMES) {
       }
     });
 
+    it("cancels a plain client's forwarded BLPOP on the owner when the client disconnects: a later push stays in the list", async () => {
+      const map = await slotMap(0);
+      const ownerPort = (key: string) =>
+        map.find(([start, end]) => keySlot(key) >= start && keySlot(key) <= end)![2][1];
+      let n = 0;
+      while (ownerPort(`orphan:${n}`) !== cluster.specs[1].port) n++;
+      const queue = `orphan:${n}`;
+      const blockedOnOwner = async () =>
+        Number(/blocked_clients:(\d+)/.exec(await plain[1].info("clients"))![1]);
+      const waiter = new Redis({ port: cluster.specs[0].port, maxRetriesPerRequest: 0 });
+      waiter.on("error", () => {});
+      waiter.blpop(queue, 0).catch(() => {});
+      const deadline = Date.now() + 5000;
+      while (await blockedOnOwner() === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(await blockedOnOwner(), 1, "parked on the owner");
+      waiter.disconnect();
+      while (await blockedOnOwner() === 1 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(await blockedOnOwner(), 0, "cancelled on the owner");
+      assert.equal(await plain[2].rpush(queue, "kept"), 1);
+      assert.deepEqual(await plain[1].lrange(queue, 0, -1), ["kept"], "nobody popped it");
+      await plain[1].del(queue);
+    });
+
     it("runs a plain client's MULTI/EXEC whole on the node that owns its keys", async () => {
       const map = await slotMap(0);
       const ownerPort = (key: string) =>

@@ -105,6 +105,41 @@ describe("blocking commands parked for other nodes' clients", () => {
     }
   });
 
+  it("stops waiting when its client goes away, so a later push is not popped for nobody", async () => {
+    const { resp, executor, forwarded } = await node();
+    try {
+      const client = forwarded();
+      const reply = executor.runText(client, ["BLPOP", "orphan", "0"]);
+      assert.ok(reply instanceof Promise);
+      assert.equal(resp.blockedCount, 1);
+      assert.equal(executor.abandon(client), true, "a parked command was cancelled");
+      assert.equal(resp.blockedCount, 0);
+      assert.equal(executor.abandon(client), false, "once");
+      const other = executor.client("admin", 0);
+      assert.equal(executor.runText(other, ["RPUSH", "orphan", "kept"]), ":1\r\n");
+      await new Promise((r) => setTimeout(r, 10));
+      assert.equal(
+        executor.runText(other, ["LRANGE", "orphan", "0", "-1"]),
+        "*1\r\n$4\r\nkept\r\n",
+      );
+    } finally {
+      await resp.stop();
+    }
+  });
+
+  it("is not cancelled once served: abandoning it then cancels nothing", async () => {
+    const { resp, executor, forwarded } = await node();
+    try {
+      const client = forwarded();
+      const reply = executor.runText(client, ["BLPOP", "served", "0"]);
+      executor.runText(executor.client("admin", 0), ["RPUSH", "served", "v"]);
+      assert.equal(await reply, "*2\r\n$6\r\nserved\r\n$1\r\nv\r\n");
+      assert.equal(executor.abandon(client), false);
+    } finally {
+      await resp.stop();
+    }
+  });
+
   it("ends with TRYAGAIN when the node stops", async () => {
     const { resp, executor, forwarded } = await node();
     const reply = executor.runText(forwarded(), ["BLPOP", "never", "0"]);

@@ -103,4 +103,25 @@ describe("ReplyQueue", () => {
     await done;
     assert.equal(drained, true);
   });
+
+  it("abandons the replies still pending when the connection closes, and only those", () => {
+    const queue = new ReplyQueue(
+      () => {},
+      { maxWaitingReplies: 10, maxWaitingBytes: 100 },
+      () => {},
+    );
+    const abandoned: string[] = [];
+    const first = queue.defer()!;
+    first.onAbandon = () => abandoned.push("first");
+    const done = queue.defer()!;
+    done.onAbandon = () => abandoned.push("done");
+    done.complete(bytes("+OK\r\n")); // complete, waiting behind the first
+    const unregistered = queue.defer()!;
+    const last = queue.defer()!;
+    last.onAbandon = () => abandoned.push("last");
+    assert.equal(unregistered.done, false);
+    queue.clear();
+    assert.deepEqual(abandoned, ["first", "last"]);
+    assert.ok(queue.idle);
+  });
 });
