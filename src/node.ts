@@ -109,14 +109,12 @@ export class LateRouter implements Router {
 }
 
 /** What `assembleNode` may be given beyond the config. */
-/** Redis's default `busy-reply-threshold`: a script running longer is stopped (see README). */
-const SCRIPT_TIME_LIMIT_MS = 5000;
-
 /** The Lua engine over the dispatcher: a script's commands run as its caller's, one by one. */
 function openScripting(
   dispatcher: Dispatcher,
   table: CommandTable,
   runtime: Runtime,
+  config: NodeConfig,
 ): Promise<ScriptEngine> {
   const out = new ReplyWriter();
   const levels = ["debug", "verbose", "notice", "warning"];
@@ -126,10 +124,14 @@ function openScripting(
       return out.cut(0);
     },
     flags: (name) => table.lookup(name)?.flags,
-    atomically: (body) => dispatcher.atomically(body),
+    beginAtomic: () => dispatcher.beginAtomic(),
+    endAtomic: (top) => dispatcher.endAtomic(top),
+    suspend: (client) => dispatcher.server.suspend?.(client) ?? client.defer?.(),
+    setBusy: (busy) => (dispatcher.scriptBusy = busy),
+    later: (task) => runtime.timers.setTimeout(task, 0),
     log: (level, message) => console.log(`hypercache: script ${levels[level]}: ${message}`),
     nowMs: () => runtime.clock.monotonicMs(),
-    timeLimitMs: () => SCRIPT_TIME_LIMIT_MS,
+    busyThresholdMs: () => config.limits.busyReplyThresholdMs,
   });
 }
 
@@ -178,6 +180,7 @@ export async function assembleNode(
   hooks.purgeMemory = () => runtime.collectGarbage();
   hooks.maxStringBytes = effectiveMaxBulkBytes(config.limits.maxBulkBytes);
   hooks.block = (client, keys, timeoutMs, argv) => resp.block(client, keys, timeoutMs, argv);
+  hooks.suspend = (client) => resp.suspend(client);
   // No client can wait on a key before the server exists (AOF replay runs before it).
   hooks.keyReady = (store, key) => late.server?.keyReady(store.index, key);
   hooks.resetClient = (client) => {
@@ -209,10 +212,11 @@ export async function assembleNode(
   };
   const router = config.cluster.enabled ? new LateRouter() : null;
   const dispatcher = new Dispatcher(table, keyspace, hooks, outputs, router);
-  hooks.scripting = await openScripting(dispatcher, table, runtime);
+  hooks.scripting = await openScripting(dispatcher, table, runtime, config);
   persistence = config.persistence.appendonly
     ? await Persistence.open(runtime, keyspace, dispatcher, {
       dataDir: config.dataDir,
+      snapshotHeld: () => dispatcher.scriptBusy,
       appendfsync: config.persistence.appendfsync,
       snapshotEveryWrites: config.persistence.snapshotEveryWrites,
       snapshotIntervalMs: config.persistence.snapshotIntervalMs,
@@ -342,7 +346,10 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
       throw error;
     }
   }
-  const expiry = setInterval(() => keyspace.activeExpireCycle(), ACTIVE_EXPIRE_INTERVAL_MS);
+  // A suspended script is atomic: no key expires under it.
+  const expiry = setInterval(() => {
+    if (!dispatcher.scriptBusy) keyspace.activeExpireCycle();
+  }, ACTIVE_EXPIRE_INTERVAL_MS);
   return {
     config,
     keyspace,
@@ -387,6 +394,7 @@ async function startCluster(
       else hub?.publish(channel, message);
     },
     stores: {
+      held: () => dispatcher.scriptBusy,
       take: (slot, count) => {
         const keys: MigratingKey[] = [];
         for (const store of stores) {

@@ -635,6 +635,11 @@ export class ClusterControl implements ClusterHooks {
 
   /** Drops the keys of every slot this node does not own. */
   #sweep(): void {
+    // Not under a suspended script (it is atomic): the duties sweep once it has ended.
+    if (this.hooks.stores.held?.() === true) {
+      this.#swept = false;
+      return;
+    }
     this.#swept = true;
     if (this.state.slotMap === null) return;
     for (let slot = 0; slot < SLOT_COUNT; slot++) {

@@ -36,6 +36,9 @@ export interface MigrationStores {
   take(slot: number, count: number): MigratingKey[];
   /** Writes keys received (replacing any of the same name, logging the writes). */
   put(keys: MigratingKey[]): void;
+  /** While true the stores must not change (a script is suspended mid-way): nothing is taken,
+   * and a batch received is left unacknowledged, for its sender to send again. */
+  held?(): boolean;
 }
 
 /** Counters for INFO, /metrics and /api/cluster. */
@@ -93,6 +96,7 @@ export class Migrator {
     bus.register<BatchWire>(BusFrameType.migrateBatch, {
       decode: decodeBatch,
       receive: ([id, from, , keys]) => {
+        if (this.stores.held?.() === true) return;
         this.stores.put(keys);
         this.stats.keysReceived += keys.length;
         this.bus.send(from, BusFrameType.migrateAck, [id]);
@@ -122,6 +126,7 @@ export class Migrator {
    * slot's new owner. Called periodically and after every acknowledgement.
    */
   step(moving: ReadonlyMap<number, number>): void {
+    if (this.stores.held?.() === true) return;
     this.#moving = moving;
     for (const slot of this.#active.keys()) {
       if (!moving.has(slot)) this.#active.delete(slot);

@@ -77,6 +77,8 @@ function permission(spec: CommandSpec): Permission {
 
 /** The answer to a command another node would run, where nothing forwards it yet. */
 const NO_FORWARDING = "TRYAGAIN the key lives on another node and this node cannot forward";
+const BUSY =
+  "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 /** The answer to a connection-state command (WATCH) for keys another node owns. */
 const notForwardable = (name: string) =>
   `ERR '${name}' of a key on another node needs a connection to that node (cluster clients make one)`;
@@ -215,6 +217,12 @@ export class Dispatcher {
   /** Where unexpected handler failures are reported (once each). */
   log: (message: string) => void = (message) => console.error(message);
   private readonly loggedUnexpected = new Set<string>();
+  /**
+   * A script past busy-reply-threshold is suspended between its slices: every command but those
+   * flagged `allow_busy` gets -BUSY, and nothing else may change the keyspace (the script is
+   * atomic). Set by the script engine; false while the script itself runs.
+   */
+  scriptBusy = false;
   /** Nesting of calls (EXEC's commands, `atomically`): outputs go out when it is back to 0. */
   private depth = 0;
   private loading = false;
@@ -357,16 +365,29 @@ export class Dispatcher {
    * MULTI/EXEC when there are several, as EXEC's do (the HTTP API's /multi-exec).
    */
   atomically<T>(body: () => T): T {
+    const top = this.beginAtomic();
+    try {
+      return body();
+    } finally {
+      this.endAtomic(top);
+    }
+  }
+
+  /**
+   * Opens an `atomically` call that ends with `endAtomic(top)`, maybe turns of the event loop
+   * later (a script suspended past busy-reply-threshold, while everything else gets -BUSY).
+   */
+  beginAtomic(): boolean {
     // Inside EXEC (a script it runs), EXEC hands the records on when it ends.
     const top = this.depth === 0 && !this.transactional;
     if (top) this.loading = false;
     this.depth++;
     this.transactional = true;
-    try {
-      return body();
-    } finally {
-      if (--this.depth === 0 && top) this.handOn();
-    }
+    return top;
+  }
+
+  endAtomic(top: boolean): void {
+    if (--this.depth === 0 && top) this.handOn();
   }
 
   /** Hands on what the top-level transaction that just ended wrote. */
@@ -396,7 +417,13 @@ export class Dispatcher {
     const entry = this.lookup(argv[0]);
     out.protocol = client.protocol;
     this.stats.commandsProcessed++;
-    const failure = this.checkEntry(entry, argv, client);
+    let failure = this.checkEntry(entry, argv, client);
+    if (
+      this.scriptBusy && failure === null &&
+      !specFor(entry!.spec, argv).flags.includes("allow_busy")
+    ) {
+      failure = BUSY;
+    }
     const ctx = this.contexts.get(client);
     if (ctx !== undefined && ctx.queue !== null && entry?.spec.notQueued !== true) {
       this.enqueue(ctx, entry, argv, failure, out);

@@ -39,8 +39,8 @@ function script(ctx: CommandContext, argv: string[]): void {
     engine.flush();
     ctx.out.ok();
   } else if (sub === "kill" && argv.length === 2) {
-    // A script runs to its end (or its time limit) before any other command is read.
-    throw new ReplyError("NOTBUSY No scripts in execution right now.");
+    engine.kill();
+    ctx.out.ok();
   } else {
     throw new ReplyError(unknownSubcommand(argv));
   }
@@ -88,7 +88,7 @@ export const scriptingCommands: CommandSpec[] = [
       ["load", 3, ["noscript", "stale"], ["slow", "scripting"]],
       ["exists", -3, ["noscript"], ["slow", "scripting"]],
       ["flush", -2, ["noscript"], ["slow", "scripting"]],
-      ["kill", 2, ["noscript", "allow_busy" as never], ["slow", "scripting"]],
+      ["kill", 2, ["noscript", "allow_busy"], ["slow", "scripting"]],
     ]),
   },
 ];

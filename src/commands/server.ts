@@ -238,7 +238,7 @@ export function serverCommands(table: () => CommandTable): CommandSpec[] {
       notQueued: true,
       needsConnection: true,
       arity: -1,
-      flags: ["fast", "noauth", "loading", "stale"],
+      flags: ["fast", "noauth", "loading", "stale", "allow_busy"],
       group: "connection",
       summary: "Closes the connection.",
       handler: (ctx) => {

@@ -27,7 +27,9 @@ export type CommandFlag =
   | "noscript"
   | "no_multi"
   /** Has key positions but may be given no key (EVAL with numkeys 0). */
-  | "no_mandatory_keys";
+  | "no_mandatory_keys"
+  /** Runs while a script is busy (past busy-reply-threshold); others get -BUSY. */
+  | "allow_busy";
 
 /** What a handler needs to run. */
 export interface CommandContext {
@@ -187,6 +189,11 @@ export interface ServerHooks {
    * current store) gets data or `timeoutMs` passes (0 = forever). False when it cannot wait.
    */
   block?(client: ClientState, keys: string[], timeoutMs: number, argv: string[]): boolean;
+  /**
+   * The running command's reply completes later, and the client's later commands wait behind it
+   * (a script suspended past busy-reply-threshold). Undefined for a client that cannot wait.
+   */
+  suspend?(client: ClientState): DeferredReply | undefined;
   /** The longest string value a command may build (APPEND, SETRANGE): `proto-max-bulk-len`,
    * capped by the runtime's string limit. */
   maxStringBytes?: number;

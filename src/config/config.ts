@@ -53,6 +53,9 @@ export interface NodeConfig {
      * write held for fsync), before it is disconnected; their bytes count against
      * `maxOutputBufferBytes`. */
     maxWaitingReplies: number;
+    /** A script running longer is suspended and other clients get -BUSY until it ends or SCRIPT
+     * KILL stops it (Redis's `busy-reply-threshold`, `lua-time-limit`); 0: never. */
+    busyReplyThresholdMs: number;
   };
   stores: StoreOptions[];
   /** Named RESP users (besides `requirepass`, the default user). */
@@ -467,6 +470,7 @@ export function buildConfig(raw: Raw): NodeConfig {
     "client_output_buffer_limit",
     "client_output_buffer_limit_pubsub",
     "max_waiting_replies",
+    "busy_reply_threshold",
   ]);
   const http = root.section("http");
   http.only(["enabled", "port", "tokens", "cors_origins", "max_body_bytes"]);
@@ -537,6 +541,7 @@ export function buildConfig(raw: Raw): NodeConfig {
         1,
         2 ** 31 - 1,
       ),
+      busyReplyThresholdMs: limits.durationMs("busy_reply_threshold", 5000),
     },
     stores,
     users: readUsers(root),

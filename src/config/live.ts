@@ -48,6 +48,17 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
   const { config, keyspace } = targets;
   const store0 = keyspace.store(0);
   let notifyKeyspaceEvents = "";
+  // Redis keeps one value under both names (lua-time-limit is the old one).
+  const busyReplyThreshold: Setting = {
+    get: () => String(config.limits.busyReplyThresholdMs),
+    set: (value) => {
+      if (!/^\d{1,15}$/.test(value)) {
+        return "argument must be between 0 and 9223372036854775807 inclusive";
+      }
+      config.limits.busyReplyThresholdMs = Number(value);
+      return null;
+    },
+  };
   const settings: Record<string, Setting> = {
     "maxmemory": {
       get: () => String(store0.options.maxMemoryBytes),
@@ -115,6 +126,8 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
         return null;
       },
     },
+    "busy-reply-threshold": busyReplyThreshold,
+    "lua-time-limit": busyReplyThreshold,
     "appendonly": { get: () => (targets.appendonly ? "yes" : "no") },
     "appendfsync": { get: () => targets.appendfsync },
     "save": { get: () => (targets.appendonly ? "60 10000" : "") },

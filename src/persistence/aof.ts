@@ -256,8 +256,10 @@ export class AofWriter {
     file: FileHandle,
     snapshot: () => T,
     beforeSwitch: () => Promise<void>,
+    /** While true the snapshot must not be taken yet (a script is suspended mid-way). */
+    hold: () => boolean = () => false,
   ): Promise<{ old: FileHandle; result: T }> {
-    while (this.inFlight) await new Promise((resolve) => setTimeout(resolve, 1));
+    while (this.inFlight || hold()) await new Promise((resolve) => setTimeout(resolve, 1));
     // Holding `inFlight` keeps `flush` away while the old file gets its last records.
     this.inFlight = true;
     const old = this.file;

@@ -69,6 +69,12 @@ class ReplaySink extends ReplyWriter {
 
 export interface PersistenceOptions {
   dataDir: string;
+  /**
+   * While true, a snapshot waits: a script suspended past busy-reply-threshold has written part
+   * of its effects, which the AOF gets whole when it ends (a snapshot between would hold them
+   * twice after replay).
+   */
+  snapshotHeld?: () => boolean;
   appendfsync: AppendFsync;
   /** Snapshot after this many writes (0 = never by count), no sooner than `snapshotIntervalMs`. */
   snapshotEveryWrites: number;
@@ -396,7 +402,7 @@ export class Persistence {
         };
         await fs.writeFileAtomic(join(dir, MANIFEST_NAME), manifestBytes(chained));
         this.manifest = chained;
-      });
+      }, this.options.snapshotHeld);
       file = null;
       old = rotated.old;
       // Step 2 and 3: the snapshot, then the manifest that makes the old files unneeded.

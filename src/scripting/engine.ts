@@ -2,17 +2,22 @@
  * EVAL's engine: the script cache (by SHA-1), one Lua state, `redis.call` through the one
  * dispatcher, and Redis's conversions between replies and Lua values both ways.
  *
- * A script runs whole inside `Dispatcher.atomically`: nothing else runs while it does, and its
- * writes are logged (and later replicated) as their effects, wrapped in MULTI/EXEC.
+ * A script runs whole inside one atomic call of the dispatcher: its writes are logged (and later
+ * replicated) as their effects, wrapped in MULTI/EXEC. It runs on a Lua coroutine, synchronously
+ * while it is short. Past `busy-reply-threshold` the count hook suspends it, and it continues in
+ * slices between turns of the event loop, as Redis serves events during a long script: in
+ * between, every other command gets `-BUSY` (only `allow_busy` ones run, `SCRIPT KILL` among
+ * them) and nothing else changes the keyspace, so the script stays atomic. `SCRIPT KILL` stops a
+ * script that has not written; one that has is `UNKILLABLE`, as in Redis.
  *
  * @module
  */
 import { sha1 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { ReplyError } from "../commands/errors.ts";
-import type { ClientState, CommandContext } from "../commands/types.ts";
-import type { ReplyWriter } from "../resp/writer.ts";
-import { LuaRaise, LuaType, LuaVm } from "./lua.ts";
+import type { ClientState, CommandContext, DeferredReply } from "../commands/types.ts";
+import { ReplyWriter } from "../resp/writer.ts";
+import { LuaRaise, LuaRaiseReply, LuaType, LuaVm, type ResumeResult } from "./lua.ts";
 import { PRELUDE } from "./prelude.lua.ts";
 
 /** What the engine reaches in the node. */
@@ -21,12 +26,33 @@ export interface ScriptHost {
   run(client: ClientState, argv: string[]): string;
   /** The command's flags, or undefined for an unknown command. */
   flags(name: string): readonly string[] | undefined;
-  /** Runs `body` as one call (its writes handed on together). */
-  atomically<T>(body: () => T): T;
+  /** Opens one atomic call (the script's writes are handed on together when it ends). */
+  beginAtomic(): boolean;
+  endAtomic(top: boolean): void;
+  /** The caller's reply completes later, its later commands waiting (undefined: it cannot). */
+  suspend(client: ClientState): DeferredReply | undefined;
+  /** While true, other commands get -BUSY and background work leaves the keyspace alone. */
+  setBusy(busy: boolean): void;
+  /** Runs `task` on a later turn of the event loop. */
+  later(task: () => void): void;
   log(level: number, message: string): void;
   nowMs(): number;
-  /** The longest a script may run (`busy-reply-threshold`, ms). */
-  timeLimitMs(): number;
+  /** `busy-reply-threshold` (ms): a script running longer is suspended and others get -BUSY;
+   * 0 never suspends it. */
+  busyThresholdMs(): number;
+}
+
+/** How long a suspended script runs between turns of the event loop. */
+const SLICE_MS = 20;
+/** The error a script stopped by SCRIPT KILL ends with (Redis 7.0's text). */
+const KILLED = "ERR Script killed by user with SCRIPT KILL...";
+
+/** A script suspended past busy-reply-threshold. */
+interface Suspended {
+  reply: DeferredReply;
+  protocol: 2 | 3;
+  /** Whether it opened the top-level atomic call. */
+  top: boolean;
 }
 
 /** The SHA-1 of `text`'s bytes, as 40 lower-case hex digits. */
@@ -57,11 +83,18 @@ export class ScriptEngine {
   readonly #vm: LuaVm;
   readonly #host: ScriptHost;
   readonly #scripts = new Map<string, { body: string; ref: number }>();
+  /** Where a script's result is converted to RESP text. */
+  readonly #out = new ReplyWriter();
   /** The running script's state; null between scripts. */
   #client: ClientState | null = null;
   #readOnly = false;
   #sha = "";
-  #deadline = 0;
+  /** When the hook next suspends the running script (monotonic ms). */
+  #yieldAtMs = Infinity;
+  /** The running script has called a write command (SCRIPT KILL then refuses). */
+  #wrote = false;
+  #killed = false;
+  #suspended: Suspended | null = null;
 
   private constructor(vm: LuaVm, host: ScriptHost) {
     this.#vm = vm;
@@ -111,12 +144,28 @@ export class ScriptEngine {
     vm.setGlobal("__hc_json_decode");
     vm.run(PRELUDE);
     vm.setHook(() => {
-      if (this.#client !== null && this.#host.nowMs() > this.#deadline) {
-        throw new LuaRaise(
-          `ERR Script killed: it ran longer than busy-reply-threshold (${this.#host.timeLimitMs()} ms)`,
-        );
-      }
+      if (this.#client === null) return;
+      if (this.#killed) throw new LuaRaiseReply(KILLED);
+      if (this.#host.nowMs() >= this.#yieldAtMs) return "yield";
     });
+  }
+
+  /** Whether a script is suspended past busy-reply-threshold now. */
+  get busy(): boolean {
+    return this.#suspended !== null;
+  }
+
+  /** SCRIPT KILL: stops the suspended script at its next count, unless it has written. */
+  kill(): void {
+    if (this.#suspended === null) {
+      throw new ReplyError("NOTBUSY No scripts in execution right now.");
+    }
+    if (this.#wrote) {
+      throw new ReplyError(
+        "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
+      );
+    }
+    this.#killed = true;
   }
 
   /** Compiles and caches `body`; returns its SHA-1, or throws the compile error. */
@@ -172,27 +221,80 @@ export class ScriptEngine {
       remoteAddress: caller.remoteAddress,
     };
     const vm = this.#vm;
+    const host = this.#host;
     this.#client = client;
     this.#readOnly = readOnly;
     this.#sha = sha;
-    this.#deadline = this.#host.nowMs() + this.#host.timeLimitMs();
+    this.#wrote = false;
+    this.#killed = false;
+    const threshold = host.busyThresholdMs();
+    this.#yieldAtMs = threshold > 0 ? host.nowMs() + threshold : Infinity;
+    const top = host.beginAtomic();
+    vm.enterCoroutine();
+    vm.pushRef(script.ref);
+    this.#pushList(argv, 3, 3 + numkeys);
+    vm.rawSetGlobal("KEYS");
+    this.#pushList(argv, 3 + numkeys, argv.length);
+    vm.rawSetGlobal("ARGV");
+    let result = vm.resume(0);
+    if ("yielded" in result) {
+      // Inside EXEC (or another atomic call) the reply is part of one being built now: the
+      // script runs to its end in this turn.
+      const reply = top ? host.suspend(ctx.client) : undefined;
+      if (reply !== undefined) {
+        this.#suspended = { reply, protocol: caller.protocol, top };
+        host.setBusy(true);
+        host.later(() => this.#continue());
+        return;
+      }
+      // Or a client that cannot wait (none that reaches EVAL today).
+      while ("yielded" in result) result = vm.resume(0);
+    }
+    const text = this.#finish(result, caller.protocol, top);
+    if (text.charCodeAt(0) === 45) throw new ReplyError(text.slice(1, -2));
+    ctx.out.rawText(text);
+  }
+
+  /** Runs the next slice of the suspended script; completes its reply when it ends. */
+  #continue(): void {
+    const suspended = this.#suspended!;
+    this.#host.setBusy(false);
+    this.#yieldAtMs = this.#host.nowMs() + SLICE_MS;
+    const result = this.#vm.resume(0);
+    if ("yielded" in result) {
+      this.#host.setBusy(true);
+      this.#host.later(() => this.#continue());
+      return;
+    }
+    this.#suspended = null;
+    const text = this.#finish(result, suspended.protocol, suspended.top);
+    suspended.reply.complete((out) => out.rawText(text));
+  }
+
+  /**
+   * The reply of a script that ended (RESP text), after closing its atomic call: its writes are
+   * handed on, and the Lua state is ready for the next script.
+   */
+  #finish(result: ResumeResult, protocol: 2 | 3, top: boolean): string {
+    const vm = this.#vm;
     try {
-      this.#host.atomically(() => {
-        vm.pushRef(script.ref);
-        this.#pushList(argv, 3, 3 + numkeys);
-        vm.rawSetGlobal("KEYS");
-        this.#pushList(argv, 3 + numkeys, argv.length);
-        vm.rawSetGlobal("ARGV");
-        const error = vm.call(0, 1);
-        if (error !== null) throw new ReplyError(this.#errorText(error));
-        try {
-          this.#reply(ctx.out, -1, 0, caller.protocol);
-        } finally {
-          vm.setTop(0);
-        }
-      });
+      if ("error" in result) return `-${this.#errorText(result.error)}\r\n`;
+      const out = this.#out;
+      out.protocol = protocol;
+      try {
+        this.#reply(out, -1, 0, protocol);
+      } catch (error) {
+        out.cut(0);
+        if (error instanceof ReplyError) return `-${error.message}\r\n`;
+        throw error;
+      }
+      return out.cut(0);
     } finally {
+      vm.setTop(0);
+      vm.leaveCoroutine();
       this.#client = null;
+      this.#yieldAtMs = Infinity;
+      this.#host.endAtomic(top);
     }
   }
 
@@ -248,6 +350,7 @@ export class ScriptEngine {
     if (this.#readOnly && flags.includes("write")) {
       return this.#fail(vm, "ERR Write commands are not allowed from read-only scripts.");
     }
+    if (flags.includes("write")) this.#wrote = true;
     const text = this.#host.run(client, argv);
     vm.setTop(0);
     const end = this.#pushReply(vm, text, 0, 0);

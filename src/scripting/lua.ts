@@ -46,11 +46,33 @@ export class LuaRaise {
   constructor(readonly message: string) {}
 }
 
+/**
+ * Thrown out of a hook check to raise an error as Redis raises a reply error (`{err = text}`),
+ * which `call` and `resume` report as `text NUL line` with the line the hook stopped at.
+ */
+export class LuaRaiseReply {
+  constructor(readonly text: string) {}
+}
+
+/** What a hook check asks for: nothing, or that the coroutine yield (when it can). */
+export type HookRequest = void | "yield";
+
+/** How `resume` ended: the function returned (its first result on the stack), it was suspended
+ * by the hook, or it failed (the error's text; the coroutine is reset). */
+export type ResumeResult = { done: true } | { yielded: true } | { error: string };
+
 let shared: Promise<LuaWasm> | undefined;
 
 /** One Lua state with binary-safe stack helpers. */
 export class LuaVm {
-  readonly L: number;
+  /** The state the API calls act on: the main state, or the coroutine while it runs. */
+  L: number;
+  readonly #main: number;
+  /** The coroutine scripts run on, so that the hook can suspend one (replaced after an error). */
+  #thread = 0;
+  #threadRef = 0;
+  /** Four bytes for lua_resume's result count. */
+  readonly #resultsSlot: number;
   readonly #m: Raw;
   readonly #lua: LuaWasm;
   /** A scratch buffer in the module's memory for strings going in (grown as needed). */
@@ -62,14 +84,59 @@ export class LuaVm {
   /** Keeps the function table's entries alive: wasm may not collect them. */
   readonly #functions: number[] = [];
   #hook = 0;
-  #hookCheck: (() => void) | null = null;
+  #hookCheck: (() => HookRequest) | null = null;
 
   private constructor(lua: LuaWasm) {
     this.#lua = lua;
     this.#m = lua.module;
-    this.L = lua.luaL_newstate();
+    this.L = this.#main = lua.luaL_newstate();
     lua.luaL_openlibs(this.L);
     this.#lengthSlot = this.#m._malloc(8);
+    this.#resultsSlot = this.#m._malloc(4);
+    this.#newThread();
+  }
+
+  /** A fresh coroutine (the registry keeps it alive), the old one left to the collector. */
+  #newThread(): void {
+    const main = this.#main;
+    if (this.#threadRef !== 0) this.#m._luaL_unref(main, REGISTRY_INDEX, this.#threadRef);
+    // It takes the main state's hook as it is now.
+    this.#thread = this.#m._lua_newthread(main);
+    this.#threadRef = this.#m._luaL_ref(main, REGISTRY_INDEX);
+  }
+
+  /** Makes the API act on the coroutine (to push a function and its arguments, read results). */
+  enterCoroutine(): void {
+    this.L = this.#thread;
+  }
+
+  /** Makes the API act on the main state again. */
+  leaveCoroutine(): void {
+    this.L = this.#main;
+  }
+
+  /**
+   * Starts the function under `args` arguments on the coroutine's stack, or continues it after a
+   * yield (`args` 0). Done: the stack holds exactly its first result (nil when none).
+   */
+  resume(args: number): ResumeResult {
+    const thread = this.#thread;
+    this.L = thread;
+    const status = this.#m._lua_resume(thread, this.#main, args, this.#resultsSlot);
+    this.L = thread;
+    if (status === 1) return { yielded: true };
+    if (status === 0) {
+      // A finished coroutine's stack holds its results alone: keep the first, as a call for one
+      // result would.
+      if (this.#m.HEAP32[this.#resultsSlot >> 2] === 0) this.pushNil();
+      else this.#m._lua_settop(thread, 1);
+      return { done: true };
+    }
+    const message = this.#errorText(-1);
+    // Not reset but replaced: an error raised from the hook leaves hooks off on its state.
+    this.L = this.#main;
+    this.#newThread();
+    return { error: message };
   }
 
   /** Loads the WebAssembly module (once per process) and opens a state with the standard
@@ -258,7 +325,9 @@ export class LuaVm {
   /** Pushes a JS function as a Lua C function. A `LuaRaise` it throws becomes a Lua error; any
    * other exception too (its message), so a bug never unwinds through the interpreter. */
   pushFunction(fn: LuaFunction): void {
-    const pointer = this.#m.addFunction((_state: number) => {
+    const pointer = this.#m.addFunction((state: number) => {
+      // Called from the main state or the coroutine: its arguments are on that state's stack.
+      this.L = state;
       try {
         return fn(this);
       } catch (error) {
@@ -266,7 +335,7 @@ export class LuaVm {
           ? error.message
           : `internal error: ${error instanceof Error ? error.message : String(error)}`;
         this.pushString(message);
-        return this.#m._lua_error(this.L);
+        return this.#m._lua_error(state);
       }
     }, "ii") as number;
     this.#functions.push(pointer);
@@ -294,11 +363,16 @@ export class LuaVm {
   call(args: number, results = LUA_MULTRET): string | null {
     const status = this.#m._lua_pcallk(this.L, args, results, 0, 0, 0);
     if (status === 0) return null;
-    const message = this.type(-1) === LuaType.STRING || this.type(-1) === LuaType.NUMBER
-      ? this.toString(-1)
-      : this.errorObject(-1);
+    const message = this.#errorText(-1);
     this.setTop(-2);
     return message;
+  }
+
+  /** The text of the error value at `index`. */
+  #errorText(index: number): string {
+    return this.type(index) === LuaType.STRING || this.type(index) === LuaType.NUMBER
+      ? this.toString(index)
+      : this.errorObject(index);
   }
 
   /** The text of an error value that is a table (`{err = ...}`), as Redis raises them. */
@@ -323,25 +397,52 @@ export class LuaVm {
     this.#m._luaL_unref(this.L, REGISTRY_INDEX, ref);
   }
 
-  /** Runs `check` every `instructions` VM instructions while set; a `LuaRaise` it throws stops
-   * the running code with that error. Null removes the hook. */
-  setHook(check: (() => void) | null, instructions = 100_000): void {
+  /**
+   * Runs `check` every `instructions` VM instructions while set, on the main state and on the
+   * coroutine. A `LuaRaise` it throws stops the running code with that error, a `LuaRaiseReply`
+   * with a reply error at the current line; "yield" suspends the coroutine (`resume` returns
+   * `yielded`) where it can yield (not inside a C call such as a `table.sort` comparator: then
+   * it is asked again at the next count). Null removes the hook.
+   */
+  setHook(check: (() => HookRequest) | null, instructions = 100_000): void {
     this.#hookCheck = check;
-    if (check === null) {
-      this.#m._lua_sethook(this.L, 0, 0, 0);
-      return;
+    for (const state of [this.#main, this.#thread]) {
+      if (check === null) {
+        this.#m._lua_sethook(state, 0, 0, 0);
+        continue;
+      }
+      if (this.#hook === 0) {
+        this.#hook = this.#m.addFunction((at: number, _debug: number) => {
+          this.L = at;
+          let request: HookRequest;
+          try {
+            request = this.#hookCheck?.();
+          } catch (error) {
+            if (error instanceof LuaRaiseReply) this.#pushReplyError(at, error.text);
+            else this.pushString(error instanceof LuaRaise ? error.message : String(error));
+            this.#m._lua_error(at);
+            return;
+          }
+          // From a count hook in Lua code a yield returns here; Lua suspends once we return.
+          if (request === "yield" && this.#m._lua_isyieldable(at) !== 0) {
+            this.#m._lua_yieldk(at, 0, 0, 0);
+          }
+        }, "vii") as number;
+      }
+      this.#m._lua_sethook(state, this.#hook, MASK_COUNT, instructions);
     }
-    if (this.#hook === 0) {
-      this.#hook = this.#m.addFunction((_state: number, _debug: number) => {
-        try {
-          this.#hookCheck?.();
-        } catch (error) {
-          this.pushString(error instanceof LuaRaise ? error.message : String(error));
-          this.#m._lua_error(this.L);
-        }
-      }, "vii") as number;
-    }
-    this.#m._lua_sethook(this.L, this.#hook, MASK_COUNT, instructions);
+  }
+
+  /** Pushes `{err = text, line = <the running function's current line>}`. */
+  #pushReplyError(state: number, text: string): void {
+    this.#m._luaL_where(state, 0); // "user_script:7: "
+    const where = /:(\d+): $/.exec(this.toString(-1));
+    this.setTop(-2);
+    this.newTable(0, 2);
+    this.pushString(text);
+    this.setField(-2, "err");
+    this.pushString(where?.[1] ?? "0");
+    this.setField(-2, "line");
   }
 
   /** Runs Lua source that defines things (the prelude); throws on a compile or run error. */

@@ -71,6 +71,9 @@ interface Blocked {
   timer: ReturnType<typeof setTimeout> | null;
   /** Its place in the connection's reply order (null if the queue had overflowed). */
   reply: PendingReply | null;
+  /** Not a blocking command but one whose reply comes later (a suspended script): no keys,
+   * no timeout, not counted in blocked_clients. */
+  suspended?: boolean;
 }
 
 /**
@@ -605,7 +608,33 @@ export class RespServer {
     if (blocked.timer !== null) clearTimeout(blocked.timer);
     this.dequeueWaiter(client, blocked.queueKeys);
     client.blocked = null;
-    this.blockedCount--;
+    if (blocked.suspended !== true) this.blockedCount--;
+  }
+
+  /** `ServerHooks.suspend`: the connection's later commands wait until `complete`. */
+  suspend(client: ClientState): DeferredReply | undefined {
+    if (!(client instanceof Client)) return client.defer?.();
+    this.send(client, this.batchMark);
+    const blocked: Blocked = {
+      argv: client.currentArgv,
+      queueKeys: [],
+      timer: null,
+      reply: client.replies.defer(),
+      suspended: true,
+    };
+    client.blocked = blocked;
+    return {
+      complete: (write) => {
+        if (client.blocked !== blocked) return; // the connection closed meanwhile
+        client.blocked = null;
+        const out = this.deferredOut;
+        out.protocol = client.protocol;
+        write(out);
+        blocked.reply?.complete(out.take());
+        this.afterWrite(client);
+        this.runPending(client);
+      },
+    };
   }
 
   /** Runs the commands that arrived while the client was blocked. */

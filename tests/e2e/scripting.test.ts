@@ -1,6 +1,6 @@
 // Lua scripting over real sockets, on Deno and Bun: ioredis's defineCommand (EVALSHA, falling
 // back to EVAL), Redis 7.0's replies and error texts for the same scripts, binary values, and a
-// runaway script that is stopped while other clients stay served.
+// script past busy-reply-threshold: others get -BUSY, SCRIPT KILL stops it unless it has written.
 import { timeLimited } from "../_time_limit.ts";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
@@ -152,13 +152,59 @@ return {n, redis.call('pttl', KEYS[1]), tonumber(ARGV[2]) + 1}`,
       assert.equal(await redis.exists("sc:x"), 0);
     });
 
-    it("stops a runaway script at the time limit; other clients are served afterwards", async () => {
-      const running = redis.call("EVAL", "while true do end", "0").catch((e) => e);
-      const pong = other.ping();
+    it("answers others -BUSY past busy-reply-threshold, and SCRIPT KILL stops a script that has not written", async () => {
+      assert.equal(await other.config("SET", "busy-reply-threshold", "200"), "OK");
+      assert.deepEqual(await other.config("GET", "lua-time-limit"), ["lua-time-limit", "200"]);
+      await other.set("sc:busy", "before");
+      // The caller's next pipelined command waits behind the script, as in Redis.
+      const [running, after] = [
+        redis.call("EVAL", "local i = 0 while true do i = i + 1 end", "0").catch((e) => e),
+        redis.get("sc:busy"),
+      ];
+      await new Promise((r) => setTimeout(r, 500));
+      await assert.rejects(other.get("sc:busy"), {
+        message:
+          "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+      });
+      await assert.rejects(other.ping(), /^ReplyError: BUSY /);
+      assert.equal(await other.script("KILL"), "OK");
       const error = await running;
       assert.ok(error instanceof Error);
-      assert.match(error.message, /Script killed: it ran longer than busy-reply-threshold/);
-      assert.equal(await pong, "PONG");
+      assert.equal(
+        error.message,
+        "ERR Script killed by user with SCRIPT KILL... script: 3fcf51a9b854b8f66cb8685600b0d7df968f4398, on @user_script:1.",
+      );
+      assert.equal(await after, "before");
+      assert.equal(await other.get("sc:busy"), "before");
+      await assert.rejects(other.script("KILL"), /^ReplyError: NOTBUSY No scripts in execution/);
+    });
+
+    it("refuses to kill a script that has written (UNKILLABLE); it ends whole, atomic to others", async () => {
+      await other.set("sc:count", "0");
+      // Runs 1.5 s by the server's clock, then writes again.
+      const script = `redis.call('incr', KEYS[1])
+local t = redis.call('time')
+local start = t[1] * 1000000 + t[2]
+local now = start
+while now - start < 1500000 do
+  for i = 1, 100000 do end
+  t = redis.call('time')
+  now = t[1] * 1000000 + t[2]
+end
+redis.call('incr', KEYS[1])
+return redis.call('get', KEYS[1])`;
+      const running = redis.call("EVAL", script, "1", "sc:count");
+      await new Promise((r) => setTimeout(r, 500));
+      await assert.rejects(
+        other.script("KILL"),
+        /^ReplyError: UNKILLABLE Sorry the script already executed write commands/,
+      );
+      // Nothing sees the half-done script: reads and writes get -BUSY until it ends.
+      await assert.rejects(other.get("sc:count"), /^ReplyError: BUSY /);
+      await assert.rejects(other.set("sc:stop", "1"), /^ReplyError: BUSY /);
+      assert.equal(await running, "2");
+      assert.equal(await other.get("sc:count"), "2");
+      assert.equal(await other.config("SET", "busy-reply-threshold", "5000"), "OK");
       assert.equal(await redis.call("EVAL", "return 'alive'", "0"), "alive");
     });
   });

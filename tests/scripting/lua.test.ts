@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { LuaRaise, LuaVm } from "../../src/scripting/lua.ts";
+import { LuaRaise, LuaRaiseReply, LuaVm } from "../../src/scripting/lua.ts";
 
 describe("LuaVm", () => {
   it("passes every byte value through a Lua string unchanged, NUL included", async () => {
@@ -57,6 +57,66 @@ describe("LuaVm", () => {
     assert.equal(vm.load("return 1 + 1", "=t"), null);
     assert.equal(vm.call(0), null);
     assert.equal(vm.toNumber(-1), 2);
+  });
+
+  it("suspends a coroutine from the hook and resumes it where it stopped, to its result", async () => {
+    const vm = await LuaVm.open();
+    let counts = 0;
+    vm.setHook(() => (++counts % 3 === 0 ? "yield" : undefined), 1000);
+    vm.enterCoroutine();
+    assert.equal(
+      vm.load("local n = 0 for i = 1, 20000 do n = n + i end return n, 'second'", "=t"),
+      null,
+    );
+    let result = vm.resume(0);
+    let yields = 0;
+    while ("yielded" in result) {
+      yields++;
+      result = vm.resume(0);
+    }
+    assert.ok(yields > 3, `${yields} yields`);
+    assert.deepEqual(result, { done: true });
+    assert.equal(vm.top(), 1, "the first result only");
+    assert.equal(vm.toNumber(-1), 200010000);
+    vm.setTop(0);
+    vm.leaveCoroutine();
+  });
+
+  it("does not yield inside a C call (a sort comparator), and asks again after it", async () => {
+    const vm = await LuaVm.open();
+    vm.setHook(() => "yield", 100);
+    vm.enterCoroutine();
+    const source = "local t = {} for i = 1, 300 do t[i] = (i * 7919) % 300 end " +
+      "table.sort(t, function(a, b) local x = 0 for j = 1, 50 do x = x + j end return a < b end) " +
+      "return t[1] .. ',' .. t[300]";
+    assert.equal(vm.load(source, "=t"), null);
+    let result = vm.resume(0);
+    while ("yielded" in result) result = vm.resume(0);
+    assert.deepEqual(result, { done: true });
+    assert.equal(vm.toString(-1), "0,299");
+    vm.setTop(0);
+    vm.leaveCoroutine();
+  });
+
+  it("keeps its hook for the next coroutine after a hook's error stopped one", async () => {
+    const vm = await LuaVm.open();
+    let kill = true;
+    vm.setHook(() => {
+      if (kill) throw new LuaRaiseReply("ERR stopped");
+      return "yield";
+    }, 1000);
+    vm.enterCoroutine();
+    assert.equal(vm.load("local i = 0\nwhile true do i = i + 1 end", "@user_script"), null);
+    assert.deepEqual(vm.resume(0), { error: "ERR stopped\u00002" });
+    kill = false;
+    vm.enterCoroutine();
+    assert.equal(vm.load("local i = 0 while i < 100000 do i = i + 1 end return i", "=t"), null);
+    assert.deepEqual(vm.resume(0), { yielded: true }, "the hook still runs");
+    let result = vm.resume(0);
+    while ("yielded" in result) result = vm.resume(0);
+    assert.equal(vm.toNumber(-1), 100000);
+    vm.setTop(0);
+    vm.leaveCoroutine();
   });
 
   it("reports a compile error without pushing anything", async () => {
