@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { join } from "./persistence/manifest.ts";
 import { Dispatcher, type DispatchOutputs } from "./commands/dispatch.ts";
 import { type CommandTable, createCommandTable } from "./commands/table.ts";
 import type { ClientState, CommandSpec, ServerHooks } from "./commands/types.ts";
@@ -108,9 +109,15 @@ export class LateRouter implements Router {
   }
 }
 
-/** What `assembleNode` may be given beyond the config. */
-/** The Lua engine over the dispatcher: a script's commands run as its caller's, one by one. */
-function openScripting(
+/** Where a node with persistence keeps its function libraries (FUNCTION LOAD). */
+const FUNCTIONS_FILE = "functions.json";
+
+/**
+ * The Lua engine over the dispatcher: a script's commands run as its caller's, one by one. With
+ * persistence on, function libraries live in `data_dir/functions.json`, written whole (atomically)
+ * on every change and loaded at start; a file that cannot be loaded stops the start, naming it.
+ */
+async function openScripting(
   dispatcher: Dispatcher,
   table: CommandTable,
   runtime: Runtime,
@@ -118,7 +125,11 @@ function openScripting(
 ): Promise<ScriptEngine> {
   const out = new ReplyWriter();
   const levels = ["debug", "verbose", "notice", "warning"];
-  return ScriptEngine.open({
+  const path = join(config.dataDir, FUNCTIONS_FILE);
+  const persist = config.persistence.appendonly;
+  // Changes are written in order, one at a time.
+  let writing: Promise<void> = Promise.resolve();
+  const engine = await ScriptEngine.open({
     run: (client, argv) => {
       dispatcher.execute(client, out, argv);
       return out.cut(0);
@@ -127,12 +138,41 @@ function openScripting(
     beginAtomic: () => dispatcher.beginAtomic(),
     endAtomic: (top) => dispatcher.endAtomic(top),
     suspend: (client) => dispatcher.server.suspend?.(client) ?? client.defer?.(),
-    setBusy: (busy) => (dispatcher.scriptBusy = busy),
+    setBusy: (busy, kind = "script") => (dispatcher.scriptBusy = busy ? kind : false),
     later: (task) => runtime.timers.setTimeout(task, 0),
     log: (level, message) => console.log(`hypercache: script ${levels[level]}: ${message}`),
     nowMs: () => runtime.clock.monotonicMs(),
     busyThresholdMs: () => config.limits.busyReplyThresholdMs,
+    librariesChanged: persist
+      ? (codes) => {
+        const bytes = new TextEncoder().encode(JSON.stringify(codes));
+        writing = writing.then(async () => {
+          await runtime.fs.mkdirp(config.dataDir);
+          await runtime.fs.writeFileAtomic(path, bytes);
+        }).catch((error) => {
+          console.error(`hypercache: cannot write ${path}: ${(error as Error).message}`);
+        });
+        return writing;
+      }
+      : undefined,
   });
+  const saved = persist ? await runtime.fs.readFile(path) : null;
+  if (saved !== null) {
+    try {
+      const codes = JSON.parse(new TextDecoder().decode(saved));
+      if (!Array.isArray(codes) || !codes.every((code) => typeof code === "string")) {
+        throw new Error("not a list of library codes");
+      }
+      engine.restoreSaved(codes);
+    } catch (error) {
+      throw new Error(
+        `${path}: the function libraries cannot be loaded (${
+          (error as Error).message
+        }); the node does not start rather than lose them. Move the file away to start without them.`,
+      );
+    }
+  }
+  return engine;
 }
 
 export interface AssembleOptions {
@@ -216,7 +256,7 @@ export async function assembleNode(
   persistence = config.persistence.appendonly
     ? await Persistence.open(runtime, keyspace, dispatcher, {
       dataDir: config.dataDir,
-      snapshotHeld: () => dispatcher.scriptBusy,
+      snapshotHeld: () => dispatcher.scriptBusy !== false,
       appendfsync: config.persistence.appendfsync,
       snapshotEveryWrites: config.persistence.snapshotEveryWrites,
       snapshotIntervalMs: config.persistence.snapshotIntervalMs,
@@ -348,7 +388,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   }
   // A suspended script is atomic: no key expires under it.
   const expiry = setInterval(() => {
-    if (!dispatcher.scriptBusy) keyspace.activeExpireCycle();
+    if (dispatcher.scriptBusy === false) keyspace.activeExpireCycle();
   }, ACTIVE_EXPIRE_INTERVAL_MS);
   return {
     config,
@@ -394,7 +434,7 @@ async function startCluster(
       else hub?.publish(channel, message);
     },
     stores: {
-      held: () => dispatcher.scriptBusy,
+      held: () => dispatcher.scriptBusy !== false,
       take: (slot, count) => {
         const keys: MigratingKey[] = [];
         for (const store of stores) {

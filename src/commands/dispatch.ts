@@ -6,7 +6,7 @@
  */
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { ReplyWriter } from "../resp/writer.ts";
-import { NOAUTH, OOM, ReplyError, unknownCommand, wrongArity } from "./errors.ts";
+import { busyError, NOAUTH, OOM, ReplyError, unknownCommand, wrongArity } from "./errors.ts";
 import type { CommandTable } from "./table.ts";
 import { allowedBy, ROLE_RULES } from "./acl.ts";
 import { HERE, type Route, type Router, SPLIT_NODE } from "./routing.ts";
@@ -77,8 +77,6 @@ function permission(spec: CommandSpec): Permission {
 
 /** The answer to a command another node would run, where nothing forwards it yet. */
 const NO_FORWARDING = "TRYAGAIN the key lives on another node and this node cannot forward";
-const BUSY =
-  "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 /** The answer to a connection-state command (WATCH) for keys another node owns. */
 const notForwardable = (name: string) =>
   `ERR '${name}' of a key on another node needs a connection to that node (cluster clients make one)`;
@@ -220,9 +218,10 @@ export class Dispatcher {
   /**
    * A script past busy-reply-threshold is suspended between its slices: every command but those
    * flagged `allow_busy` gets -BUSY, and nothing else may change the keyspace (the script is
-   * atomic). Set by the script engine; false while the script itself runs.
+   * atomic). Set by the script engine (what runs: a script or a function); false while the
+   * script itself runs.
    */
-  scriptBusy = false;
+  scriptBusy: false | "script" | "function" = false;
   /** Nesting of calls (EXEC's commands, `atomically`): outputs go out when it is back to 0. */
   private depth = 0;
   private loading = false;
@@ -419,10 +418,10 @@ export class Dispatcher {
     this.stats.commandsProcessed++;
     let failure = this.checkEntry(entry, argv, client);
     if (
-      this.scriptBusy && failure === null &&
+      this.scriptBusy !== false && failure === null &&
       !specFor(entry!.spec, argv).flags.includes("allow_busy")
     ) {
-      failure = BUSY;
+      failure = busyError(this.scriptBusy);
     }
     const ctx = this.contexts.get(client);
     if (ctx !== undefined && ctx.queue !== null && entry?.spec.notQueued !== true) {

@@ -36,3 +36,9 @@ export function unknownSubcommand(argv: readonly string[]): string {
 export class ReplyError extends Error {
   override name = "ReplyError";
 }
+
+/** What every other command gets while a script (or a function) runs past busy-reply-threshold. */
+export function busyError(kind: "script" | "function"): string {
+  const kill = kind === "function" ? "FUNCTION KILL" : "SCRIPT KILL";
+  return `BUSY Redis is busy running a script. You can only call ${kill} or SHUTDOWN NOSAVE.`;
+}

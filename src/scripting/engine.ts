@@ -14,7 +14,8 @@
  */
 import { sha1 } from "@noble/hashes/legacy.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { ReplyError } from "../commands/errors.ts";
+import { busyError, ReplyError } from "../commands/errors.ts";
+import { crc32 } from "../_crc32.ts";
 import type { ClientState, CommandContext, DeferredReply } from "../commands/types.ts";
 import { ReplyWriter } from "../resp/writer.ts";
 import { LuaRaise, LuaRaiseReply, LuaType, LuaVm, type ResumeResult } from "./lua.ts";
@@ -32,7 +33,9 @@ export interface ScriptHost {
   /** The caller's reply completes later, its later commands waiting (undefined: it cannot). */
   suspend(client: ClientState): DeferredReply | undefined;
   /** While true, other commands get -BUSY and background work leaves the keyspace alone. */
-  setBusy(busy: boolean): void;
+  setBusy(busy: boolean, kind?: "script" | "function"): void;
+  /** The function libraries changed: keeps their codes (persistence); resolves once durable. */
+  librariesChanged?(codes: string[]): Promise<void> | null;
   /** Runs `task` on a later turn of the event loop. */
   later(task: () => void): void;
   log(level: number, message: string): void;
@@ -47,6 +50,29 @@ const SLICE_MS = 20;
 /** The error a script stopped by SCRIPT KILL ends with (Redis 7.0's text). */
 const KILLED = "ERR Script killed by user with SCRIPT KILL...";
 
+/** Longest a library's code may run at FUNCTION LOAD (Redis's limit). */
+const LOAD_TIMEOUT_MS = 500;
+/** FUNCTION DUMP's payload: this magic and version, the codes as JSON, a CRC-32. */
+const DUMP_MAGIC = "HCFN\x01";
+const LIBRARY_NAME = /^[A-Za-z0-9_]+$/;
+
+/** A function a library registered. */
+interface FunctionEntry {
+  name: string;
+  library: string;
+  /** The callback, in the Lua registry. */
+  ref: number;
+  flags: string[];
+  description: string | null;
+}
+
+/** A library of functions and its code (FUNCTION LOAD). */
+export interface Library {
+  readonly name: string;
+  readonly code: string;
+  readonly functions: readonly Readonly<FunctionEntry>[];
+}
+
 /** A script suspended past busy-reply-threshold. */
 interface Suspended {
   reply: DeferredReply;
@@ -57,9 +83,7 @@ interface Suspended {
 
 /** The SHA-1 of `text`'s bytes, as 40 lower-case hex digits. */
 export function sha1Hex(text: string): string {
-  const bytes = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytesToHex(sha1(bytes));
+  return bytesToHex(sha1(latin1Bytes(text)));
 }
 
 /** Nesting deeper than this in a script's reply is refused (a table that holds itself). */
@@ -83,12 +107,24 @@ export class ScriptEngine {
   readonly #vm: LuaVm;
   readonly #host: ScriptHost;
   readonly #scripts = new Map<string, { body: string; ref: number }>();
+  #libraries = new Map<string, Library>();
+  #functions = new Map<string, FunctionEntry>();
+  /** The prelude's `__hc_register`, which runs a library's code. */
+  #registerRef = 0;
+  /** The write of the last change to the libraries, until `takeSaved`. */
+  #saved: Promise<void> | null = null;
+  /** Set while a library's code runs at FUNCTION LOAD: when it must have ended. */
+  #loadDeadline = 0;
   /** Where a script's result is converted to RESP text. */
   readonly #out = new ReplyWriter();
   /** The running script's state; null between scripts. */
   #client: ClientState | null = null;
   #readOnly = false;
-  #sha = "";
+  /** The running script's SHA-1, or the running function's name (for error texts, STATS). */
+  #label = "";
+  #kind: "script" | "function" = "script";
+  #startedMs = 0;
+  #argv: string[] = [];
   /** When the hook next suspends the running script (monotonic ms). */
   #yieldAtMs = Infinity;
   /** The running script has called a write command (SCRIPT KILL then refuses). */
@@ -109,8 +145,12 @@ export class ScriptEngine {
 
   #install(): void {
     const vm = this.#vm;
-    vm.pushFunction((v) => this.#call(v));
+    // C functions, not Lua wrappers: `return redis.call(...)` is a tail call, and only a C callee
+    // leaves the caller's frame (and its line) in place for the error.
+    vm.pushFunction((v) => this.#call(v, true));
     vm.setGlobal("__hc_call");
+    vm.pushFunction((v) => this.#call(v, false));
+    vm.setGlobal("__hc_pcall");
     vm.pushFunction((v) => {
       this.#host.log(v.toNumber(1), v.toString(2));
       return 0;
@@ -143,7 +183,16 @@ export class ScriptEngine {
     });
     vm.setGlobal("__hc_json_decode");
     vm.run(PRELUDE);
+    // Kept out of scripts' reach: only FUNCTION LOAD runs library code.
+    vm.getGlobal("__hc_register");
+    this.#registerRef = vm.ref();
+    vm.pushNil();
+    vm.rawSetGlobal("__hc_register");
     vm.setHook(() => {
+      if (this.#loadDeadline !== 0) {
+        if (this.#host.nowMs() > this.#loadDeadline) throw new LuaRaise("FUNCTION LOAD timeout");
+        return;
+      }
       if (this.#client === null) return;
       if (this.#killed) throw new LuaRaiseReply(KILLED);
       if (this.#host.nowMs() >= this.#yieldAtMs) return "yield";
@@ -155,11 +204,22 @@ export class ScriptEngine {
     return this.#suspended !== null;
   }
 
-  /** SCRIPT KILL: stops the suspended script at its next count, unless it has written. */
-  kill(): void {
+  /** What runs now, for FUNCTION STATS: its name, its command and how long it has run. */
+  running(): { name: string; argv: string[]; durationMs: number } | null {
+    if (this.#suspended === null) return null;
+    const name = this.#kind === "function" ? this.#label : "";
+    return { name, argv: this.#argv, durationMs: this.#host.nowMs() - this.#startedMs };
+  }
+
+  /**
+   * SCRIPT KILL (`kind` "script") or FUNCTION KILL ("function"): stops the suspended script or
+   * function at its next count, unless it has written.
+   */
+  kill(kind: "script" | "function" = "script"): void {
     if (this.#suspended === null) {
       throw new ReplyError("NOTBUSY No scripts in execution right now.");
     }
+    if (kind !== this.#kind) throw new ReplyError(busyError(this.#kind));
     if (this.#wrote) {
       throw new ReplyError(
         "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
@@ -187,6 +247,180 @@ export class ScriptEngine {
     this.#scripts.clear();
   }
 
+  // ---------------------------------------------------------------- function libraries
+
+  /** FUNCTION LOAD: compiles `code` and registers its functions; returns the library's name. */
+  loadLibrary(code: string, replace: boolean): string {
+    const release: number[] = [];
+    const name = this.#transaction(release, () => this.#installLibrary(code, replace, release));
+    this.#changed();
+    return name;
+  }
+
+  /** FUNCTION DELETE. */
+  deleteLibrary(name: string): void {
+    const library = this.#libraries.get(name);
+    if (library === undefined) throw new ReplyError("ERR Library not found");
+    this.#remove(library, null);
+    this.#changed();
+  }
+
+  /** FUNCTION FLUSH. */
+  flushLibraries(): void {
+    for (const library of [...this.#libraries.values()]) this.#remove(library, null);
+    this.#changed();
+  }
+
+  /** FUNCTION LIST: the libraries whose names match `matches`, in load order. */
+  libraries(matches: (name: string) => boolean = () => true): Library[] {
+    return [...this.#libraries.values()].filter((library) => matches(library.name));
+  }
+
+  /** Libraries and functions, for FUNCTION STATS. */
+  get counts(): { libraries: number; functions: number } {
+    return { libraries: this.#libraries.size, functions: this.#functions.size };
+  }
+
+  /** FUNCTION DUMP: every library's code, as a payload for FUNCTION RESTORE (latin1 text). */
+  dumpLibraries(): string {
+    const json = JSON.stringify(this.libraries().map((library) => library.code));
+    // JSON escapes nothing past 0xff here: the codes are latin1 text, one char per byte.
+    const body = DUMP_MAGIC + json;
+    return body + u32Text(crc32(latin1Bytes(body)));
+  }
+
+  /** FUNCTION RESTORE with its policy: all or nothing. */
+  restoreLibraries(payload: string, policy: "APPEND" | "REPLACE" | "FLUSH"): void {
+    const codes = parseDump(payload);
+    const release: number[] = [];
+    this.#transaction(release, () => {
+      if (policy === "FLUSH") {
+        for (const library of [...this.#libraries.values()]) this.#remove(library, release);
+      }
+      for (const code of codes) this.#installLibrary(code, policy === "REPLACE", release);
+    });
+    this.#changed();
+  }
+
+  /** Loads libraries kept by `librariesChanged` (at start-up); throws the first one's error. */
+  restoreSaved(codes: string[]): void {
+    const release: number[] = [];
+    this.#transaction(release, () => {
+      for (const code of codes) this.#installLibrary(code, false, release);
+    });
+  }
+
+  /** Runs `body` on the libraries; if it throws, they are as before. `release` collects refs
+   * to free once it succeeded (replaced functions); refs made by a failed body are freed. */
+  #transaction<T>(release: number[], body: () => T): T {
+    const libraries = new Map(this.#libraries);
+    const functions = new Map(this.#functions);
+    try {
+      const result = body();
+      for (const ref of release) this.#vm.unref(ref);
+      return result;
+    } catch (error) {
+      for (const fn of this.#functions.values()) {
+        if (functions.get(fn.name) !== fn) this.#vm.unref(fn.ref);
+      }
+      this.#libraries = libraries;
+      this.#functions = functions;
+      throw error;
+    }
+  }
+
+  #changed(): void {
+    this.#saved = this.#host.librariesChanged?.(this.libraries().map((l) => l.code)) ?? null;
+  }
+
+  /** Resolves once the last change to the libraries is durable; null when nothing waits. */
+  takeSaved(): Promise<void> | null {
+    const saved = this.#saved;
+    this.#saved = null;
+    return saved;
+  }
+
+  /** Compiles `code` and installs its library (replacing one of its name when `replace`). */
+  #installLibrary(code: string, replace: boolean, release: number[]): string {
+    const { name, body } = parseMetadata(code);
+    const existing = this.#libraries.get(name);
+    if (existing !== undefined && !replace) {
+      throw new ReplyError(`ERR Library '${name}' already exists`);
+    }
+    const functions = this.#register(name, body);
+    for (const fn of functions) {
+      const other = this.#functions.get(fn.name);
+      if (other !== undefined && other.library !== name) {
+        for (const made of functions) this.#vm.unref(made.ref);
+        throw new ReplyError(`ERR Function ${fn.name} already exists`);
+      }
+    }
+    if (existing !== undefined) this.#remove(existing, release);
+    this.#libraries.set(name, { name, code, functions });
+    for (const fn of functions) this.#functions.set(fn.name, fn);
+    return name;
+  }
+
+  /** Drops `library`; its callbacks are freed now, or later through `release`. */
+  #remove(library: Library, release: number[] | null): void {
+    this.#libraries.delete(library.name);
+    for (const fn of library.functions) {
+      if (this.#functions.get(fn.name) === fn) this.#functions.delete(fn.name);
+      if (release === null) this.#vm.unref(fn.ref);
+      else release.push(fn.ref);
+    }
+  }
+
+  /** Runs a library's body with only the load API in sight; returns what it registered. */
+  #register(library: string, body: string): FunctionEntry[] {
+    const vm = this.#vm;
+    vm.pushRef(this.#registerRef);
+    const compileError = vm.load(body, "@user_function");
+    if (compileError !== null) {
+      vm.setTop(-2);
+      throw new ReplyError(`ERR Error compiling function: ${compileError}`);
+    }
+    this.#loadDeadline = this.#host.nowMs() + LOAD_TIMEOUT_MS;
+    let error: string | null;
+    try {
+      error = vm.call(1, 1);
+    } finally {
+      this.#loadDeadline = 0;
+    }
+    if (error !== null) {
+      const nul = error.indexOf("\0");
+      const text = nul !== -1
+        ? error.slice(0, nul)
+        : /^[A-Z]+ /.test(error)
+        ? error
+        : `ERR ${error}`;
+      throw new ReplyError(`ERR Error registering functions: ${text.replace(/[\r\n]+/g, " ")}`);
+    }
+    const functions: FunctionEntry[] = [];
+    const count = vm.rawLength(-1);
+    for (let i = 1; i <= count; i++) {
+      vm.getIndex(-1, i);
+      const flags: string[] = [];
+      vm.getField(-1, "flags");
+      for (let f = 1; f <= vm.rawLength(-1); f++) {
+        vm.getIndex(-1, f);
+        flags.push(vm.toString(-1));
+        vm.setTop(-2);
+      }
+      vm.setTop(-2);
+      const name = vm.stringField(-1, "name")!;
+      const description = vm.stringField(-1, "description");
+      vm.getField(-1, "callback");
+      functions.push({ name, library, ref: vm.ref(), flags, description });
+      vm.setTop(-2);
+    }
+    vm.setTop(-2);
+    if (functions.length === 0) throw new ReplyError("ERR No functions registered");
+    return functions;
+  }
+
+  // ---------------------------------------------------------------- running
+
   /** EVAL and friends: `argv` is `[name, script-or-sha, numkeys, ...]`. */
   eval(ctx: CommandContext, argv: string[], bySha: boolean, readOnly: boolean): void {
     const count = argv[2];
@@ -206,6 +440,40 @@ export class ScriptEngine {
       sha = this.load(argv[1]);
     }
     const script = this.#scripts.get(sha)!;
+    this.#run(ctx, argv, numkeys, script.ref, "script", sha, readOnly);
+  }
+
+  /** FCALL and FCALL_RO: `argv` is `[name, function, numkeys, ...]`. */
+  fcall(ctx: CommandContext, argv: string[], readOnly: boolean): void {
+    const count = argv[2];
+    if (!/^-?\d+$/.test(count)) throw new ReplyError("ERR Bad number of keys provided");
+    const numkeys = Number(count);
+    if (numkeys < 0) throw new ReplyError("ERR Number of keys can't be negative");
+    if (numkeys > argv.length - 3) {
+      throw new ReplyError("ERR Number of keys can't be greater than number of args");
+    }
+    const fn = this.#functions.get(argv[1]);
+    if (fn === undefined) throw new ReplyError("ERR Function not found");
+    const noWrites = fn.flags.includes("no-writes");
+    if (readOnly && !noWrites) {
+      throw new ReplyError("ERR Can not execute a script with write flag using *_ro command.");
+    }
+    this.#run(ctx, argv, numkeys, fn.ref, "function", fn.name, noWrites);
+  }
+
+  /**
+   * Runs a script (its chunk sees KEYS and ARGV as globals) or a function (called with them as
+   * arguments) for `ctx`'s client, inside one atomic call; suspended past busy-reply-threshold.
+   */
+  #run(
+    ctx: CommandContext,
+    argv: string[],
+    numkeys: number,
+    ref: number,
+    kind: "script" | "function",
+    label: string,
+    readOnly: boolean,
+  ): void {
     const caller = ctx.client;
     const client: ClientState = {
       id: caller.id,
@@ -224,26 +492,29 @@ export class ScriptEngine {
     const host = this.#host;
     this.#client = client;
     this.#readOnly = readOnly;
-    this.#sha = sha;
+    this.#label = label;
+    this.#kind = kind;
+    this.#startedMs = host.nowMs();
+    this.#argv = argv;
     this.#wrote = false;
     this.#killed = false;
     const threshold = host.busyThresholdMs();
     this.#yieldAtMs = threshold > 0 ? host.nowMs() + threshold : Infinity;
     const top = host.beginAtomic();
     vm.enterCoroutine();
-    vm.pushRef(script.ref);
+    vm.pushRef(ref);
     this.#pushList(argv, 3, 3 + numkeys);
-    vm.rawSetGlobal("KEYS");
+    if (kind === "script") vm.rawSetGlobal("KEYS");
     this.#pushList(argv, 3 + numkeys, argv.length);
-    vm.rawSetGlobal("ARGV");
-    let result = vm.resume(0);
+    if (kind === "script") vm.rawSetGlobal("ARGV");
+    let result = vm.resume(kind === "script" ? 0 : 2);
     if ("yielded" in result) {
       // Inside EXEC (or another atomic call) the reply is part of one being built now: the
       // script runs to its end in this turn.
       const reply = top ? host.suspend(ctx.client) : undefined;
       if (reply !== undefined) {
         this.#suspended = { reply, protocol: caller.protocol, top };
-        host.setBusy(true);
+        host.setBusy(true, kind);
         host.later(() => this.#continue());
         return;
       }
@@ -262,7 +533,7 @@ export class ScriptEngine {
     this.#yieldAtMs = this.#host.nowMs() + SLICE_MS;
     const result = this.#vm.resume(0);
     if ("yielded" in result) {
-      this.#host.setBusy(true);
+      this.#host.setBusy(true, this.#kind);
       this.#host.later(() => this.#continue());
       return;
     }
@@ -317,21 +588,35 @@ export class ScriptEngine {
       text = raw.slice(0, nul);
       line = raw.slice(nul + 1);
     } else {
-      const at = /^user_script:(\d+): /.exec(raw);
+      const at = /^user_(?:script|function):(\d+): /.exec(raw);
       if (at !== null) line = at[1];
       if (!/^[A-Z]+ /.test(raw)) text = `ERR ${raw}`;
     }
-    return `${text} script: ${this.#sha}, on @user_script:${line}.`.replace(/[\r\n]+/g, " ");
+    const chunk = this.#kind === "script" ? "user_script" : "user_function";
+    return `${text} script: ${this.#label}, on @${chunk}:${line}.`.replace(/[\r\n]+/g, " ");
   }
 
-  /** `redis.call`/`redis.pcall`: runs the command; pushes its reply and whether it failed. */
-  #call(vm: LuaVm): number {
+  /**
+   * `redis.call` (`raise`: an error reply raises it, with the caller's line) and `redis.pcall`
+   * (an error reply is returned as `{err = ...}`): runs the command and pushes its reply.
+   */
+  #call(vm: LuaVm, raise: boolean): number {
+    const text = this.#run1(vm);
+    if (text.charCodeAt(0) === 45 && raise) { // '-': an error reply
+      throw new LuaRaiseReply(text.slice(1, text.indexOf("\r\n")));
+    }
+    vm.setTop(0);
+    const end = this.#pushReply(vm, text, 0, 0);
+    if (end !== text.length) throw new LuaRaise("internal error: a reply did not parse");
+    return 1;
+  }
+
+  /** Runs the command a script's call names, as its reply's RESP text. */
+  #run1(vm: LuaVm): string {
     const client = this.#client;
     if (client === null) throw new LuaRaise("redis.call is only available inside a script");
     const count = vm.top();
-    if (count === 0) {
-      return this.#fail(vm, "ERR Please specify at least one argument for this redis lib call");
-    }
+    if (count === 0) return "-ERR Please specify at least one argument for this redis lib call\r\n";
     const argv: string[] = [];
     for (let i = 1; i <= count; i++) {
       const type = vm.type(i);
@@ -339,32 +624,17 @@ export class ScriptEngine {
       else if (type === LuaType.NUMBER) {
         argv.push(vm.isInteger(i) ? vm.toString(i) : numberText(vm.toNumber(i)));
       } else {
-        return this.#fail(vm, "ERR Lua redis lib command arguments must be strings or integers");
+        return "-ERR Lua redis lib command arguments must be strings or integers\r\n";
       }
     }
     const flags = this.#host.flags(argv[0]);
-    if (flags === undefined) return this.#fail(vm, "ERR Unknown Redis command called from script");
-    if (flags.includes("noscript")) {
-      return this.#fail(vm, "ERR This Redis command is not allowed from script");
-    }
+    if (flags === undefined) return "-ERR Unknown Redis command called from script\r\n";
+    if (flags.includes("noscript")) return "-ERR This Redis command is not allowed from script\r\n";
     if (this.#readOnly && flags.includes("write")) {
-      return this.#fail(vm, "ERR Write commands are not allowed from read-only scripts.");
+      return "-ERR Write commands are not allowed from read-only scripts.\r\n";
     }
     if (flags.includes("write")) this.#wrote = true;
-    const text = this.#host.run(client, argv);
-    vm.setTop(0);
-    const end = this.#pushReply(vm, text, 0, 0);
-    if (end !== text.length) throw new LuaRaise("internal error: a reply did not parse");
-    vm.pushBoolean(text.charCodeAt(0) === 45); // '-': an error reply
-    return 2;
-  }
-
-  /** Pushes `{err = text}` and true, as a failed call returns. */
-  #fail(vm: LuaVm, text: string): number {
-    vm.setTop(0);
-    pushTagged(vm, "err", text);
-    vm.pushBoolean(true);
-    return 2;
+    return this.#host.run(client, argv);
   }
 
   /** Pushes the RESP reply at `at` of `text` as Redis gives it to Lua; returns where it ends. */
@@ -583,4 +853,60 @@ export class ScriptEngine {
       }
     }
   }
+}
+
+/** A library's name and its body (the shebang line left empty, so lines keep their numbers). */
+function parseMetadata(code: string): { name: string; body: string } {
+  if (!code.startsWith("#!")) throw new ReplyError("ERR Missing library metadata");
+  const newline = code.indexOf("\n");
+  if (newline === -1) throw new ReplyError("ERR Invalid library metadata");
+  const [engine = "", ...fields] = code.slice(2, newline).replace(/\r$/, "").split(" ").filter(
+    (part) => part !== "",
+  );
+  if (engine.toLowerCase() !== "lua") throw new ReplyError(`ERR Engine '${engine}' not found`);
+  let name: string | null = null;
+  for (const field of fields) {
+    if (!field.startsWith("name=")) {
+      throw new ReplyError(`ERR Invalid metadata value given: ${field}`);
+    }
+    name = field.slice(5);
+  }
+  if (name === null) throw new ReplyError("ERR Library name was not given");
+  if (!LIBRARY_NAME.test(name)) {
+    throw new ReplyError(
+      "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long",
+    );
+  }
+  return { name, body: "\n" + code.slice(newline + 1) };
+}
+
+function latin1Bytes(text: string): Uint8Array {
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
+
+function u32Text(value: number): string {
+  return String.fromCharCode(
+    value >>> 24,
+    (value >>> 16) & 0xff,
+    (value >>> 8) & 0xff,
+    value & 0xff,
+  );
+}
+
+/** The codes in a FUNCTION DUMP payload, or Redis's error for one that is not ours or damaged. */
+function parseDump(payload: string): string[] {
+  const wrong = () => new ReplyError("ERR DUMP payload version or checksum are wrong");
+  if (payload.length < DUMP_MAGIC.length + 4 || !payload.startsWith(DUMP_MAGIC)) throw wrong();
+  const body = payload.slice(0, -4);
+  if (u32Text(crc32(latin1Bytes(body))) !== payload.slice(-4)) throw wrong();
+  let codes: unknown;
+  try {
+    codes = JSON.parse(body.slice(DUMP_MAGIC.length));
+  } catch {
+    throw wrong();
+  }
+  if (!Array.isArray(codes) || !codes.every((code) => typeof code === "string")) throw wrong();
+  return codes;
 }

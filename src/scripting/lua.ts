@@ -47,8 +47,9 @@ export class LuaRaise {
 }
 
 /**
- * Thrown out of a hook check to raise an error as Redis raises a reply error (`{err = text}`),
- * which `call` and `resume` report as `text NUL line` with the line the hook stopped at.
+ * Thrown out of a hook check or a `LuaFunction` to raise an error as Redis raises a reply error
+ * (`{err = text}`), which `call` and `resume` report as `text NUL line`: the line the hook stopped
+ * at, or that of the Lua code that called the function.
  */
 export class LuaRaiseReply {
   constructor(readonly text: string) {}
@@ -331,6 +332,10 @@ export class LuaVm {
       try {
         return fn(this);
       } catch (error) {
+        if (error instanceof LuaRaiseReply) {
+          this.#pushReplyError(state, error.text, 1); // the line of the Lua code that called
+          return this.#m._lua_error(state);
+        }
         const message = error instanceof LuaRaise
           ? error.message
           : `internal error: ${error instanceof Error ? error.message : String(error)}`;
@@ -418,7 +423,7 @@ export class LuaVm {
           try {
             request = this.#hookCheck?.();
           } catch (error) {
-            if (error instanceof LuaRaiseReply) this.#pushReplyError(at, error.text);
+            if (error instanceof LuaRaiseReply) this.#pushReplyError(at, error.text, 0);
             else this.pushString(error instanceof LuaRaise ? error.message : String(error));
             this.#m._lua_error(at);
             return;
@@ -433,9 +438,10 @@ export class LuaVm {
     }
   }
 
-  /** Pushes `{err = text, line = <the running function's current line>}`. */
-  #pushReplyError(state: number, text: string): void {
-    this.#m._luaL_where(state, 0); // "user_script:7: "
+  /** Pushes `{err = text, line = N}`: N is the current line of the function `level` up the
+   * stack (0: the running Lua function, in a hook; 1: a C function's caller). */
+  #pushReplyError(state: number, text: string, level: number): void {
+    this.#m._luaL_where(state, level); // "user_script:7: "
     const where = /:(\d+): $/.exec(this.toString(-1));
     this.setTop(-2);
     this.newTable(0, 2);

@@ -7,38 +7,25 @@
  * @module
  */
 export const PRELUDE = String.raw`
-local call_raw, log_raw, sha1_raw, setresp_raw = __hc_call, __hc_log, __hc_sha1, __hc_setresp
+local call_raw, pcall_raw, log_raw, sha1_raw, setresp_raw =
+  __hc_call, __hc_pcall, __hc_log, __hc_sha1, __hc_setresp
 local json_encode, json_decode = __hc_json_encode, __hc_json_decode
-__hc_call, __hc_log, __hc_sha1, __hc_setresp, __hc_json_encode, __hc_json_decode =
-  nil, nil, nil, nil, nil, nil
-local getinfo, error, type, select, rawget, tostring = debug.getinfo, error, type, select, rawget, tostring
+__hc_call, __hc_pcall, __hc_log, __hc_sha1, __hc_setresp, __hc_json_encode, __hc_json_decode =
+  nil, nil, nil, nil, nil, nil, nil
+local error, type, select, tostring = error, type, select, tostring
+local setupvalue, pairs, pcall, setmetatable = debug.setupvalue, pairs, pcall, setmetatable
 
--- The line of the script that called (for "on @user_script:N").
-local function where(level)
-  while true do
-    local info = getinfo(level, "Sl")
-    if info == nil then return 0 end
-    if info.short_src == "user_script" then return info.currentline end
-    level = level + 1
-  end
+local function missing(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
 end
 
 redis = {
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
 }
-function redis.call(...)
-  local reply, failed = call_raw(...)
-  if failed then
-    reply.line = where(3)
-    error(reply, 0)
-  end
-  return reply
-end
-function redis.pcall(...)
-  local reply = call_raw(...)
-  return reply
-end
+-- C functions (a failed redis.call raises {err = ..., line = the caller's line}).
+redis.call = call_raw
+redis.pcall = pcall_raw
 function redis.error_reply(text)
   if type(text) ~= "string" then error("wrong number or type of arguments", 2) end
   if text:sub(1, 1) == "-" then text = text:sub(2) end
@@ -69,6 +56,82 @@ function redis.replicate_commands() return true end
 function redis.set_repl(_) end
 function redis.breakpoint() return false end
 function redis.debug() end
+
+-- Redis 7 functions. A library's code runs once at FUNCTION LOAD with only the load API in
+-- sight (redis.register_function, redis.log); its functions then see the scripting globals.
+local registering = nil
+local FLAGS = { ["no-writes"] = true, ["allow-oom"] = true, ["allow-stale"] = true,
+  ["no-cluster"] = true, ["allow-cross-slot-keys"] = true }
+local function refuse(text) error({ err = "ERR " .. text }, 0) end
+local function register(...)
+  if registering == nil then refuse("redis.register_function can only be called on FUNCTION LOAD command") end
+  local name, callback, flags, description
+  if select("#", ...) == 1 then
+    local named = ...
+    if type(named) ~= "table" then
+      refuse("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).")
+    end
+    for key in pairs(named) do
+      if key ~= "function_name" and key ~= "callback" and key ~= "flags" and key ~= "description" then
+        refuse("unknown argument given to redis.register_function")
+      end
+    end
+    name, callback, flags, description = named.function_name, named.callback, named.flags, named.description
+    if description ~= nil and type(description) ~= "string" then
+      refuse("description argument given to redis.register_function must be a string")
+    end
+  elseif select("#", ...) == 2 then
+    name, callback = ...
+  else
+    refuse("wrong number of arguments to redis.register_function")
+  end
+  if type(name) ~= "string" and type(name) ~= "number" then
+    refuse("function_name argument given to redis.register_function must be a string")
+  end
+  name = tostring(name)
+  if type(callback) ~= "function" then
+    refuse((select("#", ...) == 1 and "callback argument given to redis.register_function must be a function")
+      or "second argument to redis.register_function must be a function")
+  end
+  if not name:match("^[%w_]+$") then
+    refuse("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long")
+  end
+  local list = {}
+  if flags ~= nil then
+    if type(flags) ~= "table" then refuse("flags argument to redis.register_function must be a table representing function flags") end
+    for _, flag in pairs(flags) do
+      if not FLAGS[flag] then refuse("unknown flag given") end
+      list[#list + 1] = flag
+    end
+  end
+  for _, f in pairs(registering) do
+    if f.name == name then refuse("Function already exists in the library") end
+  end
+  registering[#registering + 1] = { name = name, callback = callback, flags = list, description = description }
+end
+local load_redis = setmetatable({
+  register_function = register,
+  log = function(...) return redis.log(...) end,
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+}, { __index = missing })
+
+-- Runs a library's compiled chunk: returns the functions it registered, or raises its error.
+function __hc_register(chunk)
+  local scope = { __index = function(_, name)
+    if name == "redis" then return load_redis end
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end, __newindex = function() error("Attempt to modify a readonly table", 2) end }
+  local env = setmetatable({}, scope)
+  setupvalue(chunk, 1, env)
+  registering = {}
+  local ok, failure = pcall(chunk)
+  local registered = registering
+  registering = nil
+  if not ok then error(failure, 0) end
+  -- From now on its functions read the globals scripts have.
+  scope.__index = _G
+  return registered
+end
 
 -- LuaBitOp: operands and results are signed 32-bit integers.
 local function norm(x)

@@ -32,6 +32,14 @@ const REDIS_ANSWERS: [string, string[], unknown][] = [
   ],
   ["return redis.error_reply('MY failure')", [], new Error("MY failure")],
   [
+    // A tail call: the line is still the caller's.
+    "return redis.call('incr', 'sc:k')",
+    [],
+    new Error(
+      "ERR value is not an integer or out of range script: 98d6e3dfc93357d2b2e08e8b2cc71768904c8492, on @user_script:1.",
+    ),
+  ],
+  [
     "local v = redis.call('incr', 'sc:k')\nreturn v",
     [],
     new Error(
