@@ -406,8 +406,8 @@ export class LuaVm {
    * Runs `check` every `instructions` VM instructions while set, on the main state and on the
    * coroutine. A `LuaRaise` it throws stops the running code with that error, a `LuaRaiseReply`
    * with a reply error at the current line; "yield" suspends the coroutine (`resume` returns
-   * `yielded`) where it can yield (not inside a C call such as a `table.sort` comparator: then
-   * it is asked again at the next count). Null removes the hook.
+   * `yielded`) where it can yield (not inside a C call such as a `table.sort` comparator, nor in
+   * a coroutine the script made: then it is asked again at the next count). Null removes the hook.
    */
   setHook(check: (() => HookRequest) | null, instructions = 100_000): void {
     this.#hookCheck = check;
@@ -429,7 +429,9 @@ export class LuaVm {
             return;
           }
           // From a count hook in Lua code a yield returns here; Lua suspends once we return.
-          if (request === "yield" && this.#m._lua_isyieldable(at) !== 0) {
+          // Only the script's own coroutine yields to us: one the script made (coroutine.wrap)
+          // would hand the yield to the script as a return.
+          if (request === "yield" && at === this.#thread && this.#m._lua_isyieldable(at) !== 0) {
             this.#m._lua_yieldk(at, 0, 0, 0);
           }
         }, "vii") as number;

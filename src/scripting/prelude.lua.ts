@@ -1,11 +1,14 @@
 /**
  * The Lua side of the scripting environment, run once when a state opens: the `redis` table
- * over the engine's JS functions, Redis 5.1 idioms on Lua 5.4 (`unpack`, `loadstring`), the
- * `bit` library (LuaBitOp's signed 32-bit results), `cjson` over JS's JSON, and the sandbox:
+ * over the engine's JS functions, Lua 5.1 idioms on Lua 5.4 (`unpack`, `loadstring`), the
+ * `bit` library (LuaBitOp's signed 32-bit results), `cjson` over JS's JSON, `cmsgpack` and
+ * `struct` (libraries.lua.ts), and the sandbox:
  * no files, processes or modules, and globals that cannot be created or read when absent.
  *
  * @module
  */
+import { LIBRARIES } from "./libraries.lua.ts";
+
 export const PRELUDE = String.raw`
 local call_raw, pcall_raw, log_raw, sha1_raw, setresp_raw =
   __hc_call, __hc_pcall, __hc_log, __hc_sha1, __hc_setresp
@@ -168,6 +171,7 @@ function cjson.decode(text)
   return json_decode(text)
 end
 __hc_cjson_null = cjson.null
+${LIBRARIES}
 
 -- Lua 5.1 names scripts written for Redis use.
 unpack = table.unpack

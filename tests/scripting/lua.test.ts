@@ -98,6 +98,26 @@ describe("LuaVm", () => {
     vm.leaveCoroutine();
   });
 
+  it("does not yield a coroutine the script made: its caller gets its real results", async () => {
+    const vm = await LuaVm.open();
+    vm.setHook(() => "yield", 100);
+    vm.enterCoroutine();
+    const source = "local f = coroutine.wrap(function() local x = 0 " +
+      "for i = 1, 5000 do x = x + i end coroutine.yield(x) return 'second' end) " +
+      "local y = 0 for i = 1, 5000 do y = y + 1 end return f() .. ',' .. f() .. ',' .. y";
+    assert.equal(vm.load(source, "=t"), null);
+    let result = vm.resume(0);
+    let yields = 0;
+    while ("yielded" in result) {
+      yields++;
+      result = vm.resume(0);
+    }
+    assert.deepEqual(result, { done: true });
+    assert.equal(vm.toString(-1), "12502500,second,5000");
+    assert.ok(yields > 0, "the script's own coroutine still yields to the host");
+    vm.setTop(0);
+    vm.leaveCoroutine();
+  });
   it("keeps its hook for the next coroutine after a hook's error stopped one", async () => {
     const vm = await LuaVm.open();
     let kill = true;
