@@ -142,6 +142,8 @@ class Transaction implements TransactionControl {
 
 class Context implements CommandContext, KeyWatcher {
   propagated: string[] | null = null;
+  /** Several records for one call (`propagateAll`), else null. */
+  propagatedAll: string[][] | null = null;
   /** Queued commands while MULTI is open, else null. */
   queue: string[][] | null = null;
   /** A command failed to queue: EXEC must abort. */
@@ -177,6 +179,11 @@ class Context implements CommandContext, KeyWatcher {
 
   propagate(argv: string[]): void {
     this.propagated = argv;
+  }
+
+  propagateAll(records: string[][]): void {
+    this.propagated = records.length === 1 ? records[0] : [];
+    this.propagatedAll = records.length === 1 ? null : records;
   }
 
   defer(): DeferredReply {
@@ -412,6 +419,19 @@ export class Dispatcher {
     this.recordArgvs.push(argv);
   }
 
+  /** One call's several records, handed on together (inside MULTI/EXEC) as EXEC's are. */
+  private recordAll(db: number, records: string[][]): void {
+    const propagate = this.outputs.propagate;
+    if (propagate === undefined || this.loading) return;
+    if (this.transactional) {
+      for (const argv of records) this.record(db, argv);
+      return;
+    }
+    propagate(db, ["MULTI"]);
+    for (const argv of records) propagate(db, argv);
+    propagate(db, ["EXEC"]);
+  }
+
   private call(client: ClientState, out: ReplyWriter, argv: string[]): void {
     const entry = this.lookup(argv[0]);
     out.protocol = client.protocol;
@@ -608,6 +628,7 @@ export class Dispatcher {
     }
     const dirtyBefore = isWrite ? this.dirtyTotal() : 0;
     ctx.propagated = null;
+    ctx.propagatedAll = null;
     if (store.defaultTtlKeys.length > 0) store.defaultTtlKeys.length = 0; // a failed command's
     client.lastCommand = spec.name;
     let failed = false;
@@ -623,7 +644,8 @@ export class Dispatcher {
     }
     this.countCall(entry, failed);
     if (isWrite && this.dirtyTotal() !== dirtyBefore) {
-      this.record(store.index, ctx.propagated ?? argv);
+      if (ctx.propagatedAll !== null) this.recordAll(store.index, ctx.propagatedAll);
+      else this.record(store.index, ctx.propagated ?? argv);
       if (store.defaultTtlKeys.length > 0) this.propagateDefaultTtls(store);
       // Notifications see the keyspace right after the command, as Redis's do.
       if (!this.loading) this.outputs.written?.(store.index, spec, argv);

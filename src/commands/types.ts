@@ -44,6 +44,11 @@ export interface CommandContext {
    * Without a call, a write command that changed data is logged as it came in.
    */
   propagate(argv: string[]): void;
+  /**
+   * Like `propagate`, with several records that replay as this one command did (XREADGROUP's
+   * claims and its group's new last ID); they are written together, inside MULTI/EXEC.
+   */
+  propagateAll(records: string[][]): void;
   /** MULTI/EXEC/WATCH state of the connection. */
   readonly transaction: TransactionControl;
   /**
