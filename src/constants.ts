@@ -89,6 +89,12 @@ export const DEFAULT_AUTO_REWRITE_MIN_BYTES = 64 * 1024 * 1024;
 /** Redis's `maxclients` default. */
 export const DEFAULT_MAX_CLIENTS = 10_000;
 
+/** Redis's `databases` default: SELECT 0-15 works as tooling written for Redis expects. */
+export const DEFAULT_DATABASES = 16;
+/** Each store costs its tables even when empty, and snapshots keep a store's index in 16 bits;
+ * 1024 is far past what anyone runs (Redis users rarely go beyond a few dozen). */
+export const MAX_DATABASES = 1024;
+
 /** Keys sampled per eviction step, as Redis's `maxmemory-samples`. */
 export const DEFAULT_EVICTION_SAMPLES = 5;
 
@@ -103,3 +109,11 @@ export const ACTIVE_EXPIRE_INTERVAL_MS = 100;
 
 /** Approximate bytes a key costs beyond its key and value bytes (map slot, entry object). */
 export const ENTRY_OVERHEAD_BYTES = 64;
+
+/**
+ * Redis's `hll-sparse-max-bytes` default: a HyperLogLog's sparse encoding (header included) may
+ * grow to this many bytes before PFADD or PFMERGE make it dense (12304 bytes). Past a few KB a
+ * sparse update, which scans and shifts the opcodes, costs more than the bytes it saves; the
+ * node has no setting for it, and Redis's default keeps a value's bytes equal to redis-server's.
+ */
+export const HLL_SPARSE_MAX_BYTES = 3000;

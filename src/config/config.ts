@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import {
   DEFAULT_AUTO_REWRITE_MIN_BYTES,
   DEFAULT_AUTO_REWRITE_PERCENTAGE,
+  DEFAULT_DATABASES,
   DEFAULT_HTTP_MAX_BODY_BYTES,
   DEFAULT_MAX_BULK_BYTES,
   DEFAULT_MAX_CLIENTS,
@@ -21,6 +22,7 @@ import {
   DEFAULT_SNAPSHOT_INTERVAL_MS,
   MAX_AOF_ARG_BYTES,
   MAX_AOF_RECORD_ARGS,
+  MAX_DATABASES,
 } from "../constants.ts";
 
 import { passwordDigest } from "../server/auth.ts";
@@ -452,6 +454,7 @@ export function buildConfig(raw: Raw): NodeConfig {
     "data_dir",
     "requirepass",
     "maxclients",
+    "databases",
     "limits",
     "stores",
     "http",
@@ -510,6 +513,23 @@ export function buildConfig(raw: Raw): NodeConfig {
     }
     names.add(store.name);
   });
+  // Numbered databases past the listed stores: store 0's settings, and its memory limit shared
+  // (Redis has one maxmemory over all its databases).
+  const databases = root.integer("databases", DEFAULT_DATABASES, 1, MAX_DATABASES);
+  for (let index = stores.length; index < databases; index++) {
+    // Listed names start with a letter: a number never clashes with one.
+    const name = String(index);
+    const first = stores[0];
+    stores.push({
+      name,
+      maxMemoryBytes: first.maxMemoryBytes,
+      evictionPolicy: first.evictionPolicy,
+      defaultTtlMs: first.defaultTtlMs,
+      evictionSamples: first.evictionSamples,
+      persist: first.persist,
+      memoryOf: 0,
+    });
+  }
   const port = root.integer("port", 6379, 0, 65535);
   const config: NodeConfig = {
     nodeId: root.string("node_id", ""),

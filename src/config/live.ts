@@ -80,7 +80,8 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
         if (policy === "session" && store0.options.defaultTtlMs === 0) {
           return "session needs the store's default_ttl";
         }
-        store0.setEvictionPolicy(policy);
+        // The numbered databases sharing store 0's memory follow its policy.
+        for (const store of store0.memoryPool ?? [store0]) store.setEvictionPolicy(policy);
         return null;
       },
     },
@@ -91,7 +92,7 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
         if (!/^\d+$/.test(value) || count < 1 || count > 64) {
           return "argument must be between 1 and 64 inclusive";
         }
-        store0.options.evictionSamples = count;
+        for (const store of store0.memoryPool ?? [store0]) store.options.evictionSamples = count;
         return null;
       },
     },

@@ -39,6 +39,19 @@ export class Keyspace {
       }
       this.byName.set(store.name, store);
     }
+    for (const store of this.stores) {
+      const of = store.options.memoryOf;
+      if (of === undefined) continue;
+      const owner = this.stores[of];
+      if (owner === undefined || of >= store.index || owner.options.memoryOf !== undefined) {
+        throw new RangeError(
+          `Cannot create keyspace: store '${store.name}' shares the memory of store ${of}, which is not an earlier store with a limit of its own`,
+        );
+      }
+      owner.memoryPool ??= [owner];
+      owner.memoryPool.push(store);
+      store.memoryPool = owner.memoryPool;
+    }
   }
 
   /** The store at `index` (callers validate the index). */

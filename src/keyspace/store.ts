@@ -67,6 +67,12 @@ export interface StoreOptions {
   lfuDecayMinutes?: number;
   /** Seed of the key table's hash function. @default a random one */
   hashSeed?: number;
+  /**
+   * Index of an earlier store whose `maxMemoryBytes` this store's keys count against, together
+   * with it and every other store naming it (Redis's one maxmemory over its numbered
+   * databases); eviction then picks among all of them. Omitted: the store's own limit.
+   */
+  memoryOf?: number;
 }
 
 /** Why a key left the store without a command deleting it. */
@@ -302,8 +308,13 @@ export class Store {
   readonly epochMs: number;
   /** Settings with their defaults filled in; CONFIG SET changes some at run time. */
   readonly options:
-    & Required<Omit<StoreOptions, "filter" | "hashSeed">>
-    & Pick<StoreOptions, "filter">;
+    & Required<Omit<StoreOptions, "filter" | "hashSeed" | "memoryOf">>
+    & Pick<StoreOptions, "filter" | "memoryOf">;
+  /**
+   * The stores sharing one memory limit with this one, the limit's owner first (set by the
+   * keyspace from `memoryOf`); null when the store's limit is its own.
+   */
+  memoryPool: Store[] | null = null;
 
   /** Creates an empty store; `index` is its position in the keyspace. */
   constructor(readonly index: number, options: StoreOptions, readonly clock: Clock) {
@@ -410,6 +421,11 @@ export class Store {
   }
 
   /** Removes `entry` because it expired or was evicted: counts it and tells `onRemoved`. */
+  /** Evicts `entry` (for a memory limit shared with other stores). */
+  evict(entry: Entry): void {
+    this.removeFor(entry, "evicted");
+  }
+
   private removeFor(entry: Entry, cause: RemovalCause): void {
     // The key must be read before the removal frees it.
     const key = this.onRemoved === null ? "" : entry.key;
@@ -876,6 +892,7 @@ export class Store {
 
   /** Whether a write that may grow memory can go ahead. Evicts as the policy allows. */
   ensureMemory(): boolean {
+    if (this.memoryPool !== null) return ensurePoolMemory(this.memoryPool);
     const limit = this.options.maxMemoryBytes;
     if (limit === 0 || this.usedMemoryBytes <= limit) return true;
     while (this.usedMemoryBytes > limit) {
@@ -886,13 +903,17 @@ export class Store {
     return true;
   }
 
-  /** The entry the policy evicts next, chosen among `evictionSamples` random candidates. */
-  private evictionCandidate(): Entry | undefined {
+  /**
+   * The entry the policy evicts next, chosen among `evictionSamples` random candidates; its
+   * score (higher: evict sooner, comparable across stores) is left in `candidateScore`.
+   */
+  evictionCandidate(): Entry | undefined {
     const policy = this.options.evictionPolicy;
     if (policy === "noeviction") return undefined;
     const pool = policy.startsWith("volatile-") ? this.volatile : this.entries;
     if (pool.length === 0) return undefined;
     if (policy === "allkeys-random" || policy === "volatile-random") {
+      this.candidateScore = this.random();
       return pool[Math.floor(this.random() * pool.length)];
     }
     const now = this.now();
@@ -910,8 +931,12 @@ export class Store {
         bestScore = score;
       }
     }
+    this.candidateScore = bestScore;
     return best;
   }
+
+  /** The score of the entry `evictionCandidate` returned last. */
+  candidateScore = 0;
 
   /** Higher means evict sooner. */
   private evictionScore(entry: Entry, policy: EvictionPolicy, now: number): number {
@@ -935,6 +960,35 @@ export class Store {
   frequency(entry: Entry): number {
     return this.lfuDecayed(entry, this.now());
   }
+}
+
+/**
+ * `ensureMemory` for stores sharing one limit (the first store's): evicts, while the stores'
+ * total is over it, the best candidate among each store's samples.
+ */
+function ensurePoolMemory(pool: Store[]): boolean {
+  const limit = pool[0].options.maxMemoryBytes;
+  if (limit === 0) return true;
+  let used = 0;
+  for (const store of pool) used += store.usedMemoryBytes;
+  while (used > limit) {
+    let victim: Entry | undefined;
+    let owner: Store | undefined;
+    let best = -Infinity;
+    for (const store of pool) {
+      const candidate = store.evictionCandidate();
+      if (candidate !== undefined && store.candidateScore > best) {
+        victim = candidate;
+        owner = store;
+        best = store.candidateScore;
+      }
+    }
+    if (owner === undefined) return false;
+    const before = owner.usedMemoryBytes;
+    owner.evict(victim!);
+    used -= before - owner.usedMemoryBytes;
+  }
+  return true;
 }
 
 /** `slot`, checked to be a hash slot (0-16383). */

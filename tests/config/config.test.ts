@@ -42,7 +42,12 @@ describe("config: defaults and parsing", () => {
     assert.equal(config.maxClients, 10_000);
     assert.equal(config.limits.maxBulkBytes, 512 * 1024 * 1024);
     assert.equal(config.limits.maxQueryBufferBytes, 1024 * 1024 * 1024);
-    assert.deepEqual(config.stores.map((s) => s.name), ["default"]);
+    // Redis's 16 databases: store 0 and 15 numbered ones sharing its memory limit.
+    assert.deepEqual(
+      config.stores.map((s) => s.name),
+      ["default", ...Array.from({ length: 15 }, (_, i) => String(i + 1))],
+    );
+    assert.ok(config.stores.slice(1).every((s) => s.memoryOf === 0));
     assert.equal(config.stores[0].evictionPolicy, "noeviction");
     assert.equal(config.stores[0].filter, undefined);
     assert.equal(config.http.enabled, true);
@@ -65,7 +70,11 @@ describe("config: defaults and parsing", () => {
     const fromFile = load(text);
     const builtIn = loadConfig(null, parseArgs([]), noEnv);
     assert.deepEqual(
-      { ...fromFile, stores: fromFile.stores.map((s) => ({ ...s, filter: undefined })) },
+      // The file spells the filter out (disabled); the numbered databases have none.
+      {
+        ...fromFile,
+        stores: fromFile.stores.map((s) => "filter" in s ? { ...s, filter: undefined } : s),
+      },
       builtIn,
     );
   });
@@ -175,9 +184,10 @@ describe("config: precedence file < environment < flags", () => {
 
   it("creates the store list when a flag sets store 0 without a file", () => {
     const config = load(null, ["--maxmemory", "10mb"]);
-    assert.equal(config.stores.length, 1);
+    assert.equal(config.stores.length, 16);
     assert.equal(config.stores[0].name, "default");
     assert.equal(config.stores[0].maxMemoryBytes, 10 * 1024 * 1024);
+    assert.equal(config.stores[5].maxMemoryBytes, 10 * 1024 * 1024, "the databases share it");
   });
 });
 

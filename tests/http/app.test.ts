@@ -8,6 +8,8 @@ const TOKENS = {
     tokens: [{ token: "rw-token", role: "readwrite" }, { token: "ro-token", role: "readonly" }],
     max_body_bytes: 1024,
   },
+  // Only the two named stores: no numbered databases after them.
+  databases: 2,
   stores: [{ name: "default" }, { name: "sessions", filter: { enabled: true } }],
 };
 

@@ -18,6 +18,7 @@ http:
       role: readwrite
     - token: ro-token
       role: readonly
+databases: 2
 stores:
   - name: default
   - name: sessions

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { ENTRY_OVERHEAD_BYTES } from "../../src/constants.ts";
 import {
   type EvictionPolicy,
+  Keyspace,
   type RemovalCause,
   Store,
   type StoreOptions,
@@ -310,5 +311,63 @@ describe("eviction: bookkeeping", () => {
     assert.equal(store.stats.evictions, 4);
     assert.equal(store.size, 10);
     assert.equal(store.usedMemoryBytes, 10 * ENTRY_BYTES);
+  });
+});
+
+describe("numbered databases sharing one memory limit", () => {
+  const shared = (policy: EvictionPolicy, keyCount: number) => {
+    const clock = new FakeClock();
+    const base = { maxMemoryBytes: 0, evictionPolicy: policy, defaultTtlMs: 0 };
+    const keyspace = new Keyspace([
+      { ...base, name: "default", maxMemoryBytes: keyCount * ENTRY_BYTES, evictionSamples: 64 },
+      { ...base, name: "1", memoryOf: 0, evictionSamples: 64 },
+      { ...base, name: "2", memoryOf: 0, evictionSamples: 64 },
+    ], clock);
+    const evicted: string[] = [];
+    for (const store of keyspace.stores) {
+      store.onRemoved = (s, removed, cause) => {
+        if (cause === "evicted") evicted.push(`${s.name}:${removed}`);
+      };
+    }
+    return { keyspace, clock, evicted };
+  };
+
+  it("evicts the least recently used key of any database when their total passes the limit", () => {
+    const { keyspace, clock, evicted } = shared("allkeys-lru", 4);
+    const [db0, db1, db2] = keyspace.stores;
+    db1.set(key(0), VALUE); // the oldest key, in database 1
+    clock.advance(1);
+    for (let i = 1; i < 4; i++) {
+      db0.set(key(i), VALUE);
+      clock.advance(1);
+    }
+    // Database 2 alone is far under the limit; the four databases' total is at it.
+    db2.set(key(9), VALUE);
+    assert.equal(db2.ensureMemory(), true);
+    assert.deepEqual(evicted, ["1:k000"]);
+    assert.equal(keyspace.stores.reduce((n, s) => n + s.size, 0), 4);
+  });
+
+  it("refuses writes under noeviction once all databases together are full", () => {
+    const { keyspace } = shared("noeviction", 2);
+    const [db0, db1, db2] = keyspace.stores;
+    db0.set(key(0), VALUE);
+    db1.set(key(1), VALUE);
+    assert.equal(db2.ensureMemory(), true, "at the limit, not over it");
+    db2.set(key(2), VALUE);
+    assert.equal(db2.ensureMemory(), false);
+    assert.equal(db0.ensureMemory(), false, "every database sees the shared total");
+  });
+
+  it("refuses a store that shares the memory of a later store", () => {
+    const base = { maxMemoryBytes: 0, evictionPolicy: "noeviction" as const, defaultTtlMs: 0 };
+    assert.throws(
+      () =>
+        new Keyspace(
+          [{ ...base, name: "a", memoryOf: 1 }, { ...base, name: "b" }],
+          new FakeClock(),
+        ),
+      /store 'a' shares the memory of store 1, which is not an earlier store/,
+    );
   });
 });
