@@ -17,6 +17,39 @@ export function parseInt64(text: string): bigint | null {
   return value < INT64_MIN || value > INT64_MAX ? null : value;
 }
 
+/**
+ * An expiry argument as absolute Unix ms, with Redis's 64-bit overflow checks: null where Redis
+ * answers `invalid expire time` (a time whose ms, or ms plus `nowMs`, pass a signed 64-bit
+ * integer), undefined where the text is not a 64-bit integer. A time past 2^53 ms (285,000
+ * years) is kept as the nearest double.
+ */
+export function expiryMs(
+  text: string,
+  seconds: boolean,
+  relative: boolean,
+  nowMs: number,
+): number | null | undefined {
+  const small = parseSafeInteger(text);
+  // Most times: no product or sum can leave the safe range.
+  if (small !== null && Math.abs(small) < 2 ** 42) {
+    return (seconds ? small * 1000 : small) + (relative ? nowMs : 0);
+  }
+  let when = parseInt64(text);
+  if (when === null) return undefined;
+  if (seconds) {
+    if (when > INT64_MAX / 1000n || when < INT64_MIN / 1000n) return null;
+    when *= 1000n;
+  }
+  if (relative) {
+    const base = BigInt(nowMs);
+    if ((when > 0n && base > INT64_MAX - when) || (when < 0n && base < INT64_MIN - when)) {
+      return null;
+    }
+    when += base;
+  }
+  return Number(when);
+}
+
 /** An integer small enough for a JS number (|n| < 2^53), or null. */
 export function parseSafeInteger(text: string): number | null {
   if (text.length > 16 || !INTEGER.test(text)) return null;

@@ -8,7 +8,7 @@ import type { Store } from "../keyspace/store.ts";
 import { typeName, type Value } from "../keyspace/values.ts";
 import { parseScanArgs } from "./_container.ts";
 import { globMatch } from "./glob.ts";
-import { parseInt64, parseSafeInteger } from "./args.ts";
+import { expiryMs, parseInt64 } from "./args.ts";
 import {
   DB_OUT_OF_RANGE,
   invalidExpire,
@@ -40,8 +40,15 @@ type ExpireUnit = "s" | "ms" | "at-s" | "at-ms";
 function expireGeneric(unit: ExpireUnit) {
   return (ctx: CommandContext, argv: string[]): void => {
     const [name, key, amount] = argv;
-    const value = parseSafeInteger(amount);
-    if (value === null) throw new ReplyError(NOT_INTEGER);
+    const store = ctx.store;
+    const now = store.now();
+    const at = expiryMs(
+      amount,
+      unit === "s" || unit === "at-s",
+      unit === "s" || unit === "ms",
+      now,
+    );
+    if (at === undefined) throw new ReplyError(NOT_INTEGER);
     let nx = false, xx = false, gt = false, lt = false;
     for (let i = 3; i < argv.length; i++) {
       const option = argv[i].toUpperCase();
@@ -55,13 +62,8 @@ function expireGeneric(unit: ExpireUnit) {
       throw new ReplyError("ERR NX and XX, GT or LT options at the same time are not compatible");
     }
     if (gt && lt) throw new ReplyError("ERR GT and LT options at the same time are not compatible");
-    const store = ctx.store;
-    const now = store.now();
-    const ms = unit === "s" || unit === "at-s" ? value * 1000 : value;
-    const at = unit === "s" || unit === "ms" ? now + ms : ms;
-    if (!Number.isSafeInteger(ms) || !Number.isSafeInteger(at)) {
-      throw new ReplyError(invalidExpire(name.toLowerCase()));
-    }
+    // Redis checks the options first, then the time.
+    if (at === null) throw new ReplyError(invalidExpire(name.toLowerCase()));
     const entry = store.lookup(key, false);
     if (entry === undefined) return ctx.out.integer(0);
     const current = entry.expiresAtMs;

@@ -6,7 +6,7 @@
 import { DEFAULT_MAX_BULK_BYTES, effectiveMaxBulkBytes } from "../constants.ts";
 import type { Entry, Store } from "../keyspace/store.ts";
 import { addLongDouble, formatLongDouble, parseLongDouble } from "./_long_double.ts";
-import { parseInt64, parseSafeInteger } from "./args.ts";
+import { expiryMs, parseInt64, parseSafeInteger } from "./args.ts";
 import {
   invalidExpire,
   NOT_FLOAT,
@@ -49,16 +49,14 @@ export function absoluteExpiry(
   text: string,
   nowMs: number,
 ): number {
-  // Any 64-bit integer is a number to Redis; one too large for a time is an invalid time.
-  const parsed = parseInt64(text);
-  if (parsed === null) throw new ReplyError("ERR value is not an integer or out of range");
-  if (parsed <= 0n || parsed > BigInt(Number.MAX_SAFE_INTEGER)) {
+  // Any 64-bit integer is a number to Redis; a non-positive one, or one whose time overflows
+  // 64 bits, is an invalid time.
+  const relative = unit === "EX" || unit === "PX";
+  const absolute = expiryMs(text, unit === "EX" || unit === "EXAT", relative, nowMs);
+  if (absolute === undefined) throw new ReplyError("ERR value is not an integer or out of range");
+  if (absolute === null || absolute - (relative ? nowMs : 0) <= 0) {
     throw new ReplyError(invalidExpire(name));
   }
-  const value = Number(parsed);
-  const ms = unit === "EX" || unit === "EXAT" ? value * 1000 : value;
-  const absolute = unit === "EX" || unit === "PX" ? nowMs + ms : ms;
-  if (!Number.isSafeInteger(absolute)) throw new ReplyError(invalidExpire(name));
   return absolute;
 }
 
@@ -123,7 +121,7 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
 /** The longest string a command may build here (a hook-less dispatcher: the defaults). */
-function maxStringBytes(ctx: CommandContext): number {
+export function maxStringBytes(ctx: CommandContext): number {
   return ctx.server.maxStringBytes ?? effectiveMaxBulkBytes(DEFAULT_MAX_BULK_BYTES);
 }
 
