@@ -95,6 +95,10 @@ export const DEFAULT_DATABASES = 16;
  * 1024 is far past what anyone runs (Redis users rarely go beyond a few dozen). */
 export const MAX_DATABASES = 1024;
 
+/** `new` keyspace events held for the running command's own events, past which they are sent
+ * at once (keys added with no command, a slot import, would otherwise pile up). */
+export const MAX_PENDING_NEW_EVENTS = 4096;
+
 /** Keys sampled per eviction step, as Redis's `maxmemory-samples`. */
 export const DEFAULT_EVICTION_SAMPLES = 5;
 

@@ -9,8 +9,13 @@ import { Dispatcher, type DispatchOutputs } from "./commands/dispatch.ts";
 import { type CommandTable, createCommandTable } from "./commands/table.ts";
 import type { ClientState, CommandSpec, ServerHooks } from "./commands/types.ts";
 import type { NodeConfig } from "./config/config.ts";
-import { ACTIVE_EXPIRE_INTERVAL_MS, effectiveMaxBulkBytes } from "./constants.ts";
+import {
+  ACTIVE_EXPIRE_INTERVAL_MS,
+  effectiveMaxBulkBytes,
+  MAX_PENDING_NEW_EVENTS,
+} from "./constants.ts";
 import { Keyspace } from "./keyspace/keyspace.ts";
+import type { Store } from "./keyspace/store.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { Client, RespServer } from "./server/server.ts";
 import { KeyspaceNotifier, PubSub } from "./commands/pubsub.ts";
@@ -212,6 +217,17 @@ export async function assembleNode(
   hooks.killClients = (filter) => resp.kill(filter);
   const hub = new PubSub();
   const notifier = new KeyspaceNotifier(hub);
+  // Keys the running command created, for their `new` events (sent with the command's own, in
+  // Redis's order); past a bound they go out at once (a slot import adds keys with no command).
+  const created: [db: number, key: string][] = [];
+  const flushCreated = () => {
+    for (const [db, key] of created) notifier.notify("n", "new", db, key);
+    created.length = 0;
+  };
+  const onCreated = (store: Store, key: string) => {
+    created.push([store.index, key]);
+    if (created.length >= MAX_PENDING_NEW_EVENTS) flushCreated();
+  };
   hooks.pubsub = {
     hub,
     subscriber: (client) => (client instanceof Client ? client : undefined),
@@ -239,9 +255,17 @@ export async function assembleNode(
       if (!notifier.enabled) return;
       const store = keyspace.stores[db];
       const exists = (key: string) => store.lookup(key, false) !== undefined;
-      for (const [eventClass, event, key] of keyspaceEvents(spec, argv, exists)) {
-        notifier.notify(eventClass, event, db, key);
+      const events = keyspaceEvents(spec, argv, exists);
+      if (created.length > 0 && spec.events?.perKey === true) {
+        for (const [eventClass, event, key] of events) {
+          const at = created.findIndex(([c, k]) => c === db && k === key);
+          if (at !== -1) notifier.notify("n", "new", db, created.splice(at, 1)[0][1]);
+          notifier.notify(eventClass, event, db, key);
+        }
+        return flushCreated();
       }
+      flushCreated();
+      for (const [eventClass, event, key] of events) notifier.notify(eventClass, event, db, key);
     },
     writeGate: () => {
       const error = persistence?.aof.error ?? null;
@@ -332,7 +356,10 @@ export async function assembleNode(
     },
     appendonly: config.persistence.appendonly,
     appendfsync: config.persistence.appendfsync,
-    setNotifyKeyspaceEvents: (flags) => notifier.configure(flags),
+    setNotifyKeyspaceEvents: (flags) => {
+      notifier.configure(flags);
+      for (const store of keyspace.stores) store.onCreated = notifier.wantsNew ? onCreated : null;
+    },
   });
   return {
     config,

@@ -29,6 +29,11 @@ export interface EventRule {
   readonly kind?: "expire" | "delete" | "destination";
   /** The events of a command whose events follow its arguments. */
   readonly custom?: (argv: readonly string[], exists: Exists) => KeyspaceEvent[];
+  /**
+   * Redis raises each key's events as it writes that key (MSET), so a created key's `new` goes
+   * just before that key's own events; otherwise every `new` precedes the command's events.
+   */
+  readonly perKey?: boolean;
 }
 
 const CLASSES: Record<string, string> = {

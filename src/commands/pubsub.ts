@@ -390,10 +390,26 @@ export const SUBSCRIBED_MODE_COMMANDS = new Set([
   "reset",
 ]);
 
+/** The classes `A` stands for (not `n` new keys nor `m` key misses, as in Redis). */
+const ALL_CLASSES = "g$lshzxetd";
+
+/**
+ * `notify-keyspace-events` as CONFIG GET answers it: Redis's canonical order, `A` for all of
+ * g$lshzxetd (a set `n` is then not shown, as Redis 7.0 does not show it), then K, E and m.
+ */
+export function canonicalKeyspaceEvents(flags: string): string {
+  const set = new Set(flags.replaceAll("A", ALL_CLASSES));
+  let text = [...ALL_CLASSES].every((c) => set.has(c))
+    ? "A"
+    : [...ALL_CLASSES, "n"].filter((c) => set.has(c)).join("");
+  for (const c of "KEm") if (set.has(c)) text += c;
+  return text;
+}
+
 /**
  * Keyspace notifications as Redis's `notify-keyspace-events` describes them: `K` keyspace and
  * `E` keyevent channels, for the classes g (generic), $ (string), l, s, h, z, x (expired),
- * e (evicted), or A for all of g$lshzxe.
+ * e (evicted), t (stream), n (new key), or A for all of g$lshzxetd.
  */
 export class KeyspaceNotifier {
   private flags = "";
@@ -401,7 +417,12 @@ export class KeyspaceNotifier {
   constructor(private readonly hub: PubSub) {}
 
   configure(flags: string): void {
-    this.flags = flags.includes("A") ? flags.replace("A", "g$lshzxe") : flags;
+    this.flags = flags.replaceAll("A", ALL_CLASSES);
+  }
+
+  /** Whether `new` events are asked for (stores then report the keys they create). */
+  get wantsNew(): boolean {
+    return this.enabled && this.flags.includes("n");
   }
 
   get enabled(): boolean {

@@ -464,7 +464,7 @@ export const stringCommands: CommandSpec[] = [
       "Atomically creates or modifies the string values of one or more keys.",
       msetGeneric(false),
     ),
-    { name: "set" },
+    { name: "set", perKey: true },
   ),
   withEvents(
     stringSpec(
@@ -475,7 +475,7 @@ export const stringCommands: CommandSpec[] = [
       "Atomically modifies the string values of one or more keys only when all keys don't exist.",
       msetGeneric(true),
     ),
-    { name: "set" },
+    { name: "set", perKey: true },
   ),
   withEvents(
     stringSpec(

@@ -9,6 +9,8 @@ import type { ConfigHooks } from "../commands/types.ts";
 import type { Keyspace } from "../keyspace/keyspace.ts";
 import { EVICTION_POLICIES, type EvictionPolicy } from "../keyspace/store.ts";
 import type { NodeConfig } from "./config.ts";
+import { canonicalKeyspaceEvents } from "../commands/pubsub.ts";
+import { encodingLimits } from "../keyspace/encoding.ts";
 
 /** What a setting change may reach beyond the config object. */
 export interface LiveTargets {
@@ -44,11 +46,102 @@ function parseMemory(value: string): number | null {
   return Number(match[1]) * units[(match[2] ?? "b").toLowerCase()];
 }
 
+const INT64_MAX = 2n ** 63n - 1n;
+const INT32_MAX = 2n ** 31n - 1n;
+
+/**
+ * A numeric setting as Redis's numeric configs parse it: an integer (or, for `memory`, a size
+ * with a unit) between `min` and `max`, with Redis's error texts.
+ */
+function numeric(
+  read: () => number,
+  write: (value: number) => void,
+  min: bigint,
+  max: bigint,
+  memory = false,
+): Setting {
+  return {
+    get: () => String(read()),
+    set: (value) => {
+      let parsed: bigint | null = null;
+      if (memory) {
+        const bytes = /^-?\d+$/.test(value) ? null : parseMemory(value);
+        parsed = bytes !== null ? BigInt(bytes) : /^-?\d{1,19}$/.test(value) ? BigInt(value) : null;
+        if (parsed === null || parsed < 0n) return "argument must be a memory value";
+      } else {
+        parsed = /^-?\d{1,19}$/.test(value) ? BigInt(value) : null;
+        if (parsed === null || parsed > INT64_MAX || parsed < -INT64_MAX - 1n) {
+          return "argument couldn't be parsed into an integer";
+        }
+      }
+      if (parsed < min || parsed > max) {
+        return `argument must be between ${min} and ${max} inclusive`;
+      }
+      write(Number(parsed));
+      return null;
+    },
+  };
+}
+
+/** A setting kept only to be read back (the node has no such mechanism; see the README). */
+function stored(initial: string, check: (value: string) => string | null = () => null): Setting {
+  let current = initial;
+  return {
+    get: () => current,
+    set: (value) => {
+      const error = check(value);
+      if (error === null) current = value;
+      return error;
+    },
+  };
+}
+
+/** Redis's `save`: empty, or pairs of seconds and changes. */
+function checkSave(value: string): string | null {
+  const parts = value.trim() === "" ? [] : value.trim().split(/\s+/);
+  if (parts.length % 2 !== 0 || parts.some((part) => !/^\d{1,18}$/.test(part))) {
+    return "Invalid save parameters";
+  }
+  return null;
+}
+
 export function liveConfig(targets: LiveTargets): ConfigHooks {
   const { config, keyspace } = targets;
   const store0 = keyspace.store(0);
   let notifyKeyspaceEvents = "";
   // Redis keeps one value under both names (lua-time-limit is the old one).
+  const hashEntries = numeric(
+    () => encodingLimits.hashMaxListpackEntries,
+    (n) => (encodingLimits.hashMaxListpackEntries = n),
+    0n,
+    INT64_MAX,
+  );
+  const hashValue = numeric(
+    () => encodingLimits.hashMaxListpackValue,
+    (n) => (encodingLimits.hashMaxListpackValue = n),
+    0n,
+    INT64_MAX,
+    true,
+  );
+  const zsetEntries = numeric(
+    () => encodingLimits.zsetMaxListpackEntries,
+    (n) => (encodingLimits.zsetMaxListpackEntries = n),
+    0n,
+    INT64_MAX,
+  );
+  const zsetValue = numeric(
+    () => encodingLimits.zsetMaxListpackValue,
+    (n) => (encodingLimits.zsetMaxListpackValue = n),
+    0n,
+    INT64_MAX,
+    true,
+  );
+  let listSize_ = -2;
+  const listSize = numeric(() => listSize_, (n) => (listSize_ = n), -(2n ** 31n), INT32_MAX);
+  let listCompressDepth = 0;
+  let streamNodeBytes = 4096;
+  let streamNodeEntries = 100;
+  let hllSparseBytes = 3000;
   const busyReplyThreshold: Setting = {
     get: () => String(config.limits.busyReplyThresholdMs),
     set: (value) => {
@@ -122,7 +215,7 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
         if (!/^[KEg$lshzxetmdnA]*$/.test(value)) {
           return "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.";
         }
-        notifyKeyspaceEvents = value;
+        notifyKeyspaceEvents = canonicalKeyspaceEvents(value);
         targets.setNotifyKeyspaceEvents(value);
         return null;
       },
@@ -131,7 +224,55 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
     "lua-time-limit": busyReplyThreshold,
     "appendonly": { get: () => (targets.appendonly ? "yes" : "no") },
     "appendfsync": { get: () => targets.appendfsync },
-    "save": { get: () => (targets.appendonly ? "60 10000" : "") },
+    "save": stored(targets.appendonly ? "60 10000" : "", checkSave),
+    // Encoding thresholds: what OBJECT ENCODING reports and when a small hash keeps order.
+    "hash-max-listpack-entries": hashEntries,
+    "hash-max-ziplist-entries": hashEntries,
+    "hash-max-listpack-value": hashValue,
+    "hash-max-ziplist-value": hashValue,
+    "set-max-intset-entries": numeric(
+      () => encodingLimits.setMaxIntsetEntries,
+      (n) => (encodingLimits.setMaxIntsetEntries = n),
+      0n,
+      INT64_MAX,
+    ),
+    "zset-max-listpack-entries": zsetEntries,
+    "zset-max-ziplist-entries": zsetEntries,
+    "zset-max-listpack-value": zsetValue,
+    "zset-max-ziplist-value": zsetValue,
+    // Tuning of layouts the node does not have: accepted and read back.
+    "list-max-listpack-size": listSize,
+    "list-max-ziplist-size": listSize,
+    "list-compress-depth": numeric(
+      () => listCompressDepth,
+      (n) => (listCompressDepth = n),
+      0n,
+      INT32_MAX,
+    ),
+    "stream-node-max-bytes": numeric(
+      () => streamNodeBytes,
+      (n) => (streamNodeBytes = n),
+      0n,
+      INT64_MAX,
+      true,
+    ),
+    "stream-node-max-entries": numeric(
+      () => streamNodeEntries,
+      (n) => (streamNodeEntries = n),
+      0n,
+      INT64_MAX,
+    ),
+    "hll-sparse-max-bytes": numeric(
+      () => hllSparseBytes,
+      (n) => (hllSparseBytes = n),
+      0n,
+      INT64_MAX,
+      true,
+    ),
+    "activerehashing": stored(
+      "yes",
+      (v) => (v === "yes" || v === "no" ? null : "argument must be 'yes' or 'no'"),
+    ),
     "databases": { get: () => String(keyspace.stores.length) },
     "port": { get: () => String(config.port) },
     "bind": { get: () => config.bind },

@@ -5,11 +5,8 @@
  * @module
  */
 import { DenseMap } from "./_dense.ts";
+import { encodingLimits } from "./encoding.ts";
 import { type Container, ELEMENT_OVERHEAD_BYTES, registerContainer } from "./values.ts";
-
-/** Redis 7.0's `hash-max-listpack-entries` and `hash-max-listpack-value` defaults. */
-const LISTPACK_MAX_ENTRIES = 128;
-const LISTPACK_MAX_VALUE_BYTES = 64;
 
 export class HashValue implements Container {
   readonly type = "hash";
@@ -34,8 +31,9 @@ export class HashValue implements Container {
     if (old === undefined) this.sizeBytes += field.length + value.length + ELEMENT_OVERHEAD_BYTES;
     else this.sizeBytes += value.length - old.length;
     if (
-      this.fields.size > LISTPACK_MAX_ENTRIES || field.length > LISTPACK_MAX_VALUE_BYTES ||
-      value.length > LISTPACK_MAX_VALUE_BYTES
+      this.fields.size > encodingLimits.hashMaxListpackEntries ||
+      field.length > encodingLimits.hashMaxListpackValue ||
+      value.length > encodingLimits.hashMaxListpackValue
     ) {
       this.large = true;
     }

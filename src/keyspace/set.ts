@@ -5,10 +5,9 @@
  * @module
  */
 import { DenseMap } from "./_dense.ts";
+import { encodingLimits } from "./encoding.ts";
 import { type Container, ELEMENT_OVERHEAD_BYTES, registerContainer } from "./values.ts";
 
-/** Redis 7.0's `set-max-intset-entries` default. */
-const INTSET_MAX_ENTRIES = 512;
 const INT64 = /^(0|-?[1-9][0-9]{0,18})$/;
 
 function isInt64(text: string): boolean {
@@ -38,7 +37,7 @@ export class SetValue implements Container {
   add(member: string): boolean {
     if (this.members.set(member, true) !== undefined) return false;
     this.sizeBytes += member.length + ELEMENT_OVERHEAD_BYTES;
-    if (this.intset && (!isInt64(member) || this.members.size > INTSET_MAX_ENTRIES)) {
+    if (this.intset && (!isInt64(member) || this.members.size > encodingLimits.setMaxIntsetEntries)) {
       this.intset = false;
     }
     return true;

@@ -296,6 +296,8 @@ export class Store {
   };
   /** Called when a key expires or is evicted (AOF propagation, keyspace notifications). */
   onRemoved: ((store: Store, key: string, cause: RemovalCause) => void) | null = null;
+  /** Told every key a write creates (keyspace notifications' `new` event); null: nobody asks. */
+  onCreated: ((store: Store, key: string) => void) | null = null;
   /**
    * Keys the current command gave the store's default TTL. A replay of the command would count
    * that TTL from the replay, so the dispatcher logs their absolute expiry after the command; a
@@ -542,6 +544,7 @@ export class Store {
       this.signal(key);
       this.count(entry);
       this.dirty++;
+      this.onCreated?.(this, key);
       expiresAtMs ??= 0;
     } else {
       this.overwrite(entry, position, value, now, access);

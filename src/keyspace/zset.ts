@@ -8,11 +8,9 @@
 import { DenseMap } from "./_dense.ts";
 import { SortedList } from "./sorted_list.ts";
 import { formatDouble } from "../resp/writer.ts";
+import { encodingLimits } from "./encoding.ts";
 import { type Container, ELEMENT_OVERHEAD_BYTES, registerContainer } from "./values.ts";
 
-/** Redis 7.0's `zset-max-listpack-entries` and `zset-max-listpack-value` defaults. */
-const LISTPACK_MAX_ENTRIES = 128;
-const LISTPACK_MAX_VALUE_BYTES = 64;
 /** Score (8 bytes) plus its slots in the sorted list's leaf arrays, roughly. */
 const SCORE_OVERHEAD_BYTES = 8 + 2 * ELEMENT_OVERHEAD_BYTES;
 
@@ -51,7 +49,10 @@ export class ZSetValue implements Container {
     }
     this.list.insert(score, member);
     this.sizeBytes += member.length + SCORE_OVERHEAD_BYTES;
-    if (this.scores.size > LISTPACK_MAX_ENTRIES || member.length > LISTPACK_MAX_VALUE_BYTES) {
+    if (
+      this.scores.size > encodingLimits.zsetMaxListpackEntries ||
+      member.length > encodingLimits.zsetMaxListpackValue
+    ) {
       this.large = true;
     }
     return true;
