@@ -10,6 +10,7 @@ import { persistenceCommands } from "./persistence.ts";
 import { transactionCommands } from "./transactions.ts";
 import { connectionCommands } from "./connection.ts";
 import { pubsubCommands } from "./pubsub.ts";
+import { bitmapCommands } from "./bitmap.ts";
 import { blockingCommands } from "./blocking.ts";
 import { clusterCommands } from "./cluster.ts";
 import { serverCommands } from "./server.ts";
@@ -42,6 +43,7 @@ export class CommandTable {
 export function createCommandTable(): CommandTable {
   const table: CommandTable = new CommandTable([
     ...stringCommands,
+    ...bitmapCommands,
     ...keyCommands,
     ...hashCommands,
     ...listCommands,

@@ -66,6 +66,21 @@ const SCRIPTS: Record<string, { input: string[]; output: string[] }> = {
     ],
     output: ["3", "a", "1", "b", "2", "c", "3", "2", "a", "1", "2"],
   },
+  bitmaps: {
+    input: [
+      "SETBIT bits 1 1",
+      "SETBIT bits 7 1",
+      "GET bits",
+      "BITCOUNT bits",
+      "BITPOS bits 0",
+      "BITOP NOT notbits bits",
+      "GETBIT notbits 0",
+      "BITFIELD bits INCRBY u8 0 1 GET u4 4",
+      "BITFIELD bits OVERFLOW FAIL INCRBY u8 0 1000",
+      "BITFIELD_RO bits GET i8 0",
+    ],
+    output: ["0", "0", "A", "2", "0", "1", "1", "66", "2", "", "66"],
+  },
 };
 
 for (const runtime of RUNTIMES) {

@@ -22,6 +22,17 @@ const SCRIPTS: Record<string, string[][]> = {
     ["SET", "bin", "\x00\xff\r\n*3\r\n"],
   ],
   append: [["APPEND", "str", "-more"], ["APPEND", "fresh", "x"]],
+  setbit: [["SETBIT", "bits", "77", "1"], ["SETBIT", "str", "3", "0"]],
+  bitop: [["SETBIT", "b1", "5", "1"], ["BITOP", "OR", "bo", "str", "b1"], [
+    "BITOP",
+    "NOT",
+    "bn",
+    "b1",
+  ]],
+  bitfield: [
+    ["BITFIELD", "bf", "SET", "u8", "0", "200", "INCRBY", "i5", "100", "7"],
+    ["BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "5"],
+  ],
   setrange: [["SETRANGE", "str", "2", "ZZ"], ["SETRANGE", "pad", "5", "x"]],
   incr: [["INCR", "num"], ["INCR", "newnum"]],
   decr: [["DECR", "num"]],
