@@ -4,6 +4,7 @@
  * @module
  */
 import { hashCommands } from "./hash.ts";
+import { hyperloglogCommands } from "./hyperloglog.ts";
 import { keyCommands } from "./keys.ts";
 import { listCommands } from "./list.ts";
 import { persistenceCommands } from "./persistence.ts";
@@ -49,6 +50,7 @@ export function createCommandTable(): CommandTable {
     ...listCommands,
     ...setCommands,
     ...zsetCommands,
+    ...hyperloglogCommands,
     ...serverCommands(() => table),
     ...persistenceCommands,
     ...transactionCommands,

@@ -14,6 +14,13 @@ const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 /** Commands Redis 7.0 does not have (HyperCache's own). */
 const OURS = new Set(["hfilter"]);
 
+/**
+ * Where our answer differs on purpose, with the reason. `PFMERGE dest` without sources: Redis's
+ * key specs find no key there (GETKEYS refuses it), so a Redis Cluster would run it on whichever
+ * node got it; here it routes to the destination's slot, whose key it creates.
+ */
+const DIFFERENT = new Set(["pfmerge a1"]);
+
 /** Commands whose arguments must have a shape for their keys to be found. */
 const SAMPLES: Record<string, string[][]> = {
   sintercard: [["2", "a", "b"], ["1", "a", "LIMIT", "5"], ["3", "a", "b", "c"]],
@@ -51,7 +58,7 @@ describe("COMMAND GETKEYS against redis-server", () => {
         const theirs = await redis.run(...request);
         const ours = h.run(...request);
         compared++;
-        if (ours !== theirs) {
+        if (ours !== theirs && !DIFFERENT.has(argv.join(" "))) {
           different.push(`${argv.join(" ")}: ours ${JSON.stringify(ours)}, redis ${theirs}`);
         }
       }

@@ -22,6 +22,9 @@ const SCRIPTS: Record<string, string[][]> = {
     ["SET", "bin", "\x00\xff\r\n*3\r\n"],
   ],
   append: [["APPEND", "str", "-more"], ["APPEND", "fresh", "x"]],
+  pfadd: [["PFADD", "hll", "a", "b", "c"], ["PFADD", "hll", "a"], ["PFADD", "hll2"]],
+  pfmerge: [["PFADD", "p1", "x", "y"], ["PFADD", "p2", "z"], ["PFMERGE", "pm", "p1", "p2"]],
+  pfdebug: [["PFADD", "hd", "x", "y"], ["PFDEBUG", "TODENSE", "hd"]],
   setbit: [["SETBIT", "bits", "77", "1"], ["SETBIT", "str", "3", "0"]],
   bitop: [["SETBIT", "b1", "5", "1"], ["BITOP", "OR", "bo", "str", "b1"], [
     "BITOP",
