@@ -37,7 +37,9 @@ export class SetValue implements Container {
   add(member: string): boolean {
     if (this.members.set(member, true) !== undefined) return false;
     this.sizeBytes += member.length + ELEMENT_OVERHEAD_BYTES;
-    if (this.intset && (!isInt64(member) || this.members.size > encodingLimits.setMaxIntsetEntries)) {
+    if (
+      this.intset && (!isInt64(member) || this.members.size > encodingLimits.setMaxIntsetEntries)
+    ) {
       this.intset = false;
     }
     return true;
