@@ -343,6 +343,7 @@ export async function assembleNode(
       for (const counters of dispatcher.stats.perCommand.values()) {
         counters.calls = 0;
         counters.errors = 0;
+        counters.rejected = 0;
       }
       for (const store of keyspace.stores) {
         Object.assign(store.stats, {

@@ -29,7 +29,9 @@ import {
 export interface DispatchStats {
   commandsProcessed: number;
   /** Calls and errors per command name. */
-  perCommand: Map<string, { calls: number; errors: number }>;
+  /** Per command: calls that ran, of them those that failed, and calls refused before running
+   * (arity, ACL, OOM, MISCONF, -BUSY: Redis's `rejected_calls`). */
+  perCommand: Map<string, { calls: number; errors: number; rejected: number }>;
   errorReplies: number;
   /** Error replies by their code (`ERR`, `WRONGTYPE`, ...). */
   errorCodes: Map<string, number>;
@@ -202,7 +204,7 @@ interface Compiled {
   write: boolean;
   denyoom: boolean;
   noauth: boolean;
-  counters: { calls: number; errors: number };
+  counters: { calls: number; errors: number; rejected: number };
   allowed: Permission;
   /** Per subcommand (`client|kill` under `kill`), for containers whose subcommands differ. */
   subAllowed: Map<string, { name: string; allowed: Permission }> | null;
@@ -250,7 +252,7 @@ export class Dispatcher {
     private readonly router: Router | null = null,
   ) {
     for (const spec of table.specs) {
-      const counters = { calls: 0, errors: 0 };
+      const counters = { calls: 0, errors: 0, rejected: 0 };
       this.stats.perCommand.set(spec.name, counters);
       const entry: Compiled = {
         spec,
@@ -449,6 +451,7 @@ export class Dispatcher {
       return;
     }
     if (failure !== null) {
+      if (entry !== undefined) entry.counters.rejected++;
       this.replyError(out, failure);
       return;
     }
@@ -615,14 +618,14 @@ export class Dispatcher {
     if (isWrite && !this.loading && this.outputs.writeGate !== undefined) {
       const refusal = this.outputs.writeGate();
       if (refusal !== null) {
-        this.countCall(entry, true);
+        this.reject(entry);
         this.replyError(out, refusal, false);
         return;
       }
     }
     // Loading ignores the memory limit, as Redis does: what was acknowledged comes back.
     if (entry.denyoom && !this.loading && !store.ensureMemory()) {
-      this.countCall(entry, true);
+      this.reject(entry);
       this.replyError(out, OOM, false);
       return;
     }
@@ -698,6 +701,20 @@ export class Dispatcher {
     let total = 0;
     for (const store of this.keyspace.stores) total += store.dirty;
     return total;
+  }
+
+  /** Counts a command that a caller's own `check` refused (Redis's `rejected_calls`). */
+  countRejected(name: string): void {
+    const entry = this.lookup(name);
+    if (entry !== undefined) entry.counters.rejected++;
+    this.stats.commandsProcessed++;
+    this.stats.errorReplies++;
+  }
+
+  /** A call refused before it ran (OOM, MISCONF). */
+  private reject(entry: Compiled): void {
+    entry.counters.rejected++;
+    this.stats.errorReplies++;
   }
 
   private countCall(entry: Compiled, failed: boolean): void {

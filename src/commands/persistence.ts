@@ -46,7 +46,8 @@ export const persistenceCommands: CommandSpec[] = [
   command({
     name: "save",
     arity: 1,
-    flags: ["admin", "noscript"],
+    // Refused inside MULTI, as Redis refuses it: EXEC would block on disk mid-transaction.
+    flags: ["admin", "noscript", "no_multi"],
     group: "server",
     summary: "Saves the data to disk; replies once the snapshot is durable (blocking, as Redis).",
     handler: (ctx) => {

@@ -133,8 +133,8 @@ function smove(ctx: CommandContext, argv: string[]): void {
   if (!set.delete(member)) return ctx.out.integer(0);
   containerChanged(store, sourceEntry);
   const target = targetEntry ?? store.set(destination, new SetValue(), 0);
-  (target.value as SetValue).add(member);
-  containerChanged(store, target);
+  // A member the destination has already leaves it untouched (its WATCH too), as in Redis.
+  if ((target.value as SetValue).add(member)) containerChanged(store, target);
   ctx.out.integer(1);
 }
 

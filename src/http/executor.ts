@@ -145,8 +145,7 @@ export class HttpExecutor {
   runText(client: ClientState, argv: string[]): string | Promise<string> {
     const failure = this.check(client, argv);
     if (failure !== null) {
-      this.dispatcher.stats.commandsProcessed++;
-      this.dispatcher.stats.errorReplies++;
+      this.dispatcher.countRejected(argv[0]);
       return `-${failure}\r\n`;
     }
     const mark = this.durability?.mark() ?? 0;

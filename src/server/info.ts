@@ -10,7 +10,14 @@ import type { Keyspace } from "../keyspace/keyspace.ts";
 import type { Persistence } from "../persistence/persistence.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { VERSION } from "../version.ts";
+import { sha1 } from "@noble/hashes/legacy.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import type { RespServer } from "./server.ts";
+
+/** A replication ID as Redis shows one (40 hex digits), new for each start of the node. */
+function replicationId(nodeId: string, startedMs: number): string {
+  return bytesToHex(sha1(new TextEncoder().encode(`${nodeId}@${startedMs}`)));
+}
 
 /** The INFO reply for `sections` (all of them when empty). */
 export function infoText(
@@ -98,7 +105,20 @@ export function infoText(
     ["client_protocol_errors", resp.stats.protocolErrors],
     ["client_output_buffer_limit_disconnections", resp.stats.outputLimitDisconnections],
   ]);
-  section("Replication", [["role", "master"], ["connected_slaves", 0]]);
+  // Redis's fields; a node has no replicas yet, so its offsets stay 0 and it has no backlog.
+  section("Replication", [
+    ["role", "master"],
+    ["connected_slaves", 0],
+    ["master_failover_state", "no-failover"],
+    ["master_replid", replicationId(config.nodeId, startedMs)],
+    ["master_replid2", "0".repeat(40)],
+    ["master_repl_offset", 0],
+    ["second_repl_offset", -1],
+    ["repl_backlog_active", 0],
+    ["repl_backlog_size", 1048576],
+    ["repl_backlog_first_byte_offset", 0],
+    ["repl_backlog_histlen", 0],
+  ]);
   const cpu = runtime.cpuUsageMicros();
   section("CPU", [
     ["used_cpu_sys", (cpu.system / 1e6).toFixed(6)],
@@ -123,13 +143,16 @@ export function infoText(
   );
   const commandLines: [string, string][] = [];
   for (const [name, counters] of dispatcher.stats.perCommand) {
-    if (counters.calls === 0) continue;
+    if (counters.calls === 0 && counters.rejected === 0) continue;
     commandLines.push([
       `cmdstat_${name}`,
-      `calls=${counters.calls},usec=0,usec_per_call=0.00,rejected_calls=0,failed_calls=${counters.errors}`,
+      `calls=${counters.calls},usec=0,usec_per_call=0.00,rejected_calls=${counters.rejected},failed_calls=${counters.errors}`,
     ]);
   }
-  if (wanted.has("commandstats") || wanted.has("everything")) section("Commandstats", commandLines);
+  // In `INFO all` and `everything`, not in the default sections, as in Redis.
+  if (wanted.has("commandstats") || wanted.has("all") || wanted.has("everything")) {
+    section("Commandstats", commandLines);
+  }
   const keyspaceLines: [string, string][] = [];
   for (const store of keyspace.stores) {
     if (store.size === 0) continue;

@@ -480,6 +480,29 @@ export const CASES: Record<string, Script> = {
     "ZADD",
     "ZRANGE z 0",
   ].map(c),
+  "transactions": [
+    "MULTI",
+    "SET a 1",
+    "SAVE",
+    "EXEC",
+    "GET a",
+    "MULTI",
+    "SAVE",
+    "DISCARD",
+    // SMOVE of a member the destination has: the destination is not touched.
+    "SADD src m n",
+    "SADD dst m",
+    "WATCH dst",
+    "SMOVE src dst m",
+    "MULTI",
+    "PING",
+    "EXEC",
+    "WATCH dst",
+    "SMOVE src dst n",
+    "MULTI",
+    "PING",
+    "EXEC",
+  ].map(c),
   // Any 64-bit integer is a time to Redis: invalid only where its ms overflow 64 bits. (No TTL
   // here: the harness's clock is not redis-server's.)
   "expire bounds": [
