@@ -422,12 +422,12 @@ export class Store {
     return true;
   }
 
-  /** Removes `entry` because it expired or was evicted: counts it and tells `onRemoved`. */
   /** Evicts `entry` (for a memory limit shared with other stores). */
   evict(entry: Entry): void {
     this.removeFor(entry, "evicted");
   }
 
+  /** Removes `entry` because it expired or was evicted: counts it and tells `onRemoved`. */
   private removeFor(entry: Entry, cause: RemovalCause): void {
     // The key must be read before the removal frees it.
     const key = this.onRemoved === null ? "" : entry.key;
