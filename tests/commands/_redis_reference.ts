@@ -24,7 +24,7 @@ function freePort(): Promise<number> {
 }
 
 /** Length of the first complete RESP reply in `text`, or -1 when it is incomplete. */
-function replyLength(text: string, at = 0): number {
+export function replyLength(text: string, at = 0): number {
   const end = text.indexOf("\r\n", at);
   if (end === -1) return -1;
   const kind = text[at];
