@@ -39,7 +39,8 @@ try {
 
 let node;
 try {
-  node = await startNode(config, runtime);
+  // SHUTDOWN stops the node as SIGTERM does.
+  node = await startNode(config, runtime, { onShutdown: () => void shutdown() });
 } catch (error) {
   if (error instanceof ListenError) fail(error.message, 1);
   fail(`cannot start: ${(error as Error).message}`, 1);

@@ -7,7 +7,13 @@
 import { join } from "./persistence/manifest.ts";
 import { Dispatcher, type DispatchOutputs } from "./commands/dispatch.ts";
 import { type CommandTable, createCommandTable } from "./commands/table.ts";
-import type { ClientState, CommandSpec, ServerHooks } from "./commands/types.ts";
+import {
+  type ClientState,
+  commandKeys,
+  type CommandSpec,
+  type ServerHooks,
+  specFor,
+} from "./commands/types.ts";
 import type { NodeConfig } from "./config/config.ts";
 import {
   ACTIVE_EXPIRE_INTERVAL_MS,
@@ -18,8 +24,10 @@ import { Keyspace } from "./keyspace/keyspace.ts";
 import type { Store } from "./keyspace/store.ts";
 import type { Runtime } from "./runtime/types.ts";
 import { Client, RespServer } from "./server/server.ts";
+import { ClientTracking } from "./server/tracking.ts";
 import { KeyspaceNotifier, PubSub } from "./commands/pubsub.ts";
 import { keyspaceEvents } from "./commands/events.ts";
+import { streamRecords } from "./commands/stream.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { HttpServer } from "./runtime/types.ts";
 import { Persistence } from "./persistence/persistence.ts";
@@ -113,6 +121,9 @@ export class LateRouter implements Router {
     this.target!.forwardTransaction!(...args);
   }
 }
+
+/** Read-only commands whose keys client-side caching does not remember (Redis 7.0's). */
+const UNTRACKED_READS = new Set(["eval_ro", "evalsha_ro", "fcall_ro"]);
 
 /** Where a node with persistence keeps its function libraries (FUNCTION LOAD). */
 const FUNCTIONS_FILE = "functions.json";
@@ -234,11 +245,40 @@ export async function assembleNode(
     changed: (client, count) => (client.subscriptions = count),
   };
   hooks.purgeMemory = () => runtime.collectGarbage();
+  hooks.enableDebugCommand = config.enableDebugCommand;
+  // DEBUG SLEEP stops the whole node, as Redis's stops its server: nothing else runs meanwhile.
+  hooks.sleep = (ms) => {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  };
   hooks.maxStringBytes = effectiveMaxBulkBytes(config.limits.maxBulkBytes);
   hooks.block = (client, keys, timeoutMs, argv) => resp.block(client, keys, timeoutMs, argv);
   hooks.suspend = (client) => resp.suspend(client);
   // No client can wait on a key before the server exists (AOF replay runs before it).
   hooks.keyReady = (store, key) => late.server?.keyReady(store.index, key);
+  hooks.blockedKeys = (db) => late.server?.blockedKeys(db) ?? [];
+  // Client-side caching: key changes reach the table through the stores' signals and reads
+  // through the dispatcher, only while a client tracks keys (or the table still holds some).
+  const tracking = new ClientTracking({
+    peer: (id) => late.server?.clients.get(id),
+    push: (peer, text) => late.server?.push(peer as Client, text),
+    schedule: () => queueMicrotask(() => tracking.broadcast()),
+  });
+  hooks.tracking = tracking;
+  const invalidate = (key: string, byServer: boolean) => tracking.invalidate(key, byServer);
+  const remember = (client: ClientState, spec: CommandSpec, argv: string[]) => {
+    if (tracking.tracker(client.id) === undefined) return;
+    const governing = specFor(spec, argv);
+    // Redis leaves out the read-only scripts' keys, and shard channels (not keys).
+    if (
+      !governing.flags.includes("readonly") || governing.flags.includes("pubsub") ||
+      UNTRACKED_READS.has(governing.name)
+    ) return;
+    tracking.remember(client.id, commandKeys(governing, argv));
+  };
+  tracking.onWatchingChanged = (watching) => {
+    for (const store of keyspace.stores) store.onSignal = watching ? invalidate : null;
+    dispatcher.tracked = watching ? remember : null;
+  };
   hooks.resetClient = (client) => {
     if (!(client instanceof Client)) return;
     hub.drop(client);
@@ -251,11 +291,13 @@ export async function assembleNode(
     propagate: (db, argv) => {
       if (persisted[db]) persistence?.append(db, argv);
     },
-    written: (db, spec, argv) => {
+    written: (db, spec, argv, record) => {
+      // Client-side caching: FLUSHALL and FLUSHDB invalidate everything, with a null.
+      if (spec.name === "flushall" || spec.name === "flushdb") tracking.flushed();
       if (!notifier.enabled) return;
       const store = keyspace.stores[db];
       const exists = (key: string) => store.lookup(key, false) !== undefined;
-      const events = keyspaceEvents(spec, argv, exists);
+      const events = keyspaceEvents(spec, argv, exists, record);
       if (created.length > 0 && spec.events?.perKey === true) {
         for (const [eventClass, event, key] of events) {
           const at = created.findIndex(([c, k]) => c === db && k === key);
@@ -265,7 +307,9 @@ export async function assembleNode(
         return flushCreated();
       }
       flushCreated();
-      for (const [eventClass, event, key] of events) notifier.notify(eventClass, event, db, key);
+      for (const [eventClass, event, key, at] of events) {
+        notifier.notify(eventClass, event, at ?? db, key);
+      }
     },
     writeGate: () => {
       const error = persistence?.aof.error ?? null;
@@ -324,6 +368,7 @@ export async function assembleNode(
     durability,
   });
   resp.pubsub = hub;
+  resp.tracking = tracking;
   late.server = resp;
   for (const store of keyspace.stores) {
     store.onRemoved ??= (s, key, cause) =>
@@ -332,6 +377,7 @@ export async function assembleNode(
   hooks.config = liveConfig({
     config,
     keyspace,
+    tracking,
     setMaxClients: (count) => resp.setMaxClients(count),
     setRequirePass: (password) => {
       hooks.auth = new Auth(password, config.users);
@@ -375,8 +421,21 @@ export async function assembleNode(
   };
 }
 
+/** How a started node hands on what only its process can do. */
+export interface StartOptions {
+  /**
+   * Called by SHUTDOWN once it has saved what it was asked to: `main.ts` stops the node and
+   * exits with status 0, as on SIGTERM. Without one, SHUTDOWN stops the node.
+   */
+  onShutdown?: () => void;
+}
+
 /** Assembles a node and starts serving: the RESP (and TLS) port, the HTTP API, active expiry. */
-export async function startNode(config: NodeConfig, runtime: Runtime): Promise<HyperCacheNode> {
+export async function startNode(
+  config: NodeConfig,
+  runtime: Runtime,
+  options: StartOptions = {},
+): Promise<HyperCacheNode> {
   const parts = await assembleNode(config, runtime);
   const { keyspace, dispatcher, resp, persistence, durability, startedMs } = parts;
   await resp.start();
@@ -417,8 +476,10 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
   // A suspended script is atomic: no key expires under it.
   const expiry = setInterval(() => {
     if (dispatcher.scriptBusy === false) keyspace.activeExpireCycle();
+    // Redis's cron also brings the client-side caching table back under its bound.
+    dispatcher.server.tracking?.limit();
   }, ACTIVE_EXPIRE_INTERVAL_MS);
-  return {
+  const node: HyperCacheNode = {
     config,
     keyspace,
     dispatcher,
@@ -434,6 +495,13 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<H
       await persistence?.close();
     },
   };
+  // After the SHUTDOWN's own connection has closed (the rest of its batch is not run).
+  dispatcher.server.shutdown = () =>
+    queueMicrotask(() => {
+      if (options.onShutdown !== undefined) options.onShutdown();
+      else void node.stop();
+    });
+  return node;
 }
 
 /** Starts the cluster control plane of an assembled node whose listeners have their ports. */
@@ -521,6 +589,8 @@ function recreate(
   const records: string[][] = [];
   if (type === "string") {
     records.push(["SET", key, values[0]]);
+  } else if (type === "stream") {
+    records.push(["DEL", key], ...streamRecords(key, values));
   } else {
     records.push(["DEL", key]);
     const add = { list: "RPUSH", hash: "HSET", set: "SADD", zset: "ZADD" }[type];

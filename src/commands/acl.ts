@@ -46,6 +46,7 @@ const FAMILY_CATEGORY: Record<string, AclCategory | null> = {
   list: "list",
   set: "set",
   "sorted-set": "sortedset",
+  stream: "stream",
   generic: "keyspace",
   pubsub: "pubsub",
   connection: "connection",

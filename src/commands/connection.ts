@@ -5,16 +5,20 @@
  * @module
  */
 import { trimRecordMemory } from "../keyspace/memory.ts";
-import { integerArg } from "./args.ts";
-import { ReplyError, SYNTAX, unknownSubcommand, wrongArity } from "./errors.ts";
+import { integerArg, parseInt64 } from "./args.ts";
+import { NOT_INTEGER, ReplyError, SYNTAX, unknownSubcommand, wrongArity } from "./errors.ts";
 import {
   type ClientKillFilter,
   command,
   type CommandContext,
   type CommandSpec,
+  REPLY_OFF,
+  REPLY_SKIP,
+  REPLY_SKIP_NEXT,
   type ServerHooks,
   subcommandSpecs,
 } from "./types.ts";
+import type { ClientTracking, TrackingOptions } from "../server/tracking.ts";
 import { type AclCategory, ROLE_RULES } from "./acl.ts";
 
 const WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -153,10 +157,125 @@ function client(ctx: CommandContext, argv: string[]): void {
     case "NO-TOUCH":
       arity(3);
       if (!/^(ON|OFF)$/i.test(argv[2])) throw new ReplyError(SYNTAX);
+      // The node evicts no clients (Redis's maxmemory-clients): NO-EVICT is only remembered,
+      // for CLIENT LIST's `e` flag.
+      if (sub === "NO-EVICT") ctx.client.noEvict = argv[2].toUpperCase() === "ON";
       return ctx.out.ok();
+    case "REPLY":
+      arity(3);
+      return clientReply(ctx, argv[2]);
+    case "TRACKING":
+      if (argv.length < 3) throw new ReplyError(wrongArity("client|tracking"));
+      return clientTracking(ctx, argv);
+    case "CACHING": {
+      arity(3);
+      const tracking = trackingOf(ctx);
+      const answer = argv[2].toUpperCase();
+      const tracker = tracking.tracker(ctx.client.id);
+      if (tracker !== undefined && answer !== "YES" && answer !== "NO") {
+        throw new ReplyError(SYNTAX);
+      }
+      const error = tracking.caching(ctx.client.id, answer === "YES");
+      if (error !== null) throw new ReplyError(error);
+      return ctx.out.ok();
+    }
+    case "GETREDIR":
+      arity(2);
+      return ctx.out.integer(trackingOf(ctx).tracker(ctx.client.id)?.redirect ?? -1);
+    case "TRACKINGINFO": {
+      arity(2);
+      const tracker = trackingOf(ctx).tracker(ctx.client.id);
+      const out = ctx.out;
+      out.mapHeader(3);
+      out.bulk("flags");
+      const flags = tracker?.flags() ?? ["off"];
+      out.setHeader(flags.length);
+      for (const flag of flags) out.bulk(flag);
+      out.bulk("redirect");
+      out.integer(tracker?.redirect ?? -1);
+      out.bulk("prefixes");
+      return out.bulkArray(tracker === undefined ? [] : [...tracker.prefixes].sort());
+    }
     default:
       throw new ReplyError(unknownSubcommand(argv));
   }
+}
+
+/**
+ * CLIENT REPLY ON|OFF|SKIP. OFF and SKIP have no reply of their own; the connection drops the
+ * replies while `REPLY_OFF`, or `REPLY_SKIP` (set for the command after a SKIP), is set. Pushes
+ * (pub/sub messages and confirmations, invalidations) still go out, as Redis sends them.
+ */
+function clientReply(ctx: CommandContext, mode: string): void {
+  const flags = ctx.client.replyFlags ?? 0;
+  switch (mode.toUpperCase()) {
+    case "ON":
+      ctx.client.replyFlags = flags & ~(REPLY_OFF | REPLY_SKIP);
+      return ctx.out.ok();
+    case "OFF":
+      ctx.client.replyFlags = flags | REPLY_OFF;
+      return;
+    case "SKIP":
+      if ((flags & REPLY_OFF) === 0) ctx.client.replyFlags = flags | REPLY_SKIP_NEXT;
+      return;
+    default:
+      throw new ReplyError(SYNTAX);
+  }
+}
+
+function trackingOf(ctx: CommandContext): ClientTracking {
+  const tracking = ctx.server.tracking;
+  if (tracking === undefined) {
+    throw new ReplyError("ERR client-side caching is not available on this connection");
+  }
+  return tracking;
+}
+
+/**
+ * CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]: the
+ * options are read (and a redirect checked) first, for ON and OFF alike, as Redis does.
+ */
+function clientTracking(ctx: CommandContext, argv: string[]): void {
+  const tracking = trackingOf(ctx);
+  const options: TrackingOptions = {
+    redirect: 0,
+    bcast: false,
+    optin: false,
+    optout: false,
+    noloop: false,
+    prefixes: [],
+  };
+  for (let i = 3; i < argv.length; i++) {
+    const option = argv[i].toUpperCase();
+    const more = i + 1 < argv.length;
+    if (option === "REDIRECT" && more) {
+      i++;
+      if (options.redirect !== 0) {
+        throw new ReplyError("ERR A client can only redirect to a single other client");
+      }
+      const id = parseInt64(argv[i]);
+      if (id === null) throw new ReplyError(NOT_INTEGER);
+      if (id <= 0n || id > BigInt(Number.MAX_SAFE_INTEGER) || !tracking.connected(Number(id))) {
+        throw new ReplyError("ERR The client ID you want redirect to does not exist");
+      }
+      options.redirect = Number(id);
+    } else if (option === "BCAST") options.bcast = true;
+    else if (option === "OPTIN") options.optin = true;
+    else if (option === "OPTOUT") options.optout = true;
+    else if (option === "NOLOOP") options.noloop = true;
+    else if (option === "PREFIX" && more) options.prefixes.push(argv[++i]);
+    else throw new ReplyError(SYNTAX);
+  }
+  const mode = argv[2].toUpperCase();
+  if (mode === "ON") {
+    const error = tracking.enable(ctx.client.id, options);
+    if (error !== null) throw new ReplyError(error);
+  } else if (mode === "OFF") {
+    tracking.disable(ctx.client.id);
+  } else {
+    throw new ReplyError(SYNTAX);
+  }
+  ctx.out.ok();
 }
 
 function clientKill(ctx: CommandContext, argv: string[]): void {
@@ -190,6 +309,12 @@ function reset(ctx: CommandContext): void {
   ctx.client.protocol = 2;
   ctx.out.protocol = 2;
   ctx.client.name = "";
+  // Tracking off and replies on; a SKIP already in effect still drops RESET's reply (Redis
+  // clears OFF and a SKIP to come).
+  ctx.server.tracking?.disable(ctx.client.id);
+  if (ctx.client.replyFlags !== undefined) {
+    ctx.client.replyFlags &= ~(REPLY_OFF | REPLY_SKIP_NEXT);
+  }
   ctx.server.resetClient?.(ctx.client);
   if (ctx.server.auth?.required) {
     ctx.client.authenticated = false;
@@ -380,7 +505,7 @@ export const connectionCommands: CommandSpec[] = [
     flags: ["noscript", "loading", "stale"],
     categories: ["slow"],
     summary:
-      "A container for client connection commands (ID, SETNAME, GETNAME, LIST, INFO, KILL, ...).",
+      "A container for client connection commands (ID, SETNAME, GETNAME, LIST, INFO, KILL, REPLY, TRACKING, ...).",
     handler: client,
     subcommands: subcommandSpecs("client", "connection", client, [
       ["id", 2, ["noscript", "loading", "stale"], ["slow", "connection"]],
@@ -389,6 +514,11 @@ export const connectionCommands: CommandSpec[] = [
       ["info", 2, ["noscript", "loading", "stale"], ["slow", "connection"]],
       ["setinfo", 4, ["noscript", "loading", "stale"], ["slow", "connection"]],
       ["no-touch", 3, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["reply", 3, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["tracking", -3, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["caching", 3, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["getredir", 2, ["noscript", "loading", "stale"], ["slow", "connection"]],
+      ["trackinginfo", 2, ["noscript", "loading", "stale"], ["slow", "connection"]],
       ["list", -2, ["admin", "noscript", "loading", "stale"], ADMIN_CONNECTION],
       ["kill", -3, ["admin", "noscript", "loading", "stale"], ADMIN_CONNECTION],
       ["no-evict", 3, ["admin", "noscript", "loading", "stale"], ADMIN_CONNECTION],

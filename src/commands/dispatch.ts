@@ -19,6 +19,7 @@ import {
   type CommandSpec,
   type DeferredReply,
   keyIndices,
+  REPLY_MUTED,
   type ServerHooks,
   specFor,
   type TransactionControl,
@@ -52,8 +53,9 @@ const MAX_LOGGED_UNEXPECTED = 100;
 export interface DispatchOutputs {
   /** A record to log and replicate, in execution order. */
   propagate?(db: number, argv: string[]): void;
-  /** A write command that changed data in store `db` (keyspace notifications). */
-  written?(db: number, spec: CommandSpec, argv: string[]): void;
+  /** A write command that changed data in store `db` (keyspace notifications); `record` is
+   * what it logged (BLPOP logs the `LPOP key` it did). */
+  written?(db: number, spec: CommandSpec, argv: string[], record: string[]): void;
   /** When it returns an error text, write commands are refused with it (persistence failing). */
   writeGate?(): string | null;
 }
@@ -206,6 +208,8 @@ interface Compiled {
   noauth: boolean;
   counters: { calls: number; errors: number; rejected: number };
   allowed: Permission;
+  /** A container's subcommands that write (`xgroup|create` under `create`), or null. */
+  subWrite: Set<string> | null;
   /** Per subcommand (`client|kill` under `kill`), for containers whose subcommands differ. */
   subAllowed: Map<string, { name: string; allowed: Permission }> | null;
   /** Where the command's one key is, when the table puts exactly one at a fixed position (and
@@ -240,6 +244,11 @@ export class Dispatcher {
   private readonly recordDbs: number[] = [];
   private readonly recordArgvs: string[][] = [];
   private readonly contexts = new WeakMap<ClientState, Context>();
+  /**
+   * Told every command that ran (failed or not), for client-side caching to remember the keys of
+   * a tracking client's reads; null while no client tracks keys (one comparison per command).
+   */
+  tracked: ((client: ClientState, spec: CommandSpec, argv: string[]) => void) | null = null;
   private readonly compiled = new Map<string, Compiled>();
   private readonly bySpec = new Map<CommandSpec, Compiled>();
 
@@ -257,6 +266,12 @@ export class Dispatcher {
       const entry: Compiled = {
         spec,
         write: spec.flags.includes("write"),
+        subWrite: spec.subcommands?.some((sub) => sub.flags.includes("write"))
+          ? new Set(
+            spec.subcommands.filter((sub) => sub.flags.includes("write"))
+              .map((sub) => sub.name.slice(sub.name.indexOf("|") + 1)),
+          )
+          : null,
         denyoom: spec.flags.includes("denyoom"),
         noauth: spec.flags.includes("noauth"),
         counters,
@@ -322,8 +337,16 @@ export class Dispatcher {
     client: ClientState,
   ): string | null {
     if (entry === undefined) return client.authenticated ? unknownCommand(argv) : NOAUTH;
-    if (!client.authenticated && !entry.noauth) return NOAUTH;
     const spec = entry.spec;
+    // A protected command (DEBUG) is refused before authentication, as Redis refuses it.
+    if (
+      spec.gate !== undefined &&
+      (spec.arity > 0 ? argv.length === spec.arity : argv.length >= -spec.arity)
+    ) {
+      const refusal = spec.gate(this.server, client);
+      if (refusal !== null) return refusal;
+    }
+    if (!client.authenticated && !entry.noauth) return NOAUTH;
     if (spec.arity > 0 ? argv.length !== spec.arity : argv.length < -spec.arity) {
       return wrongArity(spec.name);
     }
@@ -350,6 +373,12 @@ export class Dispatcher {
   /** Whether the current call must run whole (EXEC, `atomically`): no reply may wait. */
   get inTransaction(): boolean {
     return this.transactional;
+  }
+
+  /** Whether MULTI is open for `client` (its commands are being queued). */
+  transactionOpen(client: ClientState): boolean {
+    const ctx = this.contexts.get(client);
+    return ctx !== undefined && ctx.queue !== null;
   }
 
   /** Whether the current call is an AOF replay. */
@@ -591,14 +620,19 @@ export class Dispatcher {
     }
     // The queued commands' records go out after EXEC, inside MULTI/EXEC when there are several.
     this.transactional = true;
-    out.arrayHeader(queue.length);
+    const client = ctx.client;
+    // Under CLIENT REPLY OFF (or SKIP) each reply is dropped as it is written, as Redis drops
+    // them: a CLIENT REPLY inside the transaction changes that for the replies after it.
+    if (((client.replyFlags ?? 0) & REPLY_MUTED) === 0) out.arrayHeader(queue.length);
     ctx.executing = true;
     try {
       for (const argv of queue) {
         const entry = this.lookup(argv[0])!;
-        const failure = this.checkEntry(entry, argv, ctx.client);
+        const mark = out.size;
+        const failure = this.checkEntry(entry, argv, client);
         if (failure !== null) this.replyError(out, failure);
-        else this.runEntry(entry, ctx.client, out, argv);
+        else this.runEntry(entry, client, out, argv);
+        if (((client.replyFlags ?? 0) & REPLY_MUTED) !== 0) out.cut(mark);
       }
     } finally {
       ctx.executing = false;
@@ -614,7 +648,9 @@ export class Dispatcher {
     const spec = entry.spec;
     const ctx = this.context(client, out);
     const store = ctx.store;
-    const isWrite = entry.write;
+    // A container's write is its subcommand's (XGROUP CREATE is one, XGROUP HELP is not).
+    const isWrite = entry.write ||
+      (entry.subWrite !== null && argv.length > 1 && entry.subWrite.has(argv[1].toLowerCase()));
     if (isWrite && !this.loading && this.outputs.writeGate !== undefined) {
       const refusal = this.outputs.writeGate();
       if (refusal !== null) {
@@ -646,12 +682,13 @@ export class Dispatcher {
       this.replyError(out, text, false);
     }
     this.countCall(entry, failed);
+    if (this.tracked !== null) this.tracked(client, spec, argv);
     if (isWrite && this.dirtyTotal() !== dirtyBefore) {
       if (ctx.propagatedAll !== null) this.recordAll(store.index, ctx.propagatedAll);
       else this.record(store.index, ctx.propagated ?? argv);
       if (store.defaultTtlKeys.length > 0) this.propagateDefaultTtls(store);
       // Notifications see the keyspace right after the command, as Redis's do.
-      if (!this.loading) this.outputs.written?.(store.index, spec, argv);
+      if (!this.loading) this.outputs.written?.(store.index, spec, argv, ctx.propagated ?? argv);
     }
   }
 

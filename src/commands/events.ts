@@ -12,8 +12,9 @@
 import type { CommandSpec } from "./types.ts";
 import { commandKeys } from "./types.ts";
 
-/** One notification: class letter of `notify-keyspace-events`, event name and key. */
-export type KeyspaceEvent = [eventClass: string, event: string, key: string];
+/** One notification: class letter of `notify-keyspace-events`, event name and key, and the store
+ * it happened in when not the command's (MOVE's `move_to`). */
+export type KeyspaceEvent = [eventClass: string, event: string, key: string, db?: number];
 
 /** Whether a key still exists after the command (to tell a removal). */
 export type Exists = (key: string) => boolean;
@@ -27,8 +28,13 @@ export interface EventRule {
    * `delete`: generic class; `destination`: only the first key, or `del` when it ended empty.
    */
   readonly kind?: "expire" | "delete" | "destination";
-  /** The events of a command whose events follow its arguments. */
-  readonly custom?: (argv: readonly string[], exists: Exists) => KeyspaceEvent[];
+  /** The events of a command whose events follow its arguments, or the record it logged
+   * (`record`: BLPOP's `LPOP key`, which names the key it popped). */
+  readonly custom?: (
+    argv: readonly string[],
+    exists: Exists,
+    record: readonly string[],
+  ) => KeyspaceEvent[];
   /**
    * Redis raises each key's events as it writes that key (MSET), so a created key's `new` goes
    * just before that key's own events; otherwise every `new` precedes the command's events.
@@ -42,6 +48,7 @@ const CLASSES: Record<string, string> = {
   set: "s",
   hash: "h",
   "sorted-set": "z",
+  stream: "t",
   generic: "g",
 };
 
@@ -49,6 +56,12 @@ const CLASSES: Record<string, string> = {
 export const renameEvents = (argv: readonly string[]): KeyspaceEvent[] => [
   ["g", "rename_from", argv[1]],
   ["g", "rename_to", argv[2]],
+];
+
+/** MOVE: `move_from` in the command's store, `move_to` in the destination (argv[2]). */
+export const moveKeyEvents = (argv: readonly string[]): KeyspaceEvent[] => [
+  ["g", "move_from", argv[1]],
+  ["g", "move_to", argv[1], Number(argv[2])],
 ];
 
 /** COPY. */
@@ -119,14 +132,31 @@ function zaddIncr(argv: readonly string[]): boolean {
   return false;
 }
 
-/** The notifications of `argv` after it ran and changed data; `exists` tells which keys remain. */
+/**
+ * A pop from one of several keys (BLPOP, BZPOPMIN, LMPOP, ZMPOP, ...), logged as the plain pop
+ * of the key it took from (`LPOP key`, `ZPOPMIN key count`): that pop's event in `eventClass`,
+ * and `del` when the key ended empty.
+ */
+export function poppedEvents(eventClass: string) {
+  return (_argv: readonly string[], exists: Exists, record: readonly string[]): KeyspaceEvent[] => {
+    const key = record[1];
+    if (key === undefined) return [];
+    const events: KeyspaceEvent[] = [[eventClass, record[0].toLowerCase(), key]];
+    if (!exists(key)) events.push(["g", "del", key]);
+    return events;
+  };
+}
+
+/** The notifications of `argv` after it ran and changed data; `exists` tells which keys remain,
+ * `record` is what it logged (`argv` unless it logged another command). */
 export function keyspaceEvents(
   spec: CommandSpec,
   argv: readonly string[],
   exists: Exists,
+  record: readonly string[] = argv,
 ): KeyspaceEvent[] {
   const rule = spec.events;
-  if (rule?.custom !== undefined) return rule.custom(argv, exists);
+  if (rule?.custom !== undefined) return rule.custom(argv, exists, record);
   const typeClass = CLASSES[spec.group] ?? "g";
   const event = rule?.name ?? spec.name;
   const kind = rule?.kind;

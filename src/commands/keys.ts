@@ -20,7 +20,7 @@ import {
   wrongArity,
 } from "./errors.ts";
 import { command, type CommandContext, type CommandSpec, withEvents } from "./types.ts";
-import { copyEvents, renameEvents } from "./events.ts";
+import { copyEvents, moveKeyEvents, renameEvents } from "./events.ts";
 
 function del(ctx: CommandContext, argv: string[]): void {
   let deleted = 0;
@@ -161,9 +161,13 @@ function place(store: Store, key: string, value: Value, expiresAtMs: number): vo
   if (expiresAtMs === 0 && entry.expiresAtMs !== 0) store.setExpiry(entry, 0);
 }
 
-/** Tells blocked clients about a list that arrived at `key` by RENAME or COPY. */
+/** Tells blocked clients about a list, sorted set or stream that arrived at `key` by RENAME or
+ * COPY. */
 function signalList(ctx: CommandContext, store: Store, key: string, value: Value): void {
-  if (typeof value !== "string" && value.type === "list") ctx.server.keyReady?.(store, key);
+  const type = typeof value === "string" ? "string" : value.type;
+  if (type === "list" || type === "zset" || type === "stream") {
+    ctx.server.keyReady?.(store, key);
+  }
 }
 
 function renameGeneric(onlyNew: boolean) {
@@ -194,6 +198,104 @@ function touch(ctx: CommandContext, argv: string[]): void {
   let count = 0;
   for (let i = 1; i < argv.length; i++) if (ctx.store.lookup(argv[i])) count++;
   ctx.out.integer(count);
+}
+
+/** Whether a client blocked on a key can be served by `value` (a list, sorted set or stream). */
+function wakes(value: Value): boolean {
+  return typeof value !== "string" &&
+    (value.type === "list" || value.type === "zset" || value.type === "stream");
+}
+
+/** A store's index as Redis's `getIntFromObjectOrReply` reads it: an integer that fits 32 bits. */
+function dbIndexArg(text: string, error?: string): number {
+  const value = parseInt64(text);
+  if (value === null) throw new ReplyError(error ?? NOT_INTEGER);
+  if (value < -(2n ** 31n) || value >= 2n ** 31n) {
+    throw new ReplyError(
+      error ?? "ERR value is out of range, value must between -2147483648 and 2147483647",
+    );
+  }
+  return Number(value);
+}
+
+/** The store at `index`, or Redis's out-of-range error. */
+function storeAt(ctx: CommandContext, index: number): Store {
+  if (index < 0 || index >= ctx.keyspace.stores.length) throw new ReplyError(DB_OUT_OF_RANGE);
+  return ctx.keyspace.store(index);
+}
+
+/**
+ * With persistence on, a key may not cross between a store that persists and one that does
+ * not, nor be moved from a store that does not: the AOF could not replay the move.
+ */
+function checkPersisted(ctx: CommandContext, name: string, stores: Store[]): void {
+  if (ctx.server.persistence === undefined) return;
+  const persist = stores[0].options.persist;
+  if (stores.some((store) => store.options.persist !== persist)) {
+    throw new ReplyError(
+      `ERR ${name} between a store that persists and one that does not would not replay from the AOF`,
+    );
+  }
+}
+
+/** MOVE key db: the key, its TTL and access data go to another store, if it lacks the key. */
+function move(ctx: CommandContext, argv: string[]): void {
+  if (ctx.server.cluster !== undefined) {
+    throw new ReplyError("ERR MOVE is not allowed in cluster mode");
+  }
+  const [, key, db] = argv;
+  const source = ctx.store;
+  const target = storeAt(ctx, dbIndexArg(db));
+  if (target === source) throw new ReplyError("ERR source and destination objects are the same");
+  const entry = source.lookup(key);
+  if (entry === undefined) return ctx.out.integer(0);
+  if (target.lookup(key, false) !== undefined) return ctx.out.integer(0);
+  checkPersisted(ctx, "MOVE", [source, target]);
+  const { value, expiresAtMs, access } = entry;
+  const sameKind = source.options.evictionPolicy.endsWith("-lfu") ===
+    target.options.evictionPolicy.endsWith("-lfu");
+  const sourceEpochMs = source.epochMs;
+  source.removeEntry(entry);
+  place(target, key, value, expiresAtMs);
+  // Redis moves the object itself, with its LRU clock or LFU counter.
+  const moved = sameKind ? target.lookup(key, false) : undefined;
+  if (moved !== undefined) {
+    const shiftMs = sourceEpochMs - target.epochMs;
+    moved.access = target.options.evictionPolicy.endsWith("-lfu")
+      ? access + Math.round(shiftMs / 60_000) * 256
+      : access + shiftMs;
+  }
+  if (wakes(value)) ctx.server.keyReady?.(target, key);
+  ctx.out.integer(1);
+}
+
+/**
+ * SWAPDB index1 index2: the two stores exchange their keys (settings stay where they are);
+ * clients watching keys in either are told, and clients blocked on keys either store now holds
+ * are served.
+ */
+function swapdb(ctx: CommandContext, argv: string[]): void {
+  if (ctx.server.cluster !== undefined) {
+    throw new ReplyError("ERR SWAPDB is not allowed in cluster mode");
+  }
+  const first = dbIndexArg(argv[1], "ERR invalid first DB index");
+  const second = dbIndexArg(argv[2], "ERR invalid second DB index");
+  const a = storeAt(ctx, first);
+  const b = storeAt(ctx, second);
+  checkPersisted(ctx, "SWAPDB", [a, b, ctx.store]);
+  a.swapData(b);
+  // Logged (and so replayed) even when nothing moved, as Redis counts every SWAPDB a change.
+  ctx.store.dirty++;
+  const blockedKeys = ctx.server.blockedKeys;
+  if (blockedKeys !== undefined && ctx.server.keyReady !== undefined) {
+    for (const store of a === b ? [a] : [a, b]) {
+      for (const key of blockedKeys(store.index)) {
+        const entry = store.lookup(key, false);
+        if (entry !== undefined && wakes(entry.value)) ctx.server.keyReady(store, key);
+      }
+    }
+  }
+  ctx.out.ok();
 }
 
 function copy(ctx: CommandContext, argv: string[]): void {
@@ -230,9 +332,29 @@ function copy(ctx: CommandContext, argv: string[]): void {
 }
 
 /** Redis 7.0's OBJECT ENCODING for a string. */
-function stringEncoding(value: string): string {
+export function stringEncoding(value: string): string {
   if (value.length <= 20 && parseInt64(value) !== null) return "int";
   return value.length <= 44 ? "embstr" : "raw";
+}
+
+/** Redis's refcount of its shared integer objects (0 to 9999). */
+const SHARED_REFCOUNT = 2147483647;
+
+/**
+ * OBJECT REFCOUNT as Redis 7.0 counts: a string holding an integer from 0 to 9999 is one of its
+ * shared objects, unless a memory limit with an LRU or LFU policy is on (those need an object
+ * per key); every other value has one reference. (Redis decides when the value is written; here
+ * it is read off the store's settings now.)
+ */
+export function refcount(store: Store, value: Value): number {
+  if (typeof value !== "string" || !/^\d{1,4}$/.test(value) || stringEncoding(value) !== "int") {
+    return 1;
+  }
+  const owner = store.memoryPool?.[0] ?? store;
+  const policy = store.options.evictionPolicy;
+  const perKey = owner.options.maxMemoryBytes !== 0 &&
+    (policy.endsWith("-lru") || policy.endsWith("-lfu"));
+  return perKey ? 1 : SHARED_REFCOUNT;
 }
 
 const LFU_POLICIES = new Set(["allkeys-lfu", "volatile-lfu"]);
@@ -307,7 +429,7 @@ const objectSubcommands: CommandSpec[] = [
   objectSub("refcount", 3, (ctx, argv) => {
     const entry = ctx.store.lookup(argv[2], false);
     if (entry === undefined) return ctx.out.nullReply();
-    ctx.out.integer(1);
+    ctx.out.integer(refcount(ctx.store, entry.value));
   }, "Returns the reference count of a value of a key."),
   objectSub("help", 2, (ctx) => {
     ctx.out.arrayHeader(OBJECT_HELP.length);
@@ -513,6 +635,26 @@ export const keyCommands: CommandSpec[] = [
     }),
     { custom: copyEvents },
   ),
+  withEvents(
+    command({
+      name: "move",
+      arity: 3,
+      flags: ["write", "fast"],
+      ...oneKey,
+      summary: "Moves a key to another database.",
+      handler: move,
+    }),
+    { custom: moveKeyEvents },
+  ),
+  command({
+    name: "swapdb",
+    arity: 3,
+    flags: ["write", "fast"],
+    group: "server",
+    categories: ["keyspace", "write", "fast", "dangerous"],
+    summary: "Swaps two Redis databases.",
+    handler: swapdb,
+  }),
   command({
     name: "object",
     arity: -2,

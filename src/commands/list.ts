@@ -8,7 +8,7 @@ import { ListValue } from "../keyspace/list.ts";
 import type { Store } from "../keyspace/store.ts";
 import { containerChanged, containerEntry, containerEntryOrCreate } from "./_container.ts";
 import { parseInt64, rangeOf } from "./args.ts";
-import { NO_SUCH_KEY, NOT_INTEGER, ReplyError, SYNTAX, wrongArity } from "./errors.ts";
+import { NO_SUCH_KEY, NOT_INTEGER, ReplyError, SYNTAX, wrongArity, WRONGTYPE } from "./errors.ts";
 import { int64Arg } from "./strings.ts";
 import {
   type CommandContext,
@@ -16,11 +16,13 @@ import {
   familySpec,
   KEY_ONE,
   KEY_TWO,
+  numkeysAt,
   withEvents,
 } from "./types.ts";
-import { moveEvents } from "./events.ts";
+import { moveEvents, poppedEvents } from "./events.ts";
+import type { Entry } from "../keyspace/store.ts";
 
-type End = "left" | "right";
+export type End = "left" | "right";
 
 const LONG_MAX = 2n ** 63n - 1n;
 
@@ -82,6 +84,82 @@ function popGeneric(end: End) {
     if (hasCount) ctx.out.bulkArray(popped);
     else ctx.out.bulk(popped[0]);
   };
+}
+
+/**
+ * LMPOP's and ZMPOP's arguments (and their blocking forms'), in Redis's order of checks: the
+ * `numkeys` at `at`, the keys, the end (`first` or `second`, in any case), then COUNT once.
+ * `count` is -1 without COUNT.
+ */
+export function mpopArgs(
+  argv: readonly string[],
+  at: number,
+  first: string,
+  second: string,
+): { keys: string[]; where: string; count: number } {
+  const numkeys = parseInt64(argv[at]);
+  if (numkeys === null || numkeys < 1n) {
+    throw new ReplyError("ERR numkeys should be greater than 0");
+  }
+  const whereAt = BigInt(at) + numkeys + 1n;
+  if (whereAt >= BigInt(argv.length)) throw new ReplyError(SYNTAX);
+  const whereIndex = Number(whereAt);
+  const where = argv[whereIndex].toUpperCase();
+  if (where !== first && where !== second) throw new ReplyError(SYNTAX);
+  let count = -1;
+  for (let j = whereIndex + 1; j < argv.length; j++) {
+    if (count === -1 && argv[j].toUpperCase() === "COUNT" && j + 1 < argv.length) {
+      count = rangeArg(argv[++j], 1n, LONG_MAX, "ERR count should be greater than 0");
+    } else throw new ReplyError(SYNTAX);
+  }
+  return { keys: argv.slice(at + 1, whereIndex), where, count };
+}
+
+/** Pops up to `count` elements from one end of the list at `entry` (deleted once empty). */
+export function popElements(ctx: CommandContext, entry: Entry, end: End, count: number): string[] {
+  const list = entry.value as ListValue;
+  const popped: string[] = [];
+  while (popped.length < count && list.length > 0) {
+    popped.push((end === "left" ? list.popFront() : list.popBack())!);
+  }
+  containerChanged(ctx.store, entry);
+  return popped;
+}
+
+/**
+ * Pops from the first non-empty list of LMPOP's or BLMPOP's keys, logged as the `LPOP key count`
+ * (or RPOP) it amounts to, and replies with the key and the elements; false when every key is
+ * empty. A key of another type before it is WRONGTYPE, unless `skipOthers` (a blocked command
+ * run again, which Redis serves only from a list).
+ */
+export function lmpopFrom(
+  ctx: CommandContext,
+  keys: readonly string[],
+  end: End,
+  count: number,
+  skipOthers = false,
+): boolean {
+  for (const key of keys) {
+    const found = ctx.store.lookup(key);
+    if (found === undefined) continue;
+    if (typeof found.value === "string" || found.value.type !== "list") {
+      if (skipOthers) continue;
+      throw new ReplyError(WRONGTYPE);
+    }
+    const take = count === -1 ? 1 : count;
+    const popped = popElements(ctx, found, end, take);
+    ctx.propagate([end === "left" ? "LPOP" : "RPOP", key, String(take)]);
+    ctx.out.arrayHeader(2);
+    ctx.out.bulk(key);
+    ctx.out.bulkArray(popped);
+    return true;
+  }
+  return false;
+}
+
+function lmpop(ctx: CommandContext, argv: string[]): void {
+  const { keys, where, count } = mpopArgs(argv, 1, "LEFT", "RIGHT");
+  if (!lmpopFrom(ctx, keys, where === "LEFT" ? "left" : "right", count)) ctx.out.nullArray();
 }
 
 function lrange(ctx: CommandContext, argv: string[]): void {
@@ -309,6 +387,20 @@ export const listCommands: CommandSpec[] = [
     "Returns and removes the last elements of a list. Deletes the list if the last element was popped.",
     popGeneric("right"),
   ),
+  {
+    ...withEvents(
+      listSpec(
+        "lmpop",
+        -4,
+        ["write"],
+        [0, 0, 0],
+        "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
+        lmpop,
+      ),
+      { custom: poppedEvents("l") },
+    ),
+    keyFinder: numkeysAt(1),
+  },
   listSpec("lrange", 4, ["readonly"], ONE, "Returns a range of elements from a list.", lrange),
   listSpec("llen", 2, ["readonly", "fast"], ONE, "Returns the length of a list.", llen),
   listSpec("lindex", 3, ["readonly"], ONE, "Returns an element from a list by its index.", lindex),

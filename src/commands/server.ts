@@ -60,8 +60,9 @@ function commandInfoReply(ctx: CommandContext, spec: CommandSpec): void {
 }
 
 /**
- * The command's key specs, in Redis 7's shape: where the search for keys begins (`index`) and
- * how they are found from there (`range`, or `keynum` for a count then keys). The access
+ * The command's key specs, in Redis 7's shape: where the search for keys begins (`index`, or
+ * after a `keyword`) and how they are found from there (`range`, or `keynum` for a count then
+ * keys). The access
  * flags are the command's own (`RO access` for a read, `RW update` for a write), coarser than
  * Redis's per-key flags.
  */
@@ -69,26 +70,80 @@ function keySpecsReply(ctx: CommandContext, spec: CommandSpec): void {
   const out = ctx.out;
   const finder = spec.keyFinder;
   if (finder === undefined && spec.firstKey === 0) return out.arrayHeader(0);
-  out.arrayHeader(1);
+  const destination = finder !== undefined && "destination" in finder.keySpec
+    ? finder.keySpec.destination
+    : undefined;
+  out.arrayHeader(destination === undefined ? 1 : 2);
+  if (destination !== undefined) {
+    // ZUNIONSTORE's destination, then its sources (read) after the count.
+    out.mapHeader(3);
+    out.bulk("flags");
+    out.setHeader(2);
+    out.simple("OW");
+    out.simple("update");
+    out.bulk("begin_search");
+    out.mapHeader(2);
+    out.bulk("type");
+    out.bulk("index");
+    out.bulk("spec");
+    out.mapHeader(1);
+    out.bulk("index");
+    out.integer(destination);
+    out.bulk("find_keys");
+    out.mapHeader(2);
+    out.bulk("type");
+    out.bulk("range");
+    out.bulk("spec");
+    out.mapHeader(3);
+    out.bulk("lastkey");
+    out.integer(0);
+    out.bulk("keystep");
+    out.integer(1);
+    out.bulk("limit");
+    out.integer(0);
+  }
   out.mapHeader(3);
   out.bulk("flags");
-  const write = spec.flags.includes("write");
+  const write = spec.flags.includes("write") && destination === undefined;
   out.setHeader(2);
   out.simple(write ? "RW" : "RO");
   out.simple(write ? "update" : "access");
   out.bulk("begin_search");
   out.mapHeader(2);
   out.bulk("type");
+  const keySpec = finder?.keySpec;
+  if (keySpec !== undefined && "keyword" in keySpec) {
+    out.bulk("keyword");
+    out.bulk("spec");
+    out.mapHeader(2);
+    out.bulk("keyword");
+    out.bulk(keySpec.keyword);
+    out.bulk("startfrom");
+    out.integer(keySpec.startfrom);
+    out.bulk("find_keys");
+    out.mapHeader(2);
+    out.bulk("type");
+    out.bulk("range");
+    out.bulk("spec");
+    out.mapHeader(3);
+    out.bulk("lastkey");
+    out.integer(keySpec.lastkey);
+    out.bulk("keystep");
+    out.integer(keySpec.keystep);
+    out.bulk("limit");
+    out.integer(keySpec.limit);
+    return;
+  }
   out.bulk("index");
   out.bulk("spec");
   out.mapHeader(1);
   out.bulk("index");
-  out.integer(finder?.keySpec.begin ?? spec.firstKey);
+  out.integer(keySpec?.begin ?? spec.firstKey);
   out.bulk("find_keys");
   out.mapHeader(2);
   out.bulk("type");
-  if (finder !== undefined) {
-    const { keynumidx, firstkey, keystep } = finder.keySpec;
+  if (keySpec !== undefined && "keynumidx" in keySpec) {
+    const { keynumidx, firstkey, keystep } = keySpec;
     out.bulk("keynum");
     out.bulk("spec");
     out.mapHeader(3);
@@ -104,9 +159,10 @@ function keySpecsReply(ctx: CommandContext, spec: CommandSpec): void {
   out.bulk("spec");
   out.mapHeader(3);
   out.bulk("lastkey");
-  out.integer(spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey);
+  const range = keySpec !== undefined && "lastkey" in keySpec ? keySpec : undefined;
+  out.integer(range?.lastkey ?? (spec.lastKey < 0 ? spec.lastKey : spec.lastKey - spec.firstKey));
   out.bulk("keystep");
-  out.integer(spec.step);
+  out.integer(range?.keystep ?? spec.step);
   out.bulk("limit");
   out.integer(0);
 }

@@ -23,6 +23,7 @@ import {
   type CommandSpec,
   familySpec,
   KEY_ONE,
+  KEY_TWO,
   withEvents,
 } from "./types.ts";
 import { getexEvents, setEvents } from "./events.ts";
@@ -335,11 +336,129 @@ function getex(ctx: CommandContext, argv: string[]): void {
   }
 }
 
+/**
+ * The most memory LCS's table may take: (len1 + 1) x (len2 + 1) cells of 4 bytes, as Redis
+ * allocates it. Redis answers its allocation-failure error where the allocation fails; here the
+ * bound is fixed, and it bounds the time the table takes to fill too (about a second).
+ */
+export const LCS_MAX_TABLE_BYTES = 256 * 1024 * 1024;
+
+/** LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]. */
+function lcs(ctx: CommandContext, argv: string[]): void {
+  const first = ctx.store.read(argv[1]);
+  const second = ctx.store.read(argv[2]);
+  if (
+    (first !== undefined && first.stringLength() < 0) ||
+    (second !== undefined && second.stringLength() < 0)
+  ) {
+    throw new ReplyError("ERR The specified keys must contain string values");
+  }
+  let getLen = false;
+  let getIdx = false;
+  let withMatchLen = false;
+  let minMatchLen = 0;
+  for (let i = 3; i < argv.length; i++) {
+    const option = argv[i].toUpperCase();
+    if (option === "IDX") getIdx = true;
+    else if (option === "LEN") getLen = true;
+    else if (option === "WITHMATCHLEN") withMatchLen = true;
+    else if (option === "MINMATCHLEN" && i + 1 < argv.length) {
+      const value = parseInt64(argv[++i]);
+      if (value === null) throw new ReplyError(NOT_INTEGER);
+      minMatchLen = value < 0n ? 0 : value > 2n ** 53n ? Number.MAX_SAFE_INTEGER : Number(value);
+    } else throw new ReplyError(SYNTAX);
+  }
+  if (getIdx && getLen) {
+    throw new ReplyError("ERR If you want both the length and indexes, please just use IDX.");
+  }
+  const a = (first?.value as string | undefined) ?? "";
+  const b = (second?.value as string | undefined) ?? "";
+  if ((a.length + 1) * (b.length + 1) * 4 > LCS_MAX_TABLE_BYTES) {
+    throw new ReplyError("ERR Insufficient memory, failed allocating transient memory for LCS");
+  }
+  const out = ctx.out;
+  const width = b.length + 1;
+  // table[i * width + j]: the LCS length of a[0, i) and b[0, j).
+  const table = new Uint32Array((a.length + 1) * width);
+  for (let i = 1; i <= a.length; i++) {
+    const char = a.charCodeAt(i - 1);
+    const row = i * width;
+    const above = row - width;
+    for (let j = 1; j <= b.length; j++) {
+      table[row + j] = char === b.charCodeAt(j - 1)
+        ? table[above + j - 1] + 1
+        : Math.max(table[above + j], table[row + j - 1]);
+    }
+  }
+  const length = table[a.length * width + b.length];
+  if (getLen) return out.integer(length);
+  // Walk back from the end: a match takes the diagonal, else the larger neighbour (b's side on a
+  // tie). Runs of matches on consecutive positions are one range, told from the end backwards.
+  const chars: string[] = new Array(length);
+  let at = length;
+  const matches: number[][] = [];
+  let rangeOpen = false;
+  let aStart = 0, aEnd = 0, bStart = 0, bEnd = 0;
+  const close = () => {
+    if (minMatchLen === 0 || aEnd - aStart + 1 >= minMatchLen) {
+      matches.push([aStart, aEnd, bStart, bEnd]);
+    }
+    rangeOpen = false;
+  };
+  let i = a.length;
+  let j = b.length;
+  while (i > 0 && j > 0) {
+    if (a.charCodeAt(i - 1) === b.charCodeAt(j - 1)) {
+      chars[--at] = a[i - 1];
+      if (rangeOpen && aStart === i && bStart === j) {
+        aStart--;
+        bStart--;
+      } else {
+        if (rangeOpen) close();
+        rangeOpen = true;
+        aStart = aEnd = i - 1;
+        bStart = bEnd = j - 1;
+      }
+      i--;
+      j--;
+      if (i === 0 || j === 0) close();
+    } else {
+      if (table[(i - 1) * width + j] > table[i * width + j - 1]) i--;
+      else j--;
+      if (rangeOpen) close();
+    }
+  }
+  if (!getIdx) return out.bulk(chars.join(""));
+  out.mapHeader(2);
+  out.bulk("matches");
+  out.arrayHeader(matches.length);
+  for (const [aFrom, aTo, bFrom, bTo] of matches) {
+    out.arrayHeader(withMatchLen ? 3 : 2);
+    out.arrayHeader(2);
+    out.integer(aFrom);
+    out.integer(aTo);
+    out.arrayHeader(2);
+    out.integer(bFrom);
+    out.integer(bTo);
+    if (withMatchLen) out.integer(aTo - aFrom + 1);
+  }
+  out.bulk("len");
+  out.integer(length);
+}
+
 const stringSpec = familySpec("string");
 
 const ONE = KEY_ONE;
 
 export const stringCommands: CommandSpec[] = [
+  stringSpec(
+    "lcs",
+    -3,
+    ["readonly"],
+    KEY_TWO,
+    "Finds the longest common substring.",
+    lcs,
+  ),
   command({
     name: "get",
     arity: 2,

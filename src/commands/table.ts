@@ -3,9 +3,12 @@
  *
  * @module
  */
+import { dumpCommands } from "./dump.ts";
 import { hashCommands } from "./hash.ts";
 import { hyperloglogCommands } from "./hyperloglog.ts";
 import { keyCommands } from "./keys.ts";
+import { sortCommands } from "./sort.ts";
+import { debugCommands } from "./debug.ts";
 import { listCommands } from "./list.ts";
 import { persistenceCommands } from "./persistence.ts";
 import { transactionCommands } from "./transactions.ts";
@@ -17,6 +20,7 @@ import { clusterCommands } from "./cluster.ts";
 import { serverCommands } from "./server.ts";
 import { setCommands } from "./set.ts";
 import { stringCommands } from "./strings.ts";
+import { streamCommands } from "./stream.ts";
 import type { CommandSpec } from "./types.ts";
 import { zsetCommands } from "./zset.ts";
 import { scriptingCommands } from "./scripting.ts";
@@ -46,12 +50,16 @@ export function createCommandTable(): CommandTable {
     ...stringCommands,
     ...bitmapCommands,
     ...keyCommands,
+    ...sortCommands,
+    ...dumpCommands,
     ...hashCommands,
     ...listCommands,
     ...setCommands,
     ...zsetCommands,
     ...hyperloglogCommands,
+    ...streamCommands,
     ...serverCommands(() => table),
+    ...debugCommands,
     ...persistenceCommands,
     ...transactionCommands,
     ...connectionCommands,

@@ -11,6 +11,7 @@ import type { PubSub, Subscriber } from "./pubsub.ts";
 import { type AclCategory, deriveCategories } from "./acl.ts";
 import type { EventRule } from "./events.ts";
 import type { ScriptEngine } from "../scripting/engine.ts";
+import type { ClientTracking } from "../server/tracking.ts";
 
 /** Redis's command flags, as far as HyperCache uses them. */
 export type CommandFlag =
@@ -134,6 +135,13 @@ export interface ClientState {
   subscriptions?: number;
   /** Set by QUIT: close after the reply is written. */
   closeAfterReply: boolean;
+  /**
+   * CLIENT REPLY's state, bits of `REPLY_OFF`, `REPLY_SKIP` (this command's reply is dropped)
+   * and `REPLY_SKIP_NEXT`; absent for a client that always gets its replies.
+   */
+  replyFlags?: number;
+  /** CLIENT NO-EVICT on (shown in CLIENT LIST; the node evicts no clients). */
+  noEvict?: boolean;
   /** A place in this connection's reply order for a reply that completes later; absent for a
    * connection that cannot hold one (AOF replay). */
   defer?(): DeferredReply | undefined;
@@ -146,6 +154,15 @@ export interface ClientState {
   lastCommand: string;
   readonly remoteAddress: string;
 }
+
+/** `ClientState.replyFlags`: CLIENT REPLY OFF. */
+export const REPLY_OFF = 1;
+/** `ClientState.replyFlags`: the running command's reply is dropped (CLIENT REPLY SKIP before). */
+export const REPLY_SKIP = 2;
+/** `ClientState.replyFlags`: CLIENT REPLY SKIP ran; the next command's reply is dropped. */
+export const REPLY_SKIP_NEXT = 4;
+/** The bits of `ClientState.replyFlags` under which replies are dropped now. */
+export const REPLY_MUTED = REPLY_OFF | REPLY_SKIP;
 
 /**
  * A connection that is not a socket (AOF replay, the HTTP API, tests): authenticated, RESP2, the
@@ -177,6 +194,17 @@ export interface ServerHooks {
    * BRPOP, BLMOVE) can be served.
    */
   keyReady?(store: Store, key: string): void;
+  /** Keys of store `db` that clients are blocked on (SWAPDB wakes those that now exist). */
+  blockedKeys?(db: number): string[];
+  /**
+   * Stops the node as SIGTERM does (replies in flight go out, the AOF is made durable) and ends
+   * the process with status 0 (SHUTDOWN, once it has saved what it was asked to).
+   */
+  shutdown?(): void;
+  /** Blocks the whole node for `ms`, as Redis's DEBUG SLEEP stops its server. */
+  sleep?(ms: number): void;
+  /** Redis's `enable-debug-command`: who may run DEBUG (absent: nobody, Redis's default). */
+  enableDebugCommand?: "no" | "yes" | "local";
   /** Snapshots and AOF rewrite, when persistence is on. */
   persistence?: PersistenceHooks;
   auth?: AuthHooks;
@@ -209,6 +237,8 @@ export interface ServerHooks {
   cluster?: ClusterHooks;
   /** Lua scripting (EVAL, SCRIPT); absent where no Lua state was opened. */
   scripting?: ScriptEngine;
+  /** Client-side caching (CLIENT TRACKING); absent where connections cannot be told. */
+  tracking?: ClientTracking;
   /** Pub/sub: the hub, and the subscriber that stands for a connection. */
   pubsub?: {
     hub: PubSub;
@@ -310,6 +340,11 @@ export interface CommandSpec {
   readonly events?: EventRule;
   /** Subcommands (`COMMAND COUNT`), each a full spec named `parent|sub`. */
   readonly subcommands?: readonly CommandSpec[];
+  /**
+   * Refuses the command before authentication and queueing, as Redis refuses its protected
+   * commands (DEBUG behind `enable-debug-command`): the error text, or null to let it run.
+   */
+  readonly gate?: (server: ServerHooks, client: ClientState) => string | null;
 }
 
 /** Builds a spec with Redis's defaults for the fields a command leaves out (no keys, the
@@ -417,24 +452,65 @@ export function commandKeys(spec: CommandSpec, argv: readonly string[]): string[
 }
 
 /** Where a command's keys are, when not at fixed positions, with the shape of a Redis key
- * spec (`COMMAND INFO`): the count at `begin`, then that many keys. */
+ * spec (`COMMAND INFO`): the count at `begin`, then that many keys; or after a keyword. */
 export interface KeyFinder {
   (argv: readonly string[]): number[] | null;
   /** Redis's `keynum` key spec: search begins at argument `begin`; the count is `keynumidx`
-   * after it, the first key `firstkey` after it, each `keystep` apart. */
-  readonly keySpec: { begin: number; keynumidx: number; firstkey: number; keystep: number };
+   * after it, the first key `firstkey` after it, each `keystep` apart. Or its `keyword` search
+   * (XREAD's `STREAMS`, looked for from `startfrom`) with a `range` of keys after it: to
+   * `lastkey`, each `keystep` apart, `limit` 2 meaning half of them. */
+  readonly keySpec:
+    | {
+      begin: number;
+      keynumidx: number;
+      firstkey: number;
+      keystep: number;
+      /** A key before the count (ZUNIONSTORE's destination), a key spec of its own. */
+      destination?: number;
+    }
+    | { keyword: string; startfrom: number; lastkey: number; keystep: number; limit: number }
+    /** A `range` from index `begin` (SORT's sorted key: its STORE key no key spec gives). */
+    | { begin: number; lastkey: number; keystep: number };
 }
 
-/** A key finder for `numkeys key [key ...]` at `at` (SINTERCARD, ZUNION, LMPOP, ...). */
-export function numkeysAt(at: number): KeyFinder {
+/** C's `atoi` as glibc has it: leading spaces, a sign, the digits up to the first other
+ * character; clamped to a long, then cut to an int. */
+function atoi(text: string): number {
+  const match = /^[ \t\n\v\f\r]*([+-]?\d+)/.exec(text);
+  if (match === null) return 0;
+  let value = BigInt(match[1]);
+  const limit = 2n ** 63n;
+  if (value >= limit) value = limit - 1n;
+  else if (value < -limit) value = -limit;
+  return Number(BigInt.asIntN(32, value));
+}
+
+/**
+ * A key finder for `numkeys key [key ...]` at `at` (SINTERCARD, ZUNION, LMPOP, ...), after a
+ * `destination` key when there is one (ZUNIONSTORE's argv[1]). As Redis's: a strict 64-bit
+ * count, cut to an int, that fits finds the keys from its key specs (the destination first);
+ * any other count is read as `atoi` reads it, by the command's own key finder, which puts the
+ * destination last.
+ */
+export function numkeysAt(at: number, destination?: number): KeyFinder {
+  const keys = (count: number) => Array.from({ length: count }, (_, i) => at + 1 + i);
   const find = (argv: readonly string[]) => {
     const text = argv[at];
-    if (text === undefined || !/^[1-9]\d{0,9}$/.test(text)) return null;
-    const count = Number(text);
-    if (at + count >= argv.length) return null;
-    return Array.from({ length: count }, (_, i) => at + 1 + i);
+    if (text === undefined) return null;
+    if (/^[1-9]\d{0,18}$/.test(text) && BigInt(text) < 2n ** 63n) {
+      const strict = Number(BigInt.asIntN(32, BigInt(text)));
+      if (strict >= 1 && at + strict < argv.length) {
+        const found = keys(strict);
+        return destination === undefined ? found : [destination, ...found];
+      }
+    }
+    const count = atoi(text);
+    if (count < 1 || count > argv.length - at - 1) return null;
+    return destination === undefined ? keys(count) : [...keys(count), destination];
   };
-  return Object.assign(find, { keySpec: { begin: at, keynumidx: 0, firstkey: 1, keystep: 1 } });
+  return Object.assign(find, {
+    keySpec: { begin: at, keynumidx: 0, firstkey: 1, keystep: 1, destination },
+  });
 }
 
 /** The spec that governs `argv`: a container's subcommand when it has one by that name. */

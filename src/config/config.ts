@@ -43,6 +43,8 @@ export interface NodeConfig {
   dataDir: string;
   requirePass: string;
   maxClients: number;
+  /** Who may run DEBUG (Redis's `enable-debug-command`): nobody, everyone, or local clients. */
+  enableDebugCommand: "no" | "yes" | "local";
   limits: {
     maxBulkBytes: number;
     maxMultibulkLength: number;
@@ -444,6 +446,20 @@ function readCluster(reader: Reader, port: number, bind: string): ClusterConfig 
   return config;
 }
 
+/**
+ * `enable_debug_command`: no, yes or local, as Redis spells them; YAML's `true` and `false`
+ * (what an unquoted yes or no becomes under YAML 1.1 readers) count as yes and no.
+ */
+function readEnableDebug(value: unknown): "no" | "yes" | "local" {
+  if (value === undefined || value === null || value === false) return "no";
+  if (value === true) return "yes";
+  const text = typeof value === "string" ? value.toLowerCase() : "";
+  if (text === "no" || text === "yes" || text === "local") return text;
+  throw new ConfigError(
+    `enable_debug_command: ${show(value)} is not one of no, yes, local`,
+  );
+}
+
 /** Builds a validated config from the parsed YAML document (already merged with overrides). */
 export function buildConfig(raw: Raw): NodeConfig {
   const root = new Reader(raw, "");
@@ -455,6 +471,7 @@ export function buildConfig(raw: Raw): NodeConfig {
     "requirepass",
     "maxclients",
     "databases",
+    "enable_debug_command",
     "limits",
     "stores",
     "http",
@@ -538,6 +555,7 @@ export function buildConfig(raw: Raw): NodeConfig {
     dataDir: root.string("data_dir", "./data"),
     requirePass: root.string("requirepass", ""),
     maxClients: root.integer("maxclients", DEFAULT_MAX_CLIENTS, 1, 1_000_000),
+    enableDebugCommand: readEnableDebug(raw.enable_debug_command),
     limits: {
       maxBulkBytes: limits.size("proto_max_bulk_len", DEFAULT_MAX_BULK_BYTES),
       maxMultibulkLength: limits.integer(
@@ -665,6 +683,7 @@ const OVERRIDES: Override[] = [
   { flag: "data-dir", path: ["data_dir"] },
   { flag: "requirepass", path: ["requirepass"] },
   { flag: "maxclients", path: ["maxclients"] },
+  { flag: "enable-debug-command", path: ["enable_debug_command"] },
   { flag: "maxmemory", path: ["stores", "0", "max_memory"] },
   { flag: "maxmemory-policy", path: ["stores", "0", "eviction_policy"] },
   { flag: "proto-max-bulk-len", path: ["limits", "proto_max_bulk_len"] },

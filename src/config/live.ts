@@ -20,6 +20,8 @@ export interface LiveTargets {
   setRequirePass(password: string): void;
   resetStats(): void;
   setNotifyKeyspaceEvents(flags: string): void;
+  /** Client-side caching's table (`tracking-table-max-keys`). */
+  tracking?: { maxKeys: number };
   /** Whether AOF is on, and how it syncs (fixed at start). */
   appendonly: boolean;
   appendfsync: string;
@@ -152,7 +154,20 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
       return null;
     },
   };
+  // Kept as given: a bound past 2^53 would not read back exactly as a number.
+  let trackingMaxKeys = String(targets.tracking?.maxKeys ?? 1_000_000);
+  const trackingMaxKeysCheck = numeric(() => 0, (n) => {
+    if (targets.tracking !== undefined) targets.tracking.maxKeys = n;
+  }, 0n, INT64_MAX);
   const settings: Record<string, Setting> = {
+    "tracking-table-max-keys": {
+      get: () => trackingMaxKeys,
+      set: (value) => {
+        const error = trackingMaxKeysCheck.set!(value);
+        if (error === null) trackingMaxKeys = String(BigInt(value));
+        return error;
+      },
+    },
     "maxmemory": {
       get: () => String(store0.options.maxMemoryBytes),
       set: (value) => {
@@ -274,6 +289,11 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
       (v) => (v === "yes" || v === "no" ? null : "argument must be 'yes' or 'no'"),
     ),
     "databases": { get: () => String(keyspace.stores.length) },
+    // Fixed at start, as Redis's is (only its config file sets it).
+    "enable-debug-command": {
+      get: () => config.enableDebugCommand,
+      set: () => "can't set immutable config",
+    },
     "port": { get: () => String(config.port) },
     "bind": { get: () => config.bind },
     "dir": { get: () => config.dataDir },

@@ -7,7 +7,7 @@
  *
  * - the key: a 64-bit hash of its bytes (fixed seed, so it is the same on every node; the key
  *   table's own hash is seeded per process);
- * - the value's type: string, hash, list, set or zset ({@linkcode TYPE_TAGS});
+ * - the value's type: string, hash, list, set, zset or stream ({@linkcode TYPE_TAGS});
  * - the entry's **write version**: 1 when the key is created, plus one for every write to it
  *   after that (a store call that changes the value or the TTL: SET over it, INCR, a container
  *   changed in place, EXPIRE, PERSIST). Replication and repair may set it instead
@@ -44,7 +44,7 @@ import { keySlot } from "../ring/key_slot.ts";
 import type { Value } from "./values.ts";
 
 /** The type tags a digest mixes in, by Redis type name. */
-export const TYPE_TAGS = { string: 0, hash: 1, list: 2, set: 3, zset: 4 } as const;
+export const TYPE_TAGS = { string: 0, hash: 1, list: 2, set: 3, zset: 4, stream: 5 } as const;
 
 /** The type tag of a value. */
 export function typeTag(value: Value): number {
@@ -55,13 +55,21 @@ export function typeTag(value: Value): number {
  * The constant XORed into a key's weight for each type tag, low and high lane; 0 for strings.
  * Even, so that a weight stays odd when its type changes.
  */
-export const TAG_LOW: Int32Array = Int32Array.of(0, 0x5bd1e994, 0x27d4eb2e, 0x165667b0, 0x61c88646);
+export const TAG_LOW: Int32Array = Int32Array.of(
+  0,
+  0x5bd1e994,
+  0x27d4eb2e,
+  0x165667b0,
+  0x61c88646,
+  0x2f3a6c5e,
+);
 export const TAG_HIGH: Int32Array = Int32Array.of(
   0,
   0x4cf5ad42,
   0x7feb352c,
   0x0bf58476,
   0x1b873592,
+  0x3c6ef372,
 );
 
 /**

@@ -26,6 +26,8 @@ export class Keyspace {
   private readonly byName = new Map<string, Store>();
   /** The store the next active-expiry cycle starts with. */
   private nextExpireStoreIndex = 0;
+  /** Whether the active expiry cycle runs (DEBUG SET-ACTIVE-EXPIRE); lazy expiry always does. */
+  activeExpireEnabled = true;
 
   /** Creates the stores; names must be unique and at least one store is needed. */
   constructor(options: StoreOptions[], readonly clock: Clock) {
@@ -98,6 +100,7 @@ export class Keyspace {
    * of a round was expired, within `budgetMs` so the event loop is never held long.
    */
   activeExpireCycle(budgetMs = ACTIVE_EXPIRE_CYCLE_MS): void {
+    if (!this.activeExpireEnabled) return;
     const deadline = this.clock.monotonicMs() + budgetMs;
     const count = this.stores.length;
     for (let visited = 0; visited < count; visited++) {

@@ -275,13 +275,13 @@ export interface StoreStats {
  * ```
  */
 export class Store {
-  /** Keys to entries. */
-  readonly map: KeyTable<Entry>;
+  /** Keys to entries (SWAPDB exchanges it with another store's). */
+  map: KeyTable<Entry>;
   /** Every entry, densely (the key table's items), for random sampling: eviction, SCAN order,
    * RANDOMKEY. */
-  readonly entries: readonly Entry[];
+  entries: readonly Entry[];
   /** Entries with a TTL, for active expiry and volatile policies. */
-  readonly volatile: Entry[] = [];
+  volatile: Entry[] = [];
   /** Memory accounted for the store's keys and values. */
   usedMemoryBytes = 0;
   /** The cuckoo filter in front of `map`, or null. */
@@ -299,6 +299,14 @@ export class Store {
   /** Told every key a write creates (keyspace notifications' `new` event); null: nobody asks. */
   onCreated: ((store: Store, key: string) => void) | null = null;
   /**
+   * Told every key that changes, as WATCH is (client-side caching's invalidations); `byServer`
+   * for a key the store removed itself (expired, evicted). Null while no client tracks keys:
+   * the common case costs one comparison per change.
+   */
+  onSignal: ((key: string, byServer: boolean) => void) | null = null;
+  /** Set while the store removes an expired or evicted key (for `onSignal`). */
+  private removing = false;
+  /**
    * Keys the current command gave the store's default TTL. A replay of the command would count
    * that TTL from the replay, so the dispatcher logs their absolute expiry after the command; a
    * command whose own log entry carries it (SET ... PXAT) empties the list.
@@ -306,8 +314,8 @@ export class Store {
   readonly defaultTtlKeys: string[] = [];
   /** Bumped by every change; WATCH and the snapshot trigger read it. */
   dirty = 0;
-  /** Origin of the times in `Entry.access`. */
-  readonly epochMs: number;
+  /** Origin of the times in `Entry.access` (it moves with the keys at SWAPDB). */
+  epochMs: number;
   /** Settings with their defaults filled in; CONFIG SET changes some at run time. */
   readonly options:
     & Required<Omit<StoreOptions, "filter" | "hashSeed" | "memoryOf">>
@@ -431,7 +439,9 @@ export class Store {
   private removeFor(entry: Entry, cause: RemovalCause): void {
     // The key must be read before the removal frees it.
     const key = this.onRemoved === null ? "" : entry.key;
+    this.removing = true;
     this.removeEntry(entry);
+    this.removing = false;
     if (cause === "expired") this.stats.expirations++;
     else this.stats.evictions++;
     this.onRemoved?.(this, key, cause);
@@ -467,12 +477,7 @@ export class Store {
   setEvictionPolicy(policy: EvictionPolicy): void {
     const wasLfu = isLfu(this.options.evictionPolicy);
     this.options.evictionPolicy = policy;
-    if (wasLfu === isLfu(policy)) return;
-    for (const entry of this.entries) {
-      entry.access = wasLfu
-        ? Math.floor(entry.access / 256) * 60_000
-        : Math.floor(entry.access / 60_000) * 256 + LFU_INIT_VALUE;
-    }
+    if (wasLfu !== isLfu(policy)) this.convertAccess(wasLfu);
   }
 
   /** `Entry.access` for a key written at `now`. */
@@ -838,14 +843,70 @@ export class Store {
 
   /** `signal` for an entry, whose key is read only when somebody watches. */
   private signalEntry(entry: Entry): void {
-    if (this.watchers !== null) this.signal(entry.key);
+    if (this.watchers !== null || this.onSignal !== null) this.signal(entry.key);
   }
 
   /** Tells the watchers of `key` that it changed. */
   private signal(key: string): void {
+    if (this.onSignal !== null) this.onSignal(key, this.removing);
     if (this.watchers === null) return;
     const set = this.watchers.get(key);
     if (set !== undefined) { for (const watcher of set) watcher.watchTouched = true; }
+  }
+
+  /**
+   * Exchanges every key with `other` (SWAPDB): keys, values, TTLs, access data and memory
+   * accounting move whole; settings, filters, watchers, callbacks and counters stay with each
+   * store. A client watching a key that either store holds is told, as Redis touches it. O(1),
+   * but for a store with a filter (rebuilt for its new keys) and for stores whose eviction
+   * policies keep access data differently (LRU and LFU: converted).
+   */
+  swapData(other: Store): void {
+    if (other === this) return;
+    this.touchWatchedIn(other);
+    other.touchWatchedIn(this);
+    [this.map, other.map] = [other.map, this.map];
+    [this.entries, other.entries] = [other.entries, this.entries];
+    [this.volatile, other.volatile] = [other.volatile, this.volatile];
+    [this.usedMemoryBytes, other.usedMemoryBytes] = [other.usedMemoryBytes, this.usedMemoryBytes];
+    [this.epochMs, other.epochMs] = [other.epochMs, this.epochMs];
+    if (isLfu(this.options.evictionPolicy) !== isLfu(other.options.evictionPolicy)) {
+      // Each store's entries are as the other's policy kept them: convert to its own.
+      this.convertAccess(isLfu(other.options.evictionPolicy));
+      other.convertAccess(isLfu(this.options.evictionPolicy));
+    }
+    this.rebuildFilter();
+    other.rebuildFilter();
+    this.dirty++;
+    other.dirty++;
+  }
+
+  /** Marks the watchers of keys this store or `other` holds (SWAPDB changes them all). */
+  private touchWatchedIn(other: Store): void {
+    if (this.watchers === null) return;
+    for (const [key, set] of this.watchers) {
+      if (!this.map.has(key) && !other.map.has(key)) continue;
+      for (const watcher of set) watcher.watchTouched = true;
+    }
+  }
+
+  /** Converts every entry's access data from LFU (`wasLfu`) or LRU to the other. */
+  private convertAccess(wasLfu: boolean): void {
+    for (const entry of this.entries) {
+      entry.access = wasLfu
+        ? Math.floor(entry.access / 256) * 60_000
+        : Math.floor(entry.access / 60_000) * 256 + LFU_INIT_VALUE;
+    }
+  }
+
+  /** Refills the filter from the keys the store holds now. */
+  private rebuildFilter(): void {
+    const filter = this.filter;
+    if (filter === null) return;
+    filter.clear();
+    for (let position = 0; position < this.entries.length; position++) {
+      filter.addHash(this.map.hashAt(position));
+    }
   }
 
   /** Removes every key. */

@@ -8,15 +8,15 @@
 /** Bytes a container element costs beyond its own bytes (map or array slot). */
 export const ELEMENT_OVERHEAD_BYTES = 16;
 
-/** A container value: hash, list, set or sorted set. */
+/** A container value: hash, list, set, sorted set or stream. */
 export interface Container {
   /** The Redis type name. */
-  readonly type: "hash" | "list" | "set" | "zset";
+  readonly type: "hash" | "list" | "set" | "zset" | "stream";
   /** Bytes of the elements, with per-element overhead. */
   sizeBytes: number;
   /** `sizeBytes` when its store last counted it (the store's business). */
   accountedBytes: number;
-  /** Element count (HLEN, LLEN, SCARD, ZCARD). */
+  /** Element count (HLEN, LLEN, SCARD, ZCARD, XLEN). */
   readonly length: number;
   /** A deep copy (COPY). */
   clone(): Container;
@@ -25,7 +25,8 @@ export interface Container {
   /**
    * The elements as a flat list of byte strings, for snapshots and AOF rewrite: a hash as
    * field, value, ...; a list in order; a set's members; a sorted set as member, score, ... in
-   * rank order, scores formatted as Redis replies with them.
+   * rank order, scores formatted as Redis replies with them; a stream as `StreamValue.dump`
+   * describes.
    */
   dump(): string[];
 }

@@ -39,6 +39,14 @@ export class ZSetValue implements Container {
 
   /** Sets a member's score; true when the member is new. */
   set(member: string, score: number): boolean {
+    // Redis's listpack keeps a score of -0 as the integer 0; only a skiplist keeps its sign.
+    if (score === 0 && !this.large) {
+      const size = this.scores.size + (this.scores.has(member) ? 0 : 1);
+      if (
+        size <= encodingLimits.zsetMaxListpackEntries &&
+        member.length <= encodingLimits.zsetMaxListpackValue
+      ) score = 0;
+    }
     const old = this.scores.set(member, score);
     if (old !== undefined) {
       if (old !== score) {

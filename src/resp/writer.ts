@@ -233,10 +233,26 @@ export class ReplyWriter {
   }
 }
 
-/** Formats a double the way Redis replies with one: `inf`, `-inf`, `nan`, shortest round-trip. */
+/**
+ * Formats a double the way Redis 7.0 replies with one (its `d2string`, and RESP3's `%.17g`):
+ * `inf`, `-inf`, `nan`, `-0`, else C's `%.17g`: 17 significant digits without trailing zeros,
+ * in exponent form (`1e+21`, `1.0000000000000001e-05`) below 1e-4 or from 1e17 (so 0.1 is
+ * `0.10000000000000001`, as Redis answers it).
+ */
 export function formatDouble(value: number): string {
   if (value === Infinity) return "inf";
   if (value === -Infinity) return "-inf";
   if (Number.isNaN(value)) return "nan";
-  return String(value);
+  if (value === 0) return Object.is(value, -0) ? "-0" : "0";
+  if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
+  const exponential = value.toExponential(16);
+  const at = exponential.indexOf("e");
+  const exponent = Number(exponential.slice(at + 1));
+  if (exponent < -4 || exponent >= 17) {
+    const mantissa = exponential.slice(0, at).replace(/\.?0+$/, "");
+    const digits = String(Math.abs(exponent)).padStart(2, "0");
+    return `${mantissa}e${exponent < 0 ? "-" : "+"}${digits}`;
+  }
+  const fixed = value.toFixed(16 - exponent);
+  return fixed.includes(".") ? fixed.replace(/\.?0+$/, "") : fixed;
 }

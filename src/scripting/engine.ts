@@ -199,6 +199,12 @@ export class ScriptEngine {
     });
   }
 
+  /** The client a running script's commands run for, or null (commands that act differently
+   * when a script calls them: XREAD BLOCK is refused). */
+  get scriptClient(): ClientState | null {
+    return this.#client;
+  }
+
   /** Whether a script is suspended past busy-reply-threshold now. */
   get busy(): boolean {
     return this.#suspended !== null;

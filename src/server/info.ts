@@ -61,6 +61,7 @@ export function infoText(
     ["connected_clients", resp.clients.size],
     ["maxclients", config.maxClients],
     ["blocked_clients", resp.blockedCount],
+    ["tracking_clients", resp.tracking?.clients ?? 0],
     ["total_watched_keys", keyspace.stores.reduce((sum, s) => sum + s.watchedKeyCount, 0)],
   ]);
   const used = keyspace.usedMemoryBytes;
@@ -99,6 +100,9 @@ export function infoText(
     ["evicted_keys", totals.evictions],
     ["keyspace_hits", totals.hits],
     ["keyspace_misses", totals.misses],
+    ["tracking_total_keys", resp.tracking?.keyCount ?? 0],
+    ["tracking_total_items", resp.tracking?.itemCount ?? 0],
+    ["tracking_total_prefixes", resp.tracking?.prefixCount ?? 0],
     ["total_error_replies", dispatcher.stats.errorReplies],
     ["unexpected_error_replies", dispatcher.stats.unexpectedErrors],
     ["acl_access_denied_auth", node.auth?.failures ?? 0],

@@ -29,6 +29,8 @@ export class PendingReply {
   counted = 0;
   /** Called if the connection closes while the reply is pending (a forwarded command cancels). */
   onAbandon: (() => void) | null = null;
+  /** The client turned its replies off (CLIENT REPLY OFF or SKIP): it completes with nothing. */
+  muted = false;
 
   constructor(private readonly queue: ReplyQueue | null) {}
 
@@ -40,7 +42,7 @@ export class PendingReply {
   /** Completes the reply: it leaves once every reply ahead of it has. */
   complete(bytes: Uint8Array): void {
     if (this.bytes !== null) throw new Error("a reply completes once");
-    this.queue?.settle(this, bytes);
+    this.queue?.settle(this, this.muted ? EMPTY : bytes);
   }
 }
 

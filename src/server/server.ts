@@ -7,7 +7,16 @@
 import { Buffer } from "node:buffer";
 import type { Dispatcher } from "../commands/dispatch.ts";
 import { encodePush, type PubSub, type Subscriber } from "../commands/pubsub.ts";
-import type { ClientKillFilter, ClientState, DeferredReply, UserRole } from "../commands/types.ts";
+import {
+  type ClientKillFilter,
+  type ClientState,
+  type DeferredReply,
+  REPLY_MUTED,
+  REPLY_SKIP,
+  REPLY_SKIP_NEXT,
+  type UserRole,
+} from "../commands/types.ts";
+import type { ClientTracking } from "./tracking.ts";
 import { type ParserLimits, ProtocolError, RespParser } from "../resp/parser.ts";
 import {
   DEFAULT_MAX_WAITING_REPLIES,
@@ -98,6 +107,9 @@ export class Client implements ClientState, Subscriber {
   user = "default";
   role: UserRole = "admin";
   closeAfterReply = false;
+  /** CLIENT REPLY's bits (`REPLY_OFF`, ...); 0 while replies are on. */
+  replyFlags = 0;
+  noEvict = false;
   lastCommand = "";
   lastActiveMs: number;
   /** Channels and patterns subscribed to. */
@@ -167,6 +179,38 @@ export class Client implements ClientState, Subscriber {
     this.conn.write(Buffer.from(encodePush(this.protocol, items), "latin1"));
     if (this.conn.pendingBytes() > this.maxPubsubOutputBytes) this.onOverflow?.();
   }
+
+  /** Writes an out-of-band message now (an invalidation), bounded as pub/sub messages are. */
+  pushText(text: string): void {
+    if (this.closeAfterReply) return;
+    this.conn.write(Buffer.from(text, "latin1"));
+    if (this.conn.pendingBytes() > this.maxPubsubOutputBytes) this.onOverflow?.();
+  }
+}
+
+/** The commands whose replies are pushes (confirmations), which CLIENT REPLY OFF lets out. */
+const SUBSCRIPTION_COMMANDS = new Set([
+  "subscribe",
+  "unsubscribe",
+  "psubscribe",
+  "punsubscribe",
+  "ssubscribe",
+  "sunsubscribe",
+]);
+
+/** A place in `client`'s reply order; one that completes with nothing while its replies are
+ * off (a blocking command run under CLIENT REPLY OFF or SKIP). */
+function deferFor(client: Client): PendingReply | null {
+  const reply = client.replies.defer();
+  if (reply !== null && (client.replyFlags & REPLY_MUTED) !== 0) reply.muted = true;
+  return reply;
+}
+
+/** After a command: a SKIP applied to it ends, and a SKIP it asked for applies to the next. */
+function nextReplyFlags(client: Client): void {
+  let flags = client.replyFlags & ~REPLY_SKIP;
+  if ((flags & REPLY_SKIP_NEXT) !== 0) flags = (flags & ~REPLY_SKIP_NEXT) | REPLY_SKIP;
+  client.replyFlags = flags;
 }
 
 /** Counters for INFO clients and stats. */
@@ -200,6 +244,16 @@ export class RespServer {
   private stopping = false;
   /** Where closed connections' subscriptions are dropped. */
   pubsub: PubSub | null = null;
+  /** Client-side caching: closed connections stop tracking; commands are framed for it. */
+  tracking: ClientTracking | null = null;
+  /** The connection whose command runs now with tracking on, for invalidations sent to it. */
+  private serving: Client | null = null;
+  /** Invalidations for `serving` sent while its command ran: they go before its reply. */
+  private beforeReply = "";
+  /** Set while `serving`'s reply is complete: invalidations for it then follow the reply. */
+  private replyWritten = false;
+  /** Bumped whenever `out` is handed to a reply queue (a command that blocks or waits). */
+  private handedOn = 0;
   /** Clients waiting on each `db NUL key`, in arrival order. */
   private readonly waiting = new Map<string, Waiter[]>();
   /** Keys that got data during the current command. */
@@ -236,6 +290,7 @@ export class RespServer {
         if (!(conn.data instanceof Client)) return;
         this.clients.delete(conn.data.id);
         this.pubsub?.drop(conn.data);
+        this.tracking?.disable(conn.data.id);
         this.unblock(conn.data);
         conn.data.replies.clear();
         // Its WATCHes would otherwise keep the whole connection reachable from the stores.
@@ -352,7 +407,74 @@ export class RespServer {
       return;
     }
     client.currentArgv = argv;
-    this.dispatcher.execute(client, this.out, argv);
+    const tracking = this.tracking;
+    const flags = client.replyFlags;
+    // The common case: nobody tracks keys and replies are on.
+    if (flags === 0 && (tracking === null || tracking.clients === 0)) {
+      this.dispatcher.execute(client, this.out, argv);
+      // CLIENT REPLY SKIP: the reply of the next command is dropped.
+      if (client.replyFlags !== 0) nextReplyFlags(client);
+      return;
+    }
+    this.framedCommand(client, argv, flags, tracking);
+  }
+
+  /**
+   * A command of a connection with CLIENT REPLY OFF or SKIP, or while some connection tracks
+   * keys: its reply is dropped if replies were off before and after it (CLIENT REPLY ON's own
+   * +OK goes out); invalidations sent to it while it ran go before the reply, its own tracked
+   * keys' after it, as redis-server 7.0 orders them.
+   */
+  private framedCommand(
+    client: Client,
+    argv: string[],
+    flags: number,
+    tracking: ClientTracking | null,
+  ): void {
+    const out = this.out;
+    const tracked = tracking !== null && tracking.clients > 0;
+    if (tracked) {
+      this.serving = client;
+      this.replyWritten = false;
+      tracking.beginCommand(client.id);
+    }
+    const handedOn = this.handedOn;
+    const mark = out.size;
+    this.dispatcher.execute(client, out, argv);
+    // A command that blocked or waits handed what came before it on: nothing of it is left.
+    const start = this.handedOn === handedOn ? mark : 0;
+    const muted = (flags & REPLY_MUTED) !== 0 && (client.replyFlags & REPLY_MUTED) !== 0;
+    const before = this.beforeReply;
+    if (muted || before !== "") {
+      this.beforeReply = "";
+      let reply = out.cut(start);
+      // Subscription confirmations are pushes: they go out (an error does not).
+      if (muted && !(SUBSCRIPTION_COMMANDS.has(argv[0].toLowerCase()) && reply[0] !== "-")) {
+        reply = "";
+      }
+      out.rawText(before);
+      out.rawText(reply);
+    }
+    if (tracked) {
+      this.replyWritten = true;
+      // A CLIENT CACHING still applies after a CLIENT command, or while MULTI is open.
+      const keepCaching = tracking.cachingGiven() &&
+        (argv[0].toLowerCase() === "client" || this.dispatcher.transactionOpen(client));
+      tracking.endCommand(keepCaching);
+      this.serving = null;
+    }
+    if (client.replyFlags !== 0) nextReplyFlags(client);
+  }
+
+  /**
+   * `TrackingIo.push`: an invalidation for `client`, written where Redis puts it: into the
+   * running command's output when it is the connection being served (before the reply while the
+   * command runs, after it once it ran), else at once.
+   */
+  push(client: Client, text: string): void {
+    if (client !== this.serving) return client.pushText(text);
+    if (this.replyWritten) this.out.rawText(text);
+    else this.beforeReply += text;
   }
 
   /**
@@ -363,6 +485,7 @@ export class RespServer {
     const out = this.out;
     if (out.size > 0) {
       const wait = this.options.durability?.waitSince(mark) ?? null;
+      this.handedOn++;
       if (wait === null) client.replies.push(out.take());
       else this.completeWhen(client, client.replies.defer(), out.take(), wait);
     }
@@ -395,10 +518,11 @@ export class RespServer {
     // The replies of the commands before it go ahead of its own, which completes later.
     this.send(client, this.batchMark);
     const blocked: Blocked = {
-      argv: client.currentArgv,
+      // The command as it runs again (XREAD's `$` made the ID it stood for), else as it came.
+      argv: argv ?? client.currentArgv,
       queueKeys: keys.map((key) => `${client.db}\u0000${key}`),
       timer: null,
-      reply: client.replies.defer(),
+      reply: deferFor(client),
     };
     this.enqueueWaiter(client, blocked.queueKeys);
     if (timeoutMs > 0) blocked.timer = setTimeout(() => this.timeout(client), timeoutMs);
@@ -517,6 +641,16 @@ export class RespServer {
     }
   }
 
+  /** `ServerHooks.blockedKeys`: the keys of store `db` that clients are blocked on. */
+  blockedKeys(db: number): string[] {
+    const prefix = `${db}\u0000`;
+    const keys: string[] = [];
+    for (const queueKey of this.waiting.keys()) {
+      if (queueKey.startsWith(prefix)) keys.push(queueKey.slice(prefix.length));
+    }
+    return keys;
+  }
+
   /** Runs parked commands whose keys got data, oldest first. */
   private serveReady(): void {
     while (this.ready.size > 0) {
@@ -559,7 +693,7 @@ export class RespServer {
    */
   private deferReply(client: Client): DeferredReply {
     this.send(client, this.batchMark);
-    const reply = client.replies.defer();
+    const reply = deferFor(client);
     let done = false;
     return {
       complete: (write) => {
@@ -619,7 +753,7 @@ export class RespServer {
       argv: client.currentArgv,
       queueKeys: [],
       timer: null,
-      reply: client.replies.defer(),
+      reply: deferFor(client),
       suspended: true,
     };
     client.blocked = blocked;
@@ -686,15 +820,25 @@ export class RespServer {
     const client = this.clients.get(id);
     if (client === undefined) return undefined;
     const now = this.runtime.clock.realtimeMs();
-    const flags = client.subscriptions > 0 ? "P" : "N";
+    const tracker = this.tracking?.tracker(client.id);
+    // Redis's letters, in its order: P pub/sub, t tracking, R its redirect is broken, B BCAST,
+    // e NO-EVICT; N for none.
+    let flags = client.subscriptions > 0 ? "P" : "";
+    if (tracker !== undefined) {
+      flags += "t";
+      if (tracker.brokenRedirect) flags += "R";
+      if (tracker.bcast) flags += "B";
+    }
+    if (client.noEvict) flags += "e";
+    if (flags === "") flags = "N";
     return `id=${client.id} addr=${client.remoteAddress} laddr=${this.options.hostname}:${this.port} ` +
       `fd=-1 name=${client.name} age=${Math.floor((now - client.createdMs) / 1000)} ` +
       `idle=${Math.floor((now - client.lastActiveMs) / 1000)} flags=${flags} db=${client.db} ` +
       `sub=${client.subscriptions} psub=0 ssub=0 multi=-1 qbuf=${client.parser.bufferedBytes} ` +
       `qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=${client.conn.pendingBytes()} ` +
-      `tot-mem=0 events=r cmd=${
-        client.lastCommand || "NULL"
-      } user=${client.user} redir=-1 resp=${client.protocol}`;
+      `tot-mem=0 events=r cmd=${client.lastCommand || "NULL"} user=${client.user} redir=${
+        tracker?.redirect ?? -1
+      } resp=${client.protocol}`;
   }
 
   /** Closes the connections a CLIENT KILL filter matches; returns how many. */

@@ -28,6 +28,8 @@ export interface HarnessOptions {
   policy?: EvictionPolicy;
   stores?: number;
   defaultTtlMs?: number;
+  /** More server hooks (`enableDebugCommand`, ...). */
+  hooks?: Partial<ServerHooks>;
 }
 
 /** Fake clock start: 2024-01-01T00:00:00Z, so absolute times in tests are readable. */
@@ -47,6 +49,7 @@ export function harness(options: HarnessOptions = {}): Harness {
   const hooks: ServerHooks = {
     info: () => "",
     keyReady: (_store, key) => ready.push(key),
+    ...options.hooks,
   };
   const propagated: string[][] = [];
   const dispatcher = new Dispatcher(createCommandTable(), keyspace, hooks, {

@@ -6,6 +6,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { connect, createServer, type Socket } from "node:net";
 import { onTimeLimit } from "../_time_limit.ts";
 
@@ -71,7 +72,8 @@ export class ReferenceRedis {
     child.once("exit", onTimeLimit(() => child.kill("SIGKILL")));
   }
 
-  static async start(): Promise<ReferenceRedis> {
+  /** Starts a redis-server; `args` are more of its settings (`--enable-debug-command yes`). */
+  static async start(args: string[] = []): Promise<ReferenceRedis> {
     const port = await freePort();
     const child = spawn(REDIS_SERVER, [
       "--port",
@@ -82,6 +84,10 @@ export class ReferenceRedis {
       "",
       "--appendonly",
       "no",
+      // SAVE, DEBUG RELOAD and SHUTDOWN SAVE write dump.rdb: into the temp dir, not the repo.
+      "--dir",
+      tmpdir(),
+      ...args,
     ], { stdio: "ignore" });
     for (let attempt = 0; attempt < 100; attempt++) {
       try {

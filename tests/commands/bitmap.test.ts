@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { onTimeLimit, timeLimited } from "../_time_limit.ts";
 import { DEFAULT_MAX_BULK_BYTES, MAX_STRING_BYTES } from "../../src/constants.ts";
 import { Dispatcher } from "../../src/commands/dispatch.ts";
-import { keyspaceEvents } from "../../src/commands/events.ts";
+import { type KeyspaceEvent, keyspaceEvents } from "../../src/commands/events.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
 import { internalClient, type ServerHooks } from "../../src/commands/types.ts";
 import { Keyspace } from "../../src/keyspace/keyspace.ts";
@@ -704,7 +704,7 @@ function bitmapNode(options: { maxBulkBytes?: number; maxMemoryBytes?: number } 
     };
   }
   const propagated: string[][] = [];
-  const events: [string, string, string][] = [];
+  const events: KeyspaceEvent[] = [];
   const store = keyspace.store(0);
   const dispatcher = new Dispatcher(createCommandTable(), keyspace, hooks, {
     propagate: (_db, argv) => propagated.push(argv),

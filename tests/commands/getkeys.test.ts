@@ -24,6 +24,34 @@ const DIFFERENT = new Set(["pfmerge a1"]);
 /** Commands whose arguments must have a shape for their keys to be found. */
 const SAMPLES: Record<string, string[][]> = {
   sintercard: [["2", "a", "b"], ["1", "a", "LIMIT", "5"], ["3", "a", "b", "c"]],
+  zunion: [["2", "a", "b"], ["1", "a", "WITHSCORES"], ["3", "a", "b"], ["01", "a"]],
+  zinter: [["2", "a", "b", "WEIGHTS", "1", "2"], ["0", "a"], ["2x", "a", "b"]],
+  zdiff: [["3", "a", "b", "c"], ["-1", "a"]],
+  zintercard: [["2", "a", "b", "LIMIT", "1"], ["1x", "a"]],
+  zunionstore: [["d", "2", "a", "b"], ["d", "2x", "a", "b"], ["d", "0", "a"], ["d", "3", "a"]],
+  zinterstore: [["d", "1", "a", "WEIGHTS", "2"], ["d", "+1", "a"]],
+  zdiffstore: [["d", "3", "a", "b", "c"], ["d", "4294967297", "a"]],
+  zmpop: [["2", "a", "b", "MIN"], ["2x", "a", "b", "MAX"], ["0", "a", "MIN"], ["5", "a", "b"]],
+  lmpop: [["2", "a", "b", "LEFT", "COUNT", "2"], ["01", "a", "b", "LEFT"]],
+  bzmpop: [["0", "2", "a", "b", "MAX"], ["x", "1", "a", "MIN"], ["0", "-1", "a", "MIN"]],
+  blmpop: [["0", "1", "a", "RIGHT"], ["0", "2x", "a", "b", "LEFT"], ["0", "3", "a", "LEFT"]],
+  xread: [
+    ["STREAMS", "a", "b"],
+    ["STREAMS", "a", "b", "c"],
+    ["COUNT", "1", "STREAMS", "a", "b", "c", "d"],
+    ["streams", "STREAMS", "a", "b"],
+    ["COUNT", "1", "STREAMS"],
+    ["STREAMS", "a", "b", "STREAMS", "c", "d"],
+    ["a1", "a2", "a3"],
+  ],
+  xreadgroup: [
+    ["GROUP", "g", "c", "STREAMS", "k", "1"],
+    ["GROUP", "STREAMS", "c", "STREAMS", "k", "1"],
+    ["GROUP", "g", "STREAMS", "STREAMS", "k", "1"],
+    ["GROUP", "g", "STREAMS", "k", "1", "2", "3"],
+    ["GROUP", "g", "c", "STREAMS", "k1", "k2", "1", "2"],
+    ["a1", "a2", "a3", "a4", "a5", "a6"],
+  ],
 };
 
 /** Sample argvs for a command: its samples, or distinct tokens up to its arity (and beyond). */

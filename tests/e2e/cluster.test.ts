@@ -290,6 +290,20 @@ for (const runtime of RUNTIMES) {
         await plain[2].rpush(src, "m");
         assert.equal(await moved, "m");
         assert.deepEqual(await plain[1].lrange(dst, 0, -1), ["m"]);
+        // BZPOPMIN and BLMPOP (a numkeys form) block on the owner too, woken through a third node.
+        const [zkey, lkey] = [`{${queue}}z`, `{${queue}}l`];
+        const zpopped = waiter.bzpopmin(zkey, 10);
+        await new Promise((r) => setTimeout(r, 200));
+        await plain[2].zadd(zkey, 2, "b", 1, "a");
+        assert.deepEqual(await zpopped, [zkey, "a", "1"]);
+        const none = `{${queue}}none`;
+        const lpopped = waiter.call("BLMPOP", "10", "2", none, lkey, "LEFT", "COUNT", "5");
+        await new Promise((r) => setTimeout(r, 200));
+        await plain[2].rpush(lkey, "x", "y");
+        assert.deepEqual(await lpopped, [lkey, ["x", "y"]]);
+        assert.equal(await waiter.call("BZMPOP", "0.2", "1", lkey, "MIN"), null);
+        assert.deepEqual(await plain[1].zrange(zkey, 0, -1), ["b"]);
+        await plain[1].del(zkey);
       } finally {
         waiter.disconnect();
       }

@@ -131,5 +131,30 @@ for (const runtime of RUNTIMES) {
       assert.ok(Date.now() - started >= 150, "waited for the timeout");
       for (const client of [first, second, pusher]) client.close();
     });
+
+    it("serves a blocked BZPOPMIN and BLMPOP from a later ZADD and push, first come first served", async () => {
+      const first = await RespClient.open(node.port);
+      const second = await RespClient.open(node.port);
+      const pusher = await RespClient.open(node.port);
+      const a = first.send("BZPOPMIN", "zjobs", "5");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const b = second.send("BZPOPMIN", "other", "zjobs", "5");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await pusher.send("ZADD", "zjobs", "2", "two", "1", "one"), 2);
+      assert.deepEqual(await a, ["zjobs", "one", "1"]);
+      assert.deepEqual(await b, ["zjobs", "two", "2"]);
+      const c = first.send("BLMPOP", "5", "2", "none", "ljobs", "LEFT", "COUNT", "2");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const d = second.send("BLMPOP", "5", "1", "ljobs", "RIGHT");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await pusher.send("RPUSH", "ljobs", "x", "y", "z"), 3);
+      assert.deepEqual(await c, ["ljobs", ["x", "y"]]);
+      assert.deepEqual(await d, ["ljobs", ["z"]]);
+      const started = Date.now();
+      assert.equal(await first.send("BZPOPMIN", "zjobs", "0.2"), null);
+      assert.equal(await second.send("BLMPOP", "0.2", "1", "ljobs", "LEFT"), null);
+      assert.ok(Date.now() - started >= 350, "waited for both timeouts");
+      for (const client of [first, second, pusher]) client.close();
+    });
   });
 }

@@ -2,6 +2,84 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createCommandTable } from "../../src/commands/table.ts";
 import { dumpData, FakeClock, openNode, tempDir } from "./_node.ts";
+import { restoreStream } from "../../src/keyspace/stream.ts";
+
+const words = (line: string) => line.split(" ");
+/** A stream with three entries and a group that has read none of them. */
+const STREAM = ["XADD st 1-1 a 1", "XADD st 2-1 b 2", "XADD st 3-1 c 3", "XGROUP CREATE st g 0"];
+/** The stream commands' scripts: each starts from `STREAM`. */
+const STREAM_SCRIPTS: Record<string, string[][]> = Object.fromEntries(
+  Object.entries({
+    xadd: [
+      "XADD st * f v",
+      "XADD st MAXLEN ~ 1 5-* a b",
+      "XADD st MINID = 3-1 * c d",
+      "XADD none NOMKSTREAM * x y",
+      "XADD st0 MAXLEN 0 5-5 a b",
+      ...Array.from({ length: 150 }, (_, i) => `XADD big MAXLEN ~ 20 ${i + 1}-0 n ${i}`),
+    ],
+    xtrim: [
+      ...Array.from({ length: 250 }, (_, i) => `XADD big ${i + 1}-0 n ${i}`),
+      "XTRIM big MAXLEN ~ 120",
+      "XTRIM big MINID ~ 230 LIMIT 100",
+      "XTRIM big MAXLEN 3",
+      "XTRIM st MINID 2-1",
+    ],
+    xdel: ["XDEL st 2-1 9-9", "XDEL st 1-1 3-1"],
+    xsetid: ["XSETID st 9-9 ENTRIESADDED 10 MAXDELETEDID 2-0", "XGROUP CREATE e g $ MKSTREAM"],
+    xreadgroup: [
+      "XREADGROUP GROUP g alice COUNT 2 STREAMS st >",
+      "XREADGROUP GROUP g bob NOACK STREAMS st >",
+      "XADD st 4-1 d 4",
+      "XREADGROUP GROUP g carol STREAMS st 0",
+      "XREADGROUP GROUP g alice STREAMS st 0",
+      "XDEL st 1-1",
+      "XREADGROUP GROUP g alice STREAMS st 0",
+      "XGROUP CREATECONSUMER st g dave",
+      "XGROUP SETID st g 1-1 ENTRIESREAD 1",
+      "XREADGROUP GROUP g dave STREAMS st >",
+      "XGROUP CREATE st g2 $ ENTRIESREAD 3",
+      "XGROUP DELCONSUMER st g bob",
+      "XGROUP DESTROY st g2",
+    ],
+    xack: ["XREADGROUP GROUP g alice STREAMS st >", "XACK st g 1-1 3-1 9-9"],
+    xclaim: [
+      "XREADGROUP GROUP g alice STREAMS st >",
+      "XCLAIM st g bob 0 1-1 IDLE 500",
+      "XCLAIM st g bob 0 2-1 TIME 1699999990000 RETRYCOUNT 7 JUSTID",
+      "XDEL st 3-1",
+      "XCLAIM st g carol 0 3-1 9-9",
+      "XADD st 4-1 d 4",
+      "XCLAIM st g dave 0 4-1 FORCE",
+      "XCLAIM st g dave 0 1-1 LASTID 7-7",
+      "XCLAIM st g dave 0 9-9 LASTID 8-8",
+    ],
+    xautoclaim: [
+      "XREADGROUP GROUP g alice STREAMS st >",
+      "XDEL st 2-1",
+      "XAUTOCLAIM st g bob 0 0 COUNT 2",
+      "XAUTOCLAIM st g carol 0 0 JUSTID",
+    ],
+  }).map(([name, lines]) => [name, [...STREAM, ...lines].map(words)]),
+);
+
+/**
+ * Consumers' seen times restart with an AOF replay, as Redis's do (no record carries them):
+ * data compared across a replay leaves them out.
+ */
+function withoutSeenTimes(data: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(data).map(([key, item]) => {
+      const { value } = item as { value: { type?: string; elements: string[] } };
+      if (typeof value === "string" || value.type !== "stream") return [key, item];
+      const stream = restoreStream(value.elements);
+      for (const group of stream.groups.values()) {
+        for (const consumer of group.consumers.values()) consumer.seenTime = 0;
+      }
+      return [key, { ...item as object, value: { ...value, elements: stream.dump() } }];
+    }),
+  );
+}
 
 /**
  * For each write command of the table: commands that exercise its variants (after a common
@@ -64,6 +142,26 @@ const SCRIPTS: Record<string, string[][]> = {
   renamenx: [["RENAMENX", "str", "num"], ["RENAMENX", "str", "str2"]],
   unlink: [["UNLINK", "str", "l"]],
   copy: [["COPY", "h", "hcopy"], ["COPY", "vol", "str", "REPLACE"], ["COPY", "z", "z2", "DB", "1"]],
+  move: [["MOVE", "str", "1"], ["MOVE", "vol", "2"], ["MOVE", "missing", "1"], ["MOVE", "h", "3"]],
+  swapdb: [["SWAPDB", "0", "1"], ["SET", "after", "1"], ["SWAPDB", "1", "5"], ["SWAPDB", "2", "2"]],
+  sort: [
+    ["SORT", "l", "ALPHA", "STORE", "sorted"],
+    ["SORT", "s", "BY", "nosort", "STORE", "ss"],
+    ["SORT", "z", "BY", "nosort", "DESC", "LIMIT", "1", "2", "STORE", "zs"],
+    ["SORT", "l", "ALPHA", "GET", "#", "GET", "h", "STORE", "l"],
+    ["SORT", "missing", "STORE", "sorted"],
+  ],
+  restore: [
+    ["RESTORE", "rs", "0", "\x00\x05hello\n\x00cr\xdfve4 \n"],
+    [
+      "RESTORE",
+      "rl",
+      "100000",
+      "\x12\x01\x02\x11\x11\x00\x00\x00\x04\x00\x81a\x02\x81b\x02\x01\x01\x02\x01\xff\n\x00mrq>\x9bCH+",
+    ],
+    ["RESTORE", "h", "0", "\x00\x05hello\n\x00cr\xdfve4 \n", "REPLACE", "IDLETIME", "5"],
+    ["RESTORE", "str", "1", "\x00\x05hello\n\x00cr\xdfve4 \n", "ABSTTL", "REPLACE"],
+  ],
   hset: [["HSET", "h", "f3", "c", "f1", "A"], ["HSET", "hn", "x", "1"]],
   hmset: [["HMSET", "h", "f9", "z"]],
   hsetnx: [["HSETNX", "h", "f1", "no"], ["HSETNX", "h", "f8", "yes"]],
@@ -106,12 +204,32 @@ const SCRIPTS: Record<string, string[][]> = {
   zremrangebyrank: [["ZREMRANGEBYRANK", "z", "0", "0"]],
   zpopmin: [["ZPOPMIN", "z"]],
   zpopmax: [["ZPOPMAX", "z", "2"]],
+  zmpop: [["ZMPOP", "2", "none", "z", "MAX", "COUNT", "2"], ["ZMPOP", "1", "z", "MIN"]],
+  bzpopmin: [["BZPOPMIN", "none", "z", "0"]],
+  bzpopmax: [["BZPOPMAX", "z", "1"]],
+  bzmpop: [
+    ["BZMPOP", "0", "2", "none", "z", "MIN", "COUNT", "3"],
+    ["BZMPOP", "0", "1", "z", "MAX"],
+  ],
+  lmpop: [["LMPOP", "2", "nolist", "l", "RIGHT", "COUNT", "2"], ["LMPOP", "1", "l", "LEFT"]],
+  blmpop: [["BLMPOP", "0", "2", "nolist", "l", "LEFT", "COUNT", "9"]],
+  zunionstore: [
+    ["ZUNIONSTORE", "zu", "3", "z", "s", "none", "WEIGHTS", "0.1", "-1", "7", "AGGREGATE", "MIN"],
+    ["ZUNIONSTORE", "z", "2", "z", "z"],
+  ],
+  zinterstore: [["ZINTERSTORE", "zi", "2", "z", "s", "WEIGHTS", "0.3", "inf"]],
+  zdiffstore: [["ZDIFFSTORE", "zd", "2", "z", "s"], ["ZDIFFSTORE", "z", "2", "z", "z"]],
+  zrangestore: [
+    ["ZRANGESTORE", "zr", "z", "(1", "+inf", "BYSCORE", "LIMIT", "1", "2"],
+    ["ZRANGESTORE", "zr2", "z", "0", "0", "REV"],
+  ],
   flushdb: [["SELECT", "1"], ["SET", "other", "x"], ["FLUSHDB"], ["SELECT", "0"], [
     "SET",
     "after",
     "1",
   ]],
   flushall: [["FLUSHALL"], ["SET", "after", "1"], ["SELECT", "1"], ["SET", "k1", "v"]],
+  ...STREAM_SCRIPTS,
 };
 
 /** The data every script starts from: one key of each type, volatile ones among them. */
@@ -163,12 +281,12 @@ describe("AOF replay", () => {
             const reply = node.run(...argv);
             assert.ok(!reply.startsWith("-ERR unknown"), `${argv.join(" ")}: ${reply}`);
           }
-          const before = dumpData(node.keyspace);
+          const before = withoutSeenTimes(dumpData(node.keyspace));
           await node.close();
           // Expiries are absolute: a replay later must not move them.
           clock.nowMs += 5_000;
           const reopened = await openNode(dir.path, { clock, config });
-          assert.deepEqual(dumpData(reopened.keyspace), before);
+          assert.deepEqual(withoutSeenTimes(dumpData(reopened.keyspace)), before);
           assert.ok(reopened.persistence.report.commandsReplayed >= SETUP.length);
           await reopened.close();
         } finally {

@@ -69,8 +69,15 @@ describe("ReplyWriter: RESP2 and RESP3 encodings", () => {
     assert.equal(formatDouble(Infinity), "inf");
     assert.equal(formatDouble(-Infinity), "-inf");
     assert.equal(formatDouble(NaN), "nan");
-    assert.equal(formatDouble(0.1), "0.1");
+    // Redis 7.0 prints doubles with %.17g (and -0 as "-0").
+    assert.equal(formatDouble(0.1), "0.10000000000000001");
+    assert.equal(formatDouble(1.5), "1.5");
     assert.equal(formatDouble(-2), "-2");
+    assert.equal(formatDouble(-0), "-0");
+    assert.equal(formatDouble(1e21), "1e+21");
+    assert.equal(formatDouble(1e-5), "1.0000000000000001e-05");
+    assert.equal(formatDouble(1e16), "10000000000000000");
+    assert.equal(formatDouble(1e17), "1e+17");
   });
 });
 
