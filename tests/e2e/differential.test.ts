@@ -1,7 +1,8 @@
 /**
  * Differential testing on Deno and Bun: random command sequences over every family the node has
- * (strings, bitmaps, HyperLogLog, keys and expiry, hashes, lists, sets, sorted sets, scripts,
- * transactions, blocking pops, and blocking pops served by a second client) run on a real node
+ * (strings, bitmaps, HyperLogLog, keys and expiry, hashes, lists, sets, sorted sets and their
+ * algebra, streams and consumer groups, SORT, LCS, scripts, transactions, blocking pops, and
+ * blocking pops served by a second client) run on a real node
  * and on a real redis-server, and every reply must be identical. A mismatch fails with its seed
  * and the shortest sequence that shows it; `HYPERCACHE_DIFF_SEED` replays a seed and
  * `bench/differential.ts` runs for long.
