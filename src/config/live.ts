@@ -156,9 +156,14 @@ export function liveConfig(targets: LiveTargets): ConfigHooks {
   };
   // Kept as given: a bound past 2^53 would not read back exactly as a number.
   let trackingMaxKeys = String(targets.tracking?.maxKeys ?? 1_000_000);
-  const trackingMaxKeysCheck = numeric(() => 0, (n) => {
-    if (targets.tracking !== undefined) targets.tracking.maxKeys = n;
-  }, 0n, INT64_MAX);
+  const trackingMaxKeysCheck = numeric(
+    () => 0,
+    (n) => {
+      if (targets.tracking !== undefined) targets.tracking.maxKeys = n;
+    },
+    0n,
+    INT64_MAX,
+  );
   const settings: Record<string, Setting> = {
     "tracking-table-max-keys": {
       get: () => trackingMaxKeys,
