@@ -6,18 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { connect, type Socket } from "node:net";
 import { timeLimited } from "../_time_limit.ts";
 import { mulberry32 } from "../_mulberry32.ts";
-import { Dispatcher } from "../../src/commands/dispatch.ts";
-import { keyspaceEvents } from "../../src/commands/events.ts";
-import { createCommandTable } from "../../src/commands/table.ts";
-import { internalClient } from "../../src/commands/types.ts";
-import { Keyspace } from "../../src/keyspace/keyspace.ts";
-import { RespDecoder } from "../../src/resp/decoder.ts";
-import { ReplyWriter } from "../../src/resp/writer.ts";
 import { bulk, err, type Harness, harness, int, OK } from "./_ext_harness.ts";
 import { type ReferenceRedis, referenceRedis } from "./_redis_reference.ts";
+import { dispatcherEvents, redisEvents } from "./_keyspace_events.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
@@ -314,27 +307,6 @@ describe("HyperLogLog commands against redis-server", () => {
   });
 });
 
-/** Subscribes to every keyspace event of a redis-server, over a connection of its own. */
-async function subscribe(port: number): Promise<{ socket: Socket; events: () => string[] }> {
-  const socket = await new Promise<Socket>((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1", () => resolve(socket));
-    socket.on("error", reject);
-  });
-  const decoder = new RespDecoder();
-  const messages: unknown[][] = [];
-  let subscribed: () => void;
-  const ready = new Promise<void>((resolve) => (subscribed = resolve));
-  socket.on("data", (chunk: Buffer) => {
-    for (const message of decoder.feed(chunk) as unknown[][]) {
-      if (message[0] === "psubscribe") subscribed();
-      else messages.push(message);
-    }
-  });
-  socket.write("*2\r\n$10\r\nPSUBSCRIBE\r\n$11\r\n__keyevent*\r\n");
-  await ready;
-  return { socket, events: () => messages.map((m) => `${m[2]} ${m[3]}`) };
-}
-
 describe("HyperLogLog writes: log and notifications", () => {
   const reference = referenceRedis(before, after);
 
@@ -355,38 +327,8 @@ describe("HyperLogLog writes: log and notifications", () => {
     ];
     // redis-server, with a subscriber of its own.
     await redis.run("FLUSHALL");
-    await redis.run("CONFIG", "SET", "notify-keyspace-events", "KEA");
-    const subscriber = await subscribe(redis.port);
-    try {
-      for (const argv of script) await redis.run(...argv);
-      await redis.run("SET", "end", "1");
-      while (!subscriber.events().includes("__keyevent@0__:set end")) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-    } finally {
-      subscriber.socket.destroy();
-      await redis.run("CONFIG", "SET", "notify-keyspace-events", "");
-    }
-    const theirs = subscriber.events().slice(0, -1);
-    // Ours: the dispatcher's notifications, as node.ts turns them into events.
-    const keyspace = new Keyspace([{
-      name: "default",
-      maxMemoryBytes: 0,
-      evictionPolicy: "noeviction",
-      defaultTtlMs: 0,
-    }], { monotonicMs: () => 0, realtimeMs: () => 0 });
-    const ours: string[] = [];
-    const dispatcher = new Dispatcher(createCommandTable(), keyspace, { info: () => "" }, {
-      written: (db, spec, argv) => {
-        const exists = (key: string) => keyspace.stores[db].lookup(key, false) !== undefined;
-        for (const [, event, key] of keyspaceEvents(spec, argv, exists)) {
-          ours.push(`__keyevent@${db}__:${event} ${key}`);
-        }
-      },
-    });
-    const client = internalClient();
-    const out = new ReplyWriter();
-    for (const argv of script) dispatcher.execute(client, out, argv);
+    const theirs = await redisEvents(redis, script);
+    const ours = dispatcherEvents(script);
     assert.deepEqual(ours, theirs);
     assert.deepEqual(theirs, [
       "__keyevent@0__:pfadd h",
