@@ -27,3 +27,10 @@ export * from "./src/resp/mod.ts";
 export * from "./src/ring/mod.ts";
 export * as raft from "./src/raft/mod.ts";
 export * as gossip from "./src/gossip/mod.ts";
+export {
+  type Cache,
+  type CacheOptions,
+  type CacheValue,
+  createCache,
+  type HttpApp,
+} from "./src/embedded/cache.ts";

@@ -42,9 +42,9 @@ export interface Subscriber {
  * ```
  */
 export class PubSub {
-  readonly channels = new Map<string, Set<Subscriber>>();
-  readonly patterns = new Map<string, Set<Subscriber>>();
-  readonly shardChannels = new Map<string, Set<Subscriber>>();
+  readonly channels: Map<string, Set<Subscriber>> = new Map();
+  readonly patterns: Map<string, Set<Subscriber>> = new Map();
+  readonly shardChannels: Map<string, Set<Subscriber>> = new Map();
 
   ssubscribe(subscriber: Subscriber, channel: string): void {
     add(this.shardChannels, subscriber.shardChannels!, subscriber, channel);

@@ -67,7 +67,7 @@ export class Tracker {
   caching = false;
   /** The connection it redirects to has gone. */
   brokenRedirect = false;
-  readonly prefixes = new Set<string>();
+  readonly prefixes: Set<string> = new Set();
 
   constructor(readonly id: number) {}
 
