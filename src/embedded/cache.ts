@@ -69,6 +69,18 @@ export interface Cache {
   /** Every field of the hash at `key` (an empty object when there is none). */
   hgetall(key: string): Promise<Record<string, string>>;
   /**
+   * The value cached under `key`, or `loader`'s, stored for `ttlMs`. One loader per key runs at a
+   * time in the process (concurrent callers share its result). Within `graceMs` after the TTL a
+   * stale value is returned at once while one caller refreshes it in the background; a loader
+   * that fails is answered with the stale value when there is one. The entry is a hash of its
+   * own (`v` the value, `f` when it stops being fresh), so it persists with the store.
+   */
+  getOrSet(
+    key: string,
+    loader: () => CacheValue | Promise<CacheValue>,
+    options: { ttlMs: number; graceMs?: number },
+  ): Promise<string>;
+  /**
    * Runs any command of the table, as a Redis client would send it; resolves with the reply
    * (bulk strings as text read as UTF-8) or rejects with the error reply.
    */
@@ -105,6 +117,11 @@ function decode(value: RespValue): RespValue {
   }
   return value;
 }
+
+/** getOrSet's entry, written whole: the value, when it stops being fresh, and its expiry (TTL
+ * plus grace). */
+const STORE_ENTRY =
+  "redis.call('hset', KEYS[1], 'v', ARGV[1], 'f', ARGV[2]) redis.call('pexpire', KEYS[1], ARGV[3])";
 
 /**
  * Builds an embedded cache: no socket is opened; with `dataDir` it recovers that directory's
@@ -174,7 +191,49 @@ export async function createCache(options: CacheOptions = {}): Promise<Cache> {
     persistence,
     durability,
   });
+  // getOrSet: the loads under way, one per key.
+  const loading = new Map<string, Promise<string>>();
+  const now = () => runtime.clock.realtimeMs();
+  const load = (
+    key: string,
+    loader: () => CacheValue | Promise<CacheValue>,
+    ttlMs: number,
+    graceMs: number,
+  ): Promise<string> => {
+    const running = loading.get(key);
+    if (running !== undefined) return running;
+    const promise = (async () => {
+      try {
+        const value = await loader();
+        await command("EVAL", STORE_ENTRY, 1, key, value, now() + ttlMs, ttlMs + graceMs);
+        return typeof value === "string" ? value : toText(toBytes(value));
+      } finally {
+        loading.delete(key);
+      }
+    })();
+    loading.set(key, promise);
+    return promise;
+  };
+  const getOrSet: Cache["getOrSet"] = async (key, loader, { ttlMs, graceMs = 0 }) => {
+    const [value, freshUntil] = (await command("HMGET", key, "v", "f")) as (string | null)[];
+    if (value === null) return await load(key, loader, ttlMs, graceMs);
+    if (Number(freshUntil) > now()) return value;
+    // Stale within its grace: answered now, refreshed once in the background, kept on failure.
+    load(key, loader, ttlMs, graceMs).catch(() => {});
+    return value;
+  };
+
   return {
+    getOrSet: async (key, loader, options) => {
+      try {
+        return await getOrSet(key, loader, options);
+      } catch (error) {
+        // A failed load with a stale value to give: the stale value.
+        const [value] = (await command("HMGET", key, "v")) as (string | null)[];
+        if (value !== null) return value;
+        throw error;
+      }
+    },
     get: async (key) => {
       const value = await bulk(["GET", key]);
       return value === null ? null : toText(value);

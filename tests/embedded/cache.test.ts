@@ -75,14 +75,73 @@ describe("the embedded cache", () => {
     try {
       const first = await createCache({ dataDir: dir });
       await first.set("kept", "yes");
+      await first.getOrSet("loaded", () => "once", { ttlMs: 60_000 });
       await first.command("RPUSH", "list", "1", "2");
       await first.close();
       const second = await createCache({ dataDir: dir });
       assert.equal(await second.get("kept"), "yes");
+      assert.equal(
+        await second.getOrSet("loaded", () => "again", { ttlMs: 60_000 }),
+        "once",
+        "getOrSet's entry survives the restart",
+      );
       assert.deepEqual(await second.command("LRANGE", "list", "0", "-1"), ["1", "2"]);
       await second.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs getOrSet's loader once for 1,000 concurrent callers of a missing key", async () => {
+    const cache = await createCache();
+    try {
+      let loads = 0;
+      const loader = async () => {
+        loads++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return "computed";
+      };
+      const results = await Promise.all(
+        Array.from({ length: 1000 }, () => cache.getOrSet("hot", loader, { ttlMs: 60_000 })),
+      );
+      assert.equal(loads, 1);
+      assert.ok(results.every((value) => value === "computed"));
+      assert.equal(await cache.getOrSet("hot", loader, { ttlMs: 60_000 }), "computed");
+      assert.equal(loads, 1, "a fresh value is not loaded again");
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it("serves a stale value within its grace while one caller refreshes it, and on a failed load", async () => {
+    const cache = await createCache();
+    try {
+      let version = 0;
+      let fail = false;
+      const loader = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        if (fail) throw new Error("backend down");
+        return `v${++version}`;
+      };
+      const options = { ttlMs: 40, graceMs: 60_000 };
+      assert.equal(await cache.getOrSet("page", loader, options), "v1");
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      // Stale: answered at once with v1; the refresh runs behind it, once.
+      const stale = await Promise.all([1, 2, 3].map(() => cache.getOrSet("page", loader, options)));
+      assert.deepEqual(stale, ["v1", "v1", "v1"]);
+      assert.equal(version, 1, "answered before the refresh finished");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(version, 2, "one refresh");
+      assert.equal(await cache.getOrSet("page", loader, options), "v2");
+      // The loader fails: the stale value is still the answer; with none, the error.
+      fail = true;
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      assert.equal(await cache.getOrSet("page", loader, options), "v2");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(await cache.getOrSet("page", loader, options), "v2");
+      await assert.rejects(cache.getOrSet("never", loader, options), /backend down/);
+    } finally {
+      await cache.close();
     }
   });
 
