@@ -13,6 +13,7 @@ import { Keyspace } from "../../src/keyspace/keyspace.ts";
 import { RespDecoder } from "../../src/resp/decoder.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
 import type { ReferenceRedis } from "./_redis_reference.ts";
+import { RawClient } from "../e2e/_raw_client.ts";
 
 /** Subscribes to every keyevent of a redis-server, over a connection of its own. */
 async function subscribe(port: number): Promise<{ socket: Socket; events: () => string[] }> {
@@ -74,4 +75,36 @@ export function dispatcherEvents(script: string[][], realtimeMs = 0): string[] {
   const out = new ReplyWriter();
   for (const argv of script) dispatcher.execute(client, out, argv);
   return events;
+}
+
+/** The keyspace notifications (every class, `new` too) a subscriber gets for `commands`. */
+export async function subscriberNotifications(
+  port: number,
+  commands: string[][],
+): Promise<string[]> {
+  const writer = await RawClient.open(port);
+  const subscriber = await RawClient.open(port);
+  try {
+    writer.send("FLUSHALL");
+    writer.send("CONFIG", "SET", "notify-keyspace-events", "KEAn");
+    await writer.take(2);
+    subscriber.send("PSUBSCRIBE", "__key*__:*");
+    await subscriber.take(1);
+    for (const argv of commands) writer.send(...argv);
+    await writer.take(commands.length);
+    // A PING behind the commands: its reply comes after every notification they raised.
+    subscriber.send("PING");
+    const received: string[] = [];
+    for (;;) {
+      const [message] = await subscriber.take(1) as unknown[][];
+      if (message === undefined || message[0] === "pong") break;
+      received.push(`${message[2]} ${message[3]}`);
+    }
+    return received;
+  } finally {
+    writer.send("CONFIG", "SET", "notify-keyspace-events", "");
+    await writer.take(1);
+    writer.close();
+    subscriber.close();
+  }
 }

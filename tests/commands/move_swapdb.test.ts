@@ -14,6 +14,7 @@ import { Keyspace } from "../../src/keyspace/keyspace.ts";
 import { ReplyWriter } from "../../src/resp/writer.ts";
 import { RawClient } from "../e2e/_raw_client.ts";
 import { err, harness, int, OK } from "./_ext_harness.ts";
+import { subscriberNotifications as notifications } from "./_keyspace_events.ts";
 import { referenceRedis } from "./_redis_reference.ts";
 import { timeLimited } from "../_time_limit.ts";
 import { dumpData, FakeClock, openNode, tempDir } from "../persistence/_node.ts";
@@ -293,35 +294,6 @@ describe("MOVE and SWAPDB on a node", () => {
     }
   });
 });
-
-/** The keyspace notifications (every class, `new` too) a subscriber gets for `commands`. */
-async function notifications(port: number, commands: string[][]): Promise<string[]> {
-  const writer = await RawClient.open(port);
-  const subscriber = await RawClient.open(port);
-  try {
-    writer.send("FLUSHALL");
-    writer.send("CONFIG", "SET", "notify-keyspace-events", "KEAn");
-    await writer.take(2);
-    subscriber.send("PSUBSCRIBE", "__key*__:*");
-    await subscriber.take(1);
-    for (const argv of commands) writer.send(...argv);
-    await writer.take(commands.length);
-    // A PING behind the commands: its reply comes after every notification they raised.
-    subscriber.send("PING");
-    const received: string[] = [];
-    for (;;) {
-      const [message] = await subscriber.take(1) as unknown[][];
-      if (message === undefined || message[0] === "pong") break;
-      received.push(`${message[2]} ${message[3]}`);
-    }
-    return received;
-  } finally {
-    writer.send("CONFIG", "SET", "notify-keyspace-events", "");
-    await writer.take(1);
-    writer.close();
-    subscriber.close();
-  }
-}
 
 /** Waits until the node has `count` blocked clients. */
 async function blockedClients(client: RawClient, count: number): Promise<void> {

@@ -15,9 +15,9 @@ import { buildConfig } from "../../src/config/config.ts";
 import { assembleNode } from "../../src/node.ts";
 import { currentRuntime } from "../../src/runtime/mod.ts";
 import { HttpExecutor } from "../../src/http/executor.ts";
-import { RawClient } from "../e2e/_raw_client.ts";
 import { sortScore } from "../../src/commands/sort.ts";
 import { harness } from "./_ext_harness.ts";
+import { subscriberNotifications as notifications } from "./_keyspace_events.ts";
 import { ReferenceRedis, referenceRedis } from "./_redis_reference.ts";
 import { timeLimited } from "../_time_limit.ts";
 
@@ -482,32 +482,3 @@ describe("SORT on a node", () => {
     assert.deepEqual(await notifications(port, commands), expected);
   });
 });
-
-/** The keyspace notifications (every class, `new` too) a subscriber gets for `commands`. */
-async function notifications(port: number, commands: string[][]): Promise<string[]> {
-  const writer = await RawClient.open(port);
-  const subscriber = await RawClient.open(port);
-  try {
-    writer.send("FLUSHALL");
-    writer.send("CONFIG", "SET", "notify-keyspace-events", "KEAn");
-    await writer.take(2);
-    subscriber.send("PSUBSCRIBE", "__key*__:*");
-    await subscriber.take(1);
-    for (const argv of commands) writer.send(...argv);
-    await writer.take(commands.length);
-    // A PING behind the commands: its reply comes after every notification they raised.
-    subscriber.send("PING");
-    const received: string[] = [];
-    for (;;) {
-      const [message] = await subscriber.take(1) as unknown[][];
-      if (message === undefined || message[0] === "pong") break;
-      received.push(`${message[2]} ${message[3]}`);
-    }
-    return received;
-  } finally {
-    writer.send("CONFIG", "SET", "notify-keyspace-events", "");
-    await writer.take(1);
-    writer.close();
-    subscriber.close();
-  }
-}
