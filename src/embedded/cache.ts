@@ -2,7 +2,7 @@
  * The cache inside a function: a node's parts (stores, TTLs, eviction, the whole command table,
  * scripting, keyspace events, optional persistence) built in process with no socket, a typed API
  * for the common operations, `command()` for every other, and the HTTP API as a `fetch` handler
- * that `deno serve`, `Bun.serve` or a Hono app can serve.
+ * that `deno serve`, Bun's `serve` or a Hono app can serve.
  *
  * @module
  */
@@ -137,7 +137,7 @@ const STORE_ENTRY =
  * await cache.close();
  * ```
  *
- * @example Serving the HTTP API with `deno serve` (or `Bun.serve({ fetch: cache.fetch })`)
+ * @example Serving the HTTP API with `deno serve` (on Bun: its `serve` with `{ fetch: cache.fetch }`)
  * ```ts ignore
  * import { createCache } from "@hypercache/hypercache";
  * const cache = await createCache();
