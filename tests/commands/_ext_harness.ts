@@ -2,6 +2,7 @@
  * Drives the `Dispatcher` directly for the command family tests: a keyspace on a fake clock,
  * the real command table, one client, and the raw RESP bytes of every reply.
  */
+import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Dispatcher } from "../../src/commands/dispatch.ts";
 import { createCommandTable } from "../../src/commands/table.ts";
@@ -89,3 +90,48 @@ export const WRONGTYPE = err("WRONGTYPE Operation against a key holding the wron
 export const NOT_INTEGER = err("ERR value is not an integer or out of range");
 export const arity = (name: string): string =>
   err(`ERR wrong number of arguments for '${name}' command`);
+
+/** Arguments split at spaces; `''` is an empty one, `\xNN` a byte; a line starting `[` is JSON. */
+export const argvOf = (line: string): string[] =>
+  line.startsWith("[")
+    ? JSON.parse(line)
+    : line.split(" ").map((arg) =>
+      arg === "''"
+        ? ""
+        : arg.replace(/\\x([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)))
+    );
+
+/**
+ * One test per case and protocol (RESP2, RESP3): each line runs on a harness and on the
+ * reference redis-server from empty data, and their raw replies must be equal.
+ */
+export function compareCases(
+  it: (name: string, fn: (t: { skip(reason: string): void }) => Promise<void>) => void,
+  reference: () => { run(...argv: string[]): Promise<string> } | undefined,
+  cases: Record<string, string[]>,
+): void {
+  for (const [name, lines] of Object.entries(cases)) {
+    for (const protocol of ["2", "3"]) {
+      it(`${name} (RESP${protocol})`, async (t) => {
+        const redis = reference();
+        if (redis === undefined) return t.skip("redis-server is not installed");
+        await redis.run("FLUSHALL");
+        await redis.run("HELLO", protocol);
+        const ours = harness();
+        ours.run("HELLO", protocol);
+        try {
+          for (const line of lines) {
+            const argv = argvOf(line);
+            assert.equal(
+              JSON.stringify(ours.run(...argv)),
+              JSON.stringify(await redis.run(...argv)),
+              line,
+            );
+          }
+        } finally {
+          await redis.run("HELLO", "2");
+        }
+      });
+    }
+  }
+}

@@ -7,18 +7,11 @@
 import assert from "node:assert/strict";
 import { LCS_MAX_TABLE_BYTES } from "../../src/commands/strings.ts";
 import { mulberry32 } from "../_mulberry32.ts";
-import { harness } from "./_ext_harness.ts";
+import { compareCases, harness } from "./_ext_harness.ts";
 import { referenceRedis } from "./_redis_reference.ts";
 import { timeLimited } from "../_time_limit.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
-
-const c = (line: string): string[] =>
-  line.split(" ").map((arg) =>
-    arg === "''"
-      ? ""
-      : arg.replace(/\\x([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)))
-  );
 
 const CASES: Record<string, string[]> = {
   "LCS gives the subsequence, its length, and its matching ranges from the end": [
@@ -78,30 +71,7 @@ const CASES: Record<string, string[]> = {
 describe("LCS replies equal redis-server's", () => {
   const reference = referenceRedis(before, after);
 
-  for (const [name, lines] of Object.entries(CASES)) {
-    for (const protocol of ["2", "3"]) {
-      it(`${name} (RESP${protocol})`, async (t) => {
-        const redis = reference();
-        if (redis === undefined) return t.skip("redis-server is not installed");
-        await redis.run("FLUSHALL");
-        await redis.run("HELLO", protocol);
-        const ours = harness();
-        ours.run("HELLO", protocol);
-        try {
-          for (const line of lines) {
-            const argv = c(line);
-            assert.equal(
-              JSON.stringify(ours.run(...argv)),
-              JSON.stringify(await redis.run(...argv)),
-              line,
-            );
-          }
-        } finally {
-          await redis.run("HELLO", "2");
-        }
-      });
-    }
-  }
+  compareCases(it, reference, CASES);
 
   it("finds the same subsequence and ranges for 300 random pairs of strings", async (t) => {
     const redis = reference();

@@ -16,22 +16,14 @@ import { assembleNode } from "../../src/node.ts";
 import { currentRuntime } from "../../src/runtime/mod.ts";
 import { HttpExecutor } from "../../src/http/executor.ts";
 import { sortScore } from "../../src/commands/sort.ts";
-import { harness } from "./_ext_harness.ts";
+import { argvOf, compareCases, harness } from "./_ext_harness.ts";
 import { subscriberNotifications as notifications } from "./_keyspace_events.ts";
 import { ReferenceRedis, referenceRedis } from "./_redis_reference.ts";
 import { timeLimited } from "../_time_limit.ts";
 
 const { after, before, describe, it } = timeLimited(import.meta.url, 120_000);
 
-/** Arguments split at spaces; `''` is an empty one, `\xNN` a byte; a `[` line is JSON. */
-const c = (line: string): string[] =>
-  line.startsWith("[")
-    ? JSON.parse(line)
-    : line.split(" ").map((arg) =>
-      arg === "''"
-        ? ""
-        : arg.replace(/\\x([0-9a-f]{2})/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)))
-    );
+const c = argvOf;
 
 const CASES: Record<string, string[]> = {
   "SORT orders a list as numbers, ASC or DESC, ALPHA as bytes, equal numbers by their bytes": [
@@ -258,30 +250,7 @@ const RANGE_ERRORS = [
 describe("SORT replies equal redis-server's", () => {
   const reference = referenceRedis(before, after);
 
-  for (const [name, lines] of Object.entries(CASES)) {
-    for (const protocol of ["2", "3"]) {
-      it(`${name} (RESP${protocol})`, async (t) => {
-        const redis = reference();
-        if (redis === undefined) return t.skip("redis-server is not installed");
-        await redis.run("FLUSHALL");
-        await redis.run("HELLO", protocol);
-        const ours = harness();
-        ours.run("HELLO", protocol);
-        try {
-          for (const line of lines) {
-            const argv = c(line);
-            assert.equal(
-              JSON.stringify(ours.run(...argv)),
-              JSON.stringify(await redis.run(...argv)),
-              line,
-            );
-          }
-        } finally {
-          await redis.run("HELLO", "2");
-        }
-      });
-    }
-  }
+  compareCases(it, reference, CASES);
 
   it("refuses numbers strtod reads out of range (each on a fresh redis-server)", async (t) => {
     if (reference() === undefined) return t.skip("redis-server is not installed");
