@@ -215,6 +215,13 @@ export async function createCache(options: CacheOptions = {}): Promise<Cache> {
     return promise;
   };
   const getOrSet: Cache["getOrSet"] = async (key, loader, { ttlMs, graceMs = 0 }) => {
+    // A TTL of 0 would store an entry that is gone at once: every call would load.
+    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+      throw new RangeError(`getOrSet: ttlMs must be a positive integer of ms, not ${ttlMs}`);
+    }
+    if (!Number.isSafeInteger(graceMs) || graceMs < 0) {
+      throw new RangeError(`getOrSet: graceMs must be an integer of ms from 0, not ${graceMs}`);
+    }
     const [value, freshUntil] = (await command("HMGET", key, "v", "f")) as (string | null)[];
     if (value === null) return await load(key, loader, ttlMs, graceMs);
     if (Number(freshUntil) > now()) return value;
@@ -228,6 +235,7 @@ export async function createCache(options: CacheOptions = {}): Promise<Cache> {
       try {
         return await getOrSet(key, loader, options);
       } catch (error) {
+        if (error instanceof RangeError) throw error;
         // A failed load with a stale value to give: the stale value.
         const [value] = (await command("HMGET", key, "v")) as (string | null)[];
         if (value !== null) return value;

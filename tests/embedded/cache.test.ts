@@ -140,6 +140,14 @@ describe("the embedded cache", () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(await cache.getOrSet("page", loader, options), "v2");
       await assert.rejects(cache.getOrSet("never", loader, options), /backend down/);
+      await assert.rejects(
+        cache.getOrSet("page", loader, { ttlMs: 0 }),
+        /ttlMs must be a positive integer of ms, not 0/,
+      );
+      await assert.rejects(
+        cache.getOrSet("page", loader, { ttlMs: 10, graceMs: -1 }),
+        /graceMs must be an integer of ms from 0, not -1/,
+      );
     } finally {
       await cache.close();
     }
